@@ -1,0 +1,1 @@
+"""Storefront's domain code: one package per service, plus the shared plumbing they use."""

@@ -1,0 +1,24 @@
+"""Recording events in the audit log (idempotent: the event id is the key)."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.audit.models import AuditRecord
+from chalicelib.events.envelope import Event
+
+
+def record_event(event: Event, body: str) -> bool:
+    """Store `event` once; False when it was already stored (a redelivery)."""
+    order_id = event.data.get("order_id")
+    record = AuditRecord(pk=f"EVENT#{event.event_id}", sk="EVENT", event_type=event.event_type,
+                         occurred_at=event.occurred_at, body=body)
+    if isinstance(order_id, str) and order_id:
+        record.gsi1pk, record.gsi1sk = f"ORDER#{order_id}", f"{event.occurred_at}#{event.event_id}"
+    try:
+        record.save(condition=AuditRecord.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

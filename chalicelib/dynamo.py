@@ -1,0 +1,52 @@
+"""PynamoDB plumbing shared by every service's models.
+
+Every table uses the same generic keys (`pk`, `sk`, GSIs `gsi1` and `gsi2`, TTL `expires_at`; see
+infra/template.yaml), so each service does single-table design without infrastructure changes.
+Table names are deterministic per stage and fixed at import, as Lambda's environment is.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from pynamodb.connection import Connection
+from pynamodb.transactions import TransactGet, TransactWrite
+
+from chalicelib.settings import resource_name
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def table_meta(short_name: str) -> type:
+    """A PynamoDB `Meta` for the stage's table `storefront-<stage>-<short_name>`."""
+
+    class Meta:
+        table_name = resource_name(short_name)
+        region = _region()
+
+    return Meta
+
+
+def transaction() -> TransactWrite:
+    """A write transaction: a state change and its outbox event commit together or not at all."""
+    return TransactWrite(connection=Connection(region=_region()))
+
+
+def read_transaction() -> TransactGet:
+    return TransactGet(connection=Connection(region=_region()))
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with a trailing `Z`, millisecond precision (sortable as text)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_iso() -> str:
+    return iso(utc_now())

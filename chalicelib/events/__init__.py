@@ -1,0 +1,1 @@
+"""Domain events: the envelope, the transactional outbox, the publisher and idempotent consumers."""

@@ -1,0 +1,37 @@
+"""The outbox stream handler and the SQS batch consumer shared by every service's queue handler."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from chalice import Blueprint
+from chalice.app import DynamoDBEvent, SQSEvent
+
+from chalicelib.events import publisher
+from chalicelib.events.envelope import Event
+from chalicelib.observability import bind_correlation_id, logger
+from chalicelib.settings import OUTBOX_STREAM_ARN, UNSET_STREAM_ARN
+
+bp = Blueprint(__name__)
+
+
+@bp.on_dynamodb_record(stream_arn=os.environ.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN), batch_size=100,
+                       starting_position="TRIM_HORIZON")
+def publish_outbox(event: DynamoDBEvent) -> None:
+    publisher.publish(publisher.outgoing_from_stream(
+        (record.event_name, record.new_image) for record in event))
+
+
+def consume_sqs_batch(event: SQSEvent, consumer: Callable[[Event], None]) -> dict:
+    """Run `consumer` on each message's envelope; report only the failed messages for retry."""
+
+    def handle_record(record: object) -> None:
+        envelope = Event.from_json(record.body)  # type: ignore[attr-defined]
+        bind_correlation_id(envelope.correlation_id)
+        logger.info("consuming event", extra={"event_type": envelope.event_type, "event_id": envelope.event_id})
+        consumer(envelope)
+
+    return process_partial_response(event=event.to_dict(), record_handler=handle_record,
+                                    processor=BatchProcessor(event_type=EventType.SQS))

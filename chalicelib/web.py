@@ -1,0 +1,199 @@
+"""The HTTP edge: one decorator turns a plain function into a documented, validated route.
+
+`route()` registers a Chalice route and wraps the function so that it
+- binds the request's correlation id (header `X-Correlation-Id`, else API Gateway's request id),
+- refuses bodies over 256 KiB, malformed JSON, and bodies or query strings that break the schema,
+- passes a `Call` (validated body and query, the caller, headers) plus the path parameters,
+- turns the domain errors of `chalicelib.errors` (and an unreachable backend) into the contract's
+  error shape, and
+- records what it accepts and returns, from which `openapi.py` writes the OpenAPI document.
+Handlers stay a few lines: parse nothing, call a service function, return a dict.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import HTTPClientError
+from chalice import Blueprint, Chalice, Response
+
+from chalicelib import observability
+from chalicelib.errors import DomainError, InvalidInput, ServiceUnavailable
+from chalicelib.schema import Field, Int, Obj, Str
+
+MAX_BODY_BYTES = 256 * 1024
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+LIMIT = Int(minimum=1, maximum=100, description="Page size, 1..100 (default 20).")
+CURSOR = Str(min_len=1, max_len=2048, description="Opaque cursor from a previous page's next_cursor.")
+PAGE_QUERY: dict[str, Field] = {"limit": LIMIT, "cursor": CURSOR}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, from the verified id token (see accounts' authorizer)."""
+
+    user_id: str
+    email: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class Call:
+    body: dict[str, Any] | None = None
+    query: dict[str, Any] = field(default_factory=dict)
+    caller: Caller | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def user(self) -> Caller:
+        assert self.caller is not None, "route declared without auth"
+        return self.caller
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What a route accepts and returns: the source of its OpenAPI entry."""
+
+    summary: str
+    status: int
+    body: Obj | None
+    query: Mapping[str, Field]
+    response: Field | None
+    errors: tuple[int, ...]
+    auth: str | None
+    tags: tuple[str, ...]
+    headers: Mapping[str, Field]
+
+
+def error_response(error: DomainError) -> Response:
+    body: dict[str, Any] = {"Code": error.code, "Message": error.message}
+    if error.errors:
+        body["Errors"] = error.errors
+    headers = dict(JSON_HEADERS)
+    if error.status in (429, 503):
+        headers["Retry-After"] = "1"
+    return Response(body=body, status_code=error.status, headers=headers)
+
+
+def parse_json_body(raw: bytes | None) -> Any:
+    if not raw:
+        raise InvalidInput("Request body is required (a JSON object)")
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInput(f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Request body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_query(spec: Mapping[str, Field], params: Mapping[str, str] | None) -> dict[str, Any]:
+    """Validate query-string parameters; integers arrive as text and are converted first."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(spec))
+    if unknown:
+        raise InvalidInput(f"Unknown query parameter: {unknown[0]}",
+                           errors=[{"field": name, "message": "is not a known query parameter"}
+                                   for name in unknown])
+    typed: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(spec[name], Int):
+            try:
+                typed[name] = int(value)
+            except ValueError:
+                typed[name] = value  # the schema reports it as "must be an integer"
+        else:
+            typed[name] = value
+    return Obj(spec).validate(typed)
+
+
+def _check_headers(spec: Mapping[str, Field], headers: Mapping[str, str]) -> None:
+    present = {name: headers.get(name.lower()) for name in spec if headers.get(name.lower()) is not None}
+    Obj(spec).validate(present)
+
+
+def _caller_from(request: Any) -> Caller | None:
+    claims = (request.context or {}).get("authorizer") or {}
+    if not claims.get("principalId"):
+        return None
+    return Caller(user_id=claims["principalId"], email=claims.get("email", ""),
+                  is_admin=str(claims.get("is_admin", "")).lower() == "true")
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, BotocoreConnectionError | HTTPClientError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, status: int = 200,
+          body: Obj | None = None, query: Mapping[str, Field] | None = None,
+          response: Field | None = None, errors: tuple[int, ...] = (), auth: str | None = None,
+          headers: Mapping[str, Field] | None = None, tags: tuple[str, ...] = ()) -> Callable:
+    """Register `fn(call, **path_params) -> dict | None` as a documented route on `bp`.
+
+    `auth` is None (anyone), "user" or "admin"; both need a valid bearer token, checked by the
+    accounts authorizer before the function runs ("admin" also needs the `admin` group).
+    """
+    doc = RouteDoc(summary=summary, status=status, body=body, query=dict(query or {}), response=response,
+                   errors=tuple(sorted(set(errors) | ({400} if body or query or headers else set()))),
+                   auth=auth, tags=tags, headers=dict(headers or {}))
+    route_kwargs: dict[str, Any] = {"methods": [method]}
+    if auth:
+        from chalicelib.accounts.authorizer import jwt_authorizer  # the one authorizer of every route
+
+        route_kwargs["authorizer"] = jwt_authorizer
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(fn)
+        def view(**path_params: str) -> Response:
+            request = bp.current_request
+            observability.bind_correlation_id(
+                (request.headers or {}).get("x-correlation-id")
+                or (request.context or {}).get("requestId"))
+            try:
+                call = Call(
+                    body=body.validate(parse_json_body(request.raw_body)) if body else None,
+                    query=parse_query(doc.query, request.query_params),
+                    caller=_caller_from(request) if auth else None,
+                    headers=request.headers or {},
+                )
+                _check_headers(doc.headers, call.headers)
+                if auth == "admin" and not call.user.is_admin:
+                    from chalicelib.errors import Forbidden
+
+                    raise Forbidden("This action needs the admin role")
+                result = fn(call, **path_params)
+            except DomainError as exc:
+                return _with_correlation(error_response(exc))
+            except Exception as exc:
+                if not _is_connection_failure(exc):
+                    raise
+                observability.logger.exception("backing service unreachable")
+                return _with_correlation(error_response(
+                    ServiceUnavailable("A backing service is unavailable; retry shortly")))
+            if status == 204:
+                return _with_correlation(Response(body="", status_code=204))
+            return _with_correlation(Response(body=result, status_code=status, headers=dict(JSON_HEADERS)))
+
+        view.route_doc = doc  # type: ignore[attr-defined]
+        bp.route(path, **route_kwargs)(view)
+        return view
+
+    return decorate
+
+
+def _with_correlation(response: Response) -> Response:
+    response.headers["X-Correlation-Id"] = observability.current_correlation_id()
+    return response

@@ -1,0 +1,127 @@
+"""Outbox, inbox and publisher against in-process moto with the template's tables."""
+
+import json
+
+import pytest
+from chalice.test import Client
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+
+from chalicelib.dynamo import table_meta, transaction
+from chalicelib.events import inbox, outbox, publisher
+from chalicelib.events.envelope import Event, InvalidEvent
+from chalicelib.events.models import OutboxItem
+from tests.aws import drain, mocked_aws
+
+
+class Thing(Model):  # a stand-in for any service's state, in a table of the template
+    Meta = table_meta("catalog")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with mocked_aws() as resources:
+        monkeypatch.setenv("STOREFRONT_EVENTS_TOPIC_ARN", resources["topic_arn"])
+        yield resources
+
+
+def test_envelope_round_trip_has_contract_fields():
+    event = Event("OrderPlaced", {"order_id": "o1"}, correlation_id="c1")
+    raw = json.loads(event.to_json())
+    assert set(raw) == {"event_id", "event_type", "occurred_at", "version", "correlation_id", "data"}
+    assert raw["version"] == 1 and raw["occurred_at"].endswith("Z")
+    assert Event.from_json(event.to_json()) == event
+
+
+@pytest.mark.parametrize("body", ["nope", "[]", '{"event_type": "X"}',
+                                  '{"event_id": "", "event_type": "X", "occurred_at": "t", "version": 1, '
+                                  '"correlation_id": "c", "data": {}}'])
+def test_malformed_envelopes_are_refused(body):
+    with pytest.raises(InvalidEvent):
+        Event.from_json(body)
+
+
+def test_state_and_event_commit_together(aws):
+    event = Event("ThingMade", {"thing": "t1"})
+    with transaction() as tx:
+        tx.save(Thing(pk="t1", sk="T", status="new"))
+        outbox.record(tx, event)
+    stored = OutboxItem.get(f"EVENT#{event.event_id}", "EVENT")
+    assert stored.event_type == "ThingMade" and json.loads(stored.body)["data"] == {"thing": "t1"}
+
+
+def test_a_rolled_back_change_leaves_no_event(aws):
+    Thing(pk="t1", sk="T", status="new").save()
+    event = Event("ThingMade", {"thing": "t1"})
+    with pytest.raises(TransactWriteError), transaction() as tx:
+        tx.save(Thing(pk="t1", sk="T", status="again"), condition=Thing.pk.does_not_exist())
+        outbox.record(tx, event)
+    assert list(OutboxItem.scan()) == []
+
+
+def test_apply_once_applies_then_ignores_redelivery(aws):
+    Thing(pk="t1", sk="T", status="new").save()
+    event = Event("Paid", {"thing": "t1"})
+
+    def mark_paid(tx):
+        tx.update(Thing(pk="t1", sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
+
+    assert inbox.apply_once("orders", event, mark_paid) is inbox.Outcome.APPLIED
+    assert inbox.apply_once("orders", event, mark_paid) is inbox.Outcome.DUPLICATE
+    assert inbox.apply_once("payments", event, lambda tx: None) is inbox.Outcome.APPLIED  # other consumer
+    assert Thing.get("t1", "T").status == "paid"
+
+
+def test_apply_once_reports_a_rejected_transition_and_writes_nothing(aws):
+    Thing(pk="t1", sk="T", status="cancelled").save()
+    event = Event("Paid", {"thing": "t1"})
+
+    def mark_paid(tx):
+        tx.update(Thing(pk="t1", sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
+
+    assert inbox.apply_once("orders", event, mark_paid) is inbox.Outcome.REJECTED
+    assert not inbox.already_applied("orders", event.event_id)
+    assert Thing.get("t1", "T").status == "cancelled"
+
+
+def test_publisher_sends_inserts_with_event_type_attribute(aws):
+    events = [Event("OrderPlaced", {"n": i}) for i in range(13)]
+    records = [("INSERT", {"event_type": {"S": e.event_type}, "body": {"S": e.to_json()}}) for e in events]
+    records.append(("REMOVE", {}))  # TTL expiry of an old item: not an event
+    assert publisher.publish(publisher.outgoing_from_stream(records)) == 13
+    received = drain(aws["probe_queue_url"])
+    assert sorted(json.loads(m["Body"])["data"]["n"] for m in received) == list(range(13))
+    assert {m["MessageAttributes"]["event_type"]["StringValue"] for m in received} == {"OrderPlaced"}
+
+
+def test_stream_handler_publishes_the_outbox(aws):
+    from app import app
+
+    event = Event("OrderPlaced", {"order_id": "o1"})
+    record = {"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+              "awsRegion": "us-east-1", "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/s",
+              "dynamodb": {"ApproximateCreationDateTime": 1700000000.0, "Keys": {}, "SequenceNumber": "1",
+                           "SizeBytes": 1, "StreamViewType": "NEW_IMAGE",
+                           "NewImage": {"event_type": {"S": "OrderPlaced"}, "body": {"S": event.to_json()}}}}
+    with Client(app) as client:
+        client.lambda_.invoke("publish_outbox", {"Records": [record]})
+    [message] = drain(aws["probe_queue_url"])
+    assert json.loads(message["Body"])["event_id"] == event.event_id
+
+
+def test_audit_handler_records_each_event_once(aws):
+    from app import app
+    from chalicelib.audit.models import AuditRecord
+
+    event = Event("OrderPlaced", {"order_id": "o1"}, correlation_id="corr-1")
+    with Client(app) as client:
+        sns_event = client.events.generate_sns_event(message=event.to_json())
+        client.lambda_.invoke("record_audit_event", sns_event)
+        client.lambda_.invoke("record_audit_event", sns_event)  # redelivery
+    records = list(AuditRecord.by_order.query("ORDER#o1"))
+    assert [r.event_type for r in records] == ["OrderPlaced"]
+    assert json.loads(records[0].body)["correlation_id"] == "corr-1"
