@@ -1,61 +1,57 @@
-"""In-process AWS (moto's mock_aws) with the stage's resources created from infra/template.yaml."""
+"""In-process AWS for fast tests: moto's mock_aws with the stage's resources created by the same
+provisioning code `make dev` uses, from infra/template.yaml. Created once per test process; tests
+share it the way they would share a real dev account, so each one uses its own unique ids.
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
 
 import boto3
+import moto
 from moto import mock_aws
 
-from infra.stack import load_template
+from devstack.provision import provision
 
 REGION = "us-east-1"
+MOTO_JWKS = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-public.json.gz"
 
 
-def _resolve_name(value: Any, stage: str) -> str:
-    """Table names in the template are `Fn::Sub: storefront-${Stage}-<name>`."""
-    template = value["Fn::Sub"] if isinstance(value, dict) else value
-    return template.replace("${Stage}", stage)
-
-
-def create_tables(stage: str = "local") -> list[str]:
-    """Every DynamoDB table of the template, with its keys, indexes and stream."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    names = []
-    for resource in load_template()["Resources"].values():
-        if resource["Type"] != "AWS::DynamoDB::Table":
-            continue
-        props = resource["Properties"]
-        kwargs: dict[str, Any] = {
-            "TableName": _resolve_name(props["TableName"], stage),
-            "AttributeDefinitions": props["AttributeDefinitions"], "KeySchema": props["KeySchema"],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        if props.get("StreamSpecification"):
-            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-        dynamodb.create_table(**kwargs)
-        names.append(kwargs["TableName"])
-    return names
+def moto_public_jwks(url: str) -> dict:
+    """What moto server serves at `/<pool>/.well-known/jwks.json`; mock_aws does not intercept urllib."""
+    with gzip.open(MOTO_JWKS) as f:
+        return json.load(f)
 
 
 @contextmanager
-def mocked_aws(stage: str = "local") -> Iterator[dict[str, str]]:
-    """mock_aws with the tables, the events topic and a probe queue subscribed to every event."""
+def local_stack(stage: str = "local") -> Iterator[dict[str, str]]:
     with mock_aws():
-        create_tables(stage)
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        topic_arn = sns.create_topic(Name=f"storefront-{stage}-events")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName=f"storefront-{stage}-probe")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                      Attributes={"RawMessageDelivery": "true"})
-        yield {"topic_arn": topic_arn, "probe_queue_url": queue_url}
+        env = provision(stage, None, REGION)
+        previous = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def probe_queue(topic_arn: str) -> str:
+    """A fresh queue that receives every event published to the topic (raw envelopes)."""
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName=f"probe-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return url
 
 
 def drain(queue_url: str, max_messages: int = 100) -> list[dict]:

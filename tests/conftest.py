@@ -11,3 +11,23 @@ os.environ.update({
 })
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_name, None)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The local stage's resources in in-process moto, once per test process."""
+    from chalicelib.accounts import tokens
+    from tests.aws import local_stack, moto_public_jwks
+
+    original_fetch = tokens.fetch_jwks
+    tokens.fetch_jwks = moto_public_jwks
+    tokens.keys.clear()
+    try:
+        with local_stack() as env:
+            yield env
+    finally:
+        tokens.fetch_jwks = original_fetch
+        tokens.keys.clear()

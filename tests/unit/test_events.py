@@ -1,6 +1,7 @@
 """Outbox, inbox and publisher against in-process moto with the template's tables."""
 
 import json
+import uuid
 
 import pytest
 from chalice.test import Client
@@ -12,7 +13,7 @@ from chalicelib.dynamo import table_meta, transaction
 from chalicelib.events import inbox, outbox, publisher
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.events.models import OutboxItem
-from tests.aws import drain, mocked_aws
+from tests.aws import drain, probe_queue
 
 
 class Thing(Model):  # a stand-in for any service's state, in a table of the template
@@ -23,10 +24,12 @@ class Thing(Model):  # a stand-in for any service's state, in a table of the tem
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    with mocked_aws() as resources:
-        monkeypatch.setenv("STOREFRONT_EVENTS_TOPIC_ARN", resources["topic_arn"])
-        yield resources
+def aws(stack):
+    return {"probe_queue_url": probe_queue(stack["STOREFRONT_EVENTS_TOPIC_ARN"])}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_envelope_round_trip_has_contract_fields():
@@ -48,44 +51,47 @@ def test_malformed_envelopes_are_refused(body):
 def test_state_and_event_commit_together(aws):
     event = Event("ThingMade", {"thing": "t1"})
     with transaction() as tx:
-        tx.save(Thing(pk="t1", sk="T", status="new"))
+        tx.save(Thing(pk=unique("t"), sk="T", status="new"))
         outbox.record(tx, event)
     stored = OutboxItem.get(f"EVENT#{event.event_id}", "EVENT")
     assert stored.event_type == "ThingMade" and json.loads(stored.body)["data"] == {"thing": "t1"}
 
 
 def test_a_rolled_back_change_leaves_no_event(aws):
-    Thing(pk="t1", sk="T", status="new").save()
-    event = Event("ThingMade", {"thing": "t1"})
+    key = unique("t")
+    Thing(pk=key, sk="T", status="new").save()
+    event = Event("ThingMade", {"thing": key})
     with pytest.raises(TransactWriteError), transaction() as tx:
-        tx.save(Thing(pk="t1", sk="T", status="again"), condition=Thing.pk.does_not_exist())
+        tx.save(Thing(pk=key, sk="T", status="again"), condition=Thing.pk.does_not_exist())
         outbox.record(tx, event)
-    assert list(OutboxItem.scan()) == []
+    assert OutboxItem.count(f"EVENT#{event.event_id}") == 0
 
 
 def test_apply_once_applies_then_ignores_redelivery(aws):
-    Thing(pk="t1", sk="T", status="new").save()
-    event = Event("Paid", {"thing": "t1"})
+    key = unique("t")
+    Thing(pk=key, sk="T", status="new").save()
+    event = Event("Paid", {"thing": key})
 
     def mark_paid(tx):
-        tx.update(Thing(pk="t1", sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
+        tx.update(Thing(pk=key, sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
 
     assert inbox.apply_once("orders", event, mark_paid) is inbox.Outcome.APPLIED
     assert inbox.apply_once("orders", event, mark_paid) is inbox.Outcome.DUPLICATE
     assert inbox.apply_once("payments", event, lambda tx: None) is inbox.Outcome.APPLIED  # other consumer
-    assert Thing.get("t1", "T").status == "paid"
+    assert Thing.get(key, "T").status == "paid"
 
 
 def test_apply_once_reports_a_rejected_transition_and_writes_nothing(aws):
-    Thing(pk="t1", sk="T", status="cancelled").save()
-    event = Event("Paid", {"thing": "t1"})
+    key = unique("t")
+    Thing(pk=key, sk="T", status="cancelled").save()
+    event = Event("Paid", {"thing": key})
 
     def mark_paid(tx):
-        tx.update(Thing(pk="t1", sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
+        tx.update(Thing(pk=key, sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
 
     assert inbox.apply_once("orders", event, mark_paid) is inbox.Outcome.REJECTED
     assert not inbox.already_applied("orders", event.event_id)
-    assert Thing.get("t1", "T").status == "cancelled"
+    assert Thing.get(key, "T").status == "cancelled"
 
 
 def test_publisher_sends_inserts_with_event_type_attribute(aws):
@@ -117,11 +123,12 @@ def test_audit_handler_records_each_event_once(aws):
     from app import app
     from chalicelib.audit.models import AuditRecord
 
-    event = Event("OrderPlaced", {"order_id": "o1"}, correlation_id="corr-1")
+    order_id = unique("o")
+    event = Event("OrderPlaced", {"order_id": order_id}, correlation_id="corr-1")
     with Client(app) as client:
         sns_event = client.events.generate_sns_event(message=event.to_json())
         client.lambda_.invoke("record_audit_event", sns_event)
         client.lambda_.invoke("record_audit_event", sns_event)  # redelivery
-    records = list(AuditRecord.by_order.query("ORDER#o1"))
+    records = list(AuditRecord.by_order.query(f"ORDER#{order_id}"))
     assert [r.event_type for r in records] == ["OrderPlaced"]
     assert json.loads(records[0].body)["correlation_id"] == "corr-1"

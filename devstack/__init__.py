@@ -1,0 +1,1 @@
+"""Local AWS for Storefront: moto server, the stage's resources from infra/, event delivery."""

@@ -1,0 +1,558 @@
+"""Create a stage's resources on moto server from infra/template.yaml, and nothing else.
+
+The template is the only list of resources. `provision()`:
+
+1. sends it to moto's CloudFormation (`create_stack`) and waits for CREATE_COMPLETE;
+2. walks every resource of the template in dependency order and hands it to the applier of its
+   type (`APPLIERS`), with its properties resolved (Ref, Fn::GetAtt, Fn::Sub, Fn::Join) against
+   the parameters, the stack's physical ids and what earlier appliers created. An applier creates
+   the resource through the service API when moto's CloudFormation skipped it, and otherwise
+   makes the live resource match the properties moto accepted but ignored;
+3. resolves the template's Outputs itself and returns them as the app's environment.
+
+A template resource whose type has no applier stops provisioning before anything is created, so
+a template change can never be silently missing from the local stack.
+
+Measured with moto 5.2.5 (docs/infrastructure.md): its CloudFormation skips AWS::SNS::Subscription,
+AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy and AWS::Cognito::* without an error; it creates
+tables without TTL, point-in-time recovery or SSE (it reads `Enabled` where CloudFormation says
+`SSEEnabled`) and buckets without public-access block, CORS or lifecycle rules; and `create_stack`
+fails with an internal error when an Output uses Fn::GetAtt on a type it does not model, so the
+Outputs are left out of what it is sent.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from chalicelib import settings
+from infra.stack import load_template, outputs_to_env, stack_name
+
+STACK_TIMEOUT_SECONDS = 60.0
+
+
+class ProvisionError(RuntimeError):
+    """The local stack cannot be made to match the template."""
+
+
+@dataclass
+class Resource:
+    """One template resource: its properties already resolved to plain values."""
+
+    logical_id: str
+    type: str
+    properties: dict[str, Any]
+    physical_id: str | None  # set when moto's CloudFormation created it
+
+
+@dataclass
+class Physical:
+    """What `Ref` and `Fn::GetAtt` of a resource return."""
+
+    ref: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+_NO_VALUE = object()  # `Ref: AWS::NoValue`: the property is left out
+
+
+class Context:
+    """Clients for one moto endpoint plus what intrinsic functions resolve against."""
+
+    def __init__(self, endpoint_url: str, region: str, stack: str, parameters: dict[str, str]) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.stack_name = stack
+        self.parameters = parameters
+        self.physical: dict[str, Physical] = {}
+        self._clients: dict[str, Any] = {}
+        account = self.client("sts").get_caller_identity()["Account"]
+        self.pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack,
+        }
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self.endpoint_url, region_name=self.region
+            )
+        return self._clients[service]
+
+    def default_name(self, resource: Resource) -> str:
+        return resource.physical_id or f"{self.stack_name}-{resource.logical_id}"
+
+    # --- intrinsic functions -------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                ((key, arg),) = value.items()
+                if key == "Ref":
+                    return self._ref(arg)
+                if key == "Fn::GetAtt":
+                    logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                    return self._get_att(logical_id, attribute)
+                if key == "Fn::Sub":
+                    return self._sub(arg)
+                if key == "Fn::Join":
+                    separator, items = arg
+                    return separator.join(str(self.resolve(item)) for item in items)
+                if key.startswith("Fn::"):
+                    raise ProvisionError(f"intrinsic function {key} is not supported locally")
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
+        if isinstance(value, list):
+            return [v for v in (self.resolve(item) for item in value) if v is not _NO_VALUE]
+        return value
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.physical:
+            return self.physical[name].ref
+        raise ProvisionError(f"Ref to {name}, which is neither a parameter nor a resource created yet")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        physical = self.physical.get(logical_id)
+        if physical is None:
+            raise ProvisionError(f"Fn::GetAtt of {logical_id}, which is not created yet")
+        if attribute not in physical.attributes:
+            raise ProvisionError(
+                f"Fn::GetAtt {logical_id}.{attribute}: its applier does not provide that attribute"
+            )
+        return physical.attributes[attribute]
+
+    def _sub(self, arg: str | list[Any]) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name:
+                return self._get_att(*name.split(".", 1))
+            return str(self._ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+def references(value: Any) -> set[str]:
+    """Names a template value refers to (resources, parameters and pseudo parameters alike)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref":
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else arg.split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                found |= references(arg[1:]) if isinstance(arg, list) else set()
+            else:
+                found |= references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+def creation_order(resources: dict[str, Any]) -> list[str]:
+    graph = {}
+    for logical_id, spec in resources.items():
+        depends_on = spec.get("DependsOn", [])
+        depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
+        graph[logical_id] = (references(spec.get("Properties", {})) | set(depends_on)) & resources.keys()
+    return list(graphlib.TopologicalSorter(graph).static_order())
+
+
+# --- appliers: one per resource type -------------------------------------------------------------
+
+
+def _attribute_value(value: Any) -> str:
+    """A CloudFormation property value as an SQS/SNS attribute string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _reject_unknown(resource: Resource, handled: set[str]) -> None:
+    unknown = sorted(set(resource.properties) - handled)
+    if unknown:
+        raise ProvisionError(
+            f"{resource.logical_id} ({resource.type}): no local applier for properties {unknown};"
+            " extend devstack/provision.py"
+        )
+
+
+def _require_skipped(resource: Resource) -> None:
+    """For types moto's CloudFormation skips: if a moto upgrade starts creating them, say so."""
+    if resource.physical_id:
+        raise ProvisionError(
+            f"moto's CloudFormation now creates {resource.logical_id} ({resource.type}); check which"
+            " properties it honours and update its applier in devstack/provision.py"
+        )
+
+
+def _table_request(props: dict[str, Any]) -> dict[str, Any]:
+    request = {k: props[k] for k in (
+        "TableName", "BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes", "ProvisionedThroughput", "DeletionProtectionEnabled", "Tags",
+    ) if k in props}
+    if "StreamSpecification" in props:
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    if "SSESpecification" in props:
+        sse = dict(props["SSESpecification"])
+        request["SSESpecification"] = {"Enabled": sse.pop("SSEEnabled"), **sse}
+    return request
+
+
+def _table_differences(request: dict[str, Any], live: dict[str, Any]) -> list[str]:
+    def indexes(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {i["IndexName"]: (i["KeySchema"], i["Projection"]["ProjectionType"]) for i in items}
+
+    wanted_stream = request.get("StreamSpecification", {}).get("StreamViewType")
+    wanted_sse = bool(request.get("SSESpecification", {}).get("Enabled"))
+    checks = {
+        "KeySchema": (request["KeySchema"], live["KeySchema"]),
+        "GlobalSecondaryIndexes": (
+            indexes(request.get("GlobalSecondaryIndexes", [])),
+            indexes(live.get("GlobalSecondaryIndexes", [])),
+        ),
+        "StreamSpecification": (wanted_stream, live.get("StreamSpecification", {}).get("StreamViewType")),
+        "BillingMode": (
+            request.get("BillingMode", "PROVISIONED"),
+            live.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+        ),
+        "SSESpecification": (wanted_sse, live.get("SSEDescription", {}).get("Status") == "ENABLED"),
+    }
+    return [name for name, (wanted, actual) in checks.items() if wanted != actual]
+
+
+def apply_table(ctx: Context, resource: Resource) -> Physical:
+    props = resource.properties
+    _reject_unknown(resource, {
+        "TableName", "BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes", "ProvisionedThroughput", "DeletionProtectionEnabled", "Tags",
+        "StreamSpecification", "SSESpecification", "TimeToLiveSpecification",
+        "PointInTimeRecoverySpecification",
+    })
+    ddb = ctx.client("dynamodb")
+    name = props.get("TableName") or ctx.default_name(resource)
+    request = _table_request({**props, "TableName": name})
+    exists = bool(resource.physical_id)
+    if exists:
+        live = ddb.describe_table(TableName=name)["Table"]
+        if _table_differences(request, live):
+            # moto's CloudFormation drops what its UpdateTable cannot add later (SSE): the table is
+            # new and empty, so create it again from the template's properties.
+            if live.get("ItemCount"):
+                raise ProvisionError(f"{name} differs from the template and is not empty")
+            ddb.delete_table(TableName=name)
+            exists = False
+    if not exists:
+        ddb.create_table(**request)
+    live = ddb.describe_table(TableName=name)["Table"]
+    if differences := _table_differences(request, live):
+        raise ProvisionError(f"{name}: moto does not apply {differences}")
+    if "TimeToLiveSpecification" in props:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+    if "PointInTimeRecoverySpecification" in props:
+        ddb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification=props["PointInTimeRecoverySpecification"]
+        )
+    attributes = {"Arn": live["TableArn"]}
+    if "LatestStreamArn" in live:
+        attributes["StreamArn"] = live["LatestStreamArn"]
+    return Physical(name, attributes)
+
+
+def apply_topic(ctx: Context, resource: Resource) -> Physical:
+    _reject_unknown(resource, {
+        "TopicName", "Tags", "KmsMasterKeyId", "DisplayName", "FifoTopic", "ContentBasedDeduplication",
+        "SignatureVersion", "TracingConfig", "ArchivePolicy", "FifoThroughputScope",
+    })
+    sns = ctx.client("sns")
+    props = dict(resource.properties)
+    name = props.pop("TopicName", None) or ctx.default_name(resource)
+    tags = props.pop("Tags", [])
+    attributes = {k: _attribute_value(v) for k, v in props.items()}
+    if resource.physical_id:
+        arn = resource.physical_id
+        for key, value in attributes.items():
+            if key != "FifoTopic":
+                sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
+    else:
+        arn = sns.create_topic(Name=name, Attributes=attributes, Tags=tags)["TopicArn"]
+    return Physical(arn, {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]})
+
+
+def apply_queue(ctx: Context, resource: Resource) -> Physical:
+    sqs = ctx.client("sqs")
+    props = dict(resource.properties)
+    name = props.pop("QueueName", None) or ctx.default_name(resource)
+    tags = {t["Key"]: t["Value"] for t in props.pop("Tags", [])}
+    attributes = {k: _attribute_value(v) for k, v in props.items()}  # every other property is one
+    if resource.physical_id:
+        url = resource.physical_id
+        attributes.pop("FifoQueue", None)  # fixed at creation
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    else:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return Physical(url, {"Arn": arn, "QueueName": arn.rsplit(":", 1)[1], "QueueUrl": url})
+
+
+def apply_queue_policy(ctx: Context, resource: Resource) -> Physical:
+    _reject_unknown(resource, {"Queues", "PolicyDocument"})
+    policy = json.dumps(resource.properties["PolicyDocument"])
+    for url in resource.properties["Queues"]:
+        ctx.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    return Physical(ctx.default_name(resource))
+
+
+def apply_subscription(ctx: Context, resource: Resource) -> Physical:
+    _require_skipped(resource)
+    props = dict(resource.properties)
+    if props.pop("Region", ctx.region) != ctx.region:
+        raise ProvisionError(f"{resource.logical_id}: cross-region subscriptions are not supported locally")
+    request = {k: props.pop(k) for k in ("TopicArn", "Protocol", "Endpoint") if k in props}
+    attributes = {k: _attribute_value(v) for k, v in props.items()}  # FilterPolicy, RawMessageDelivery...
+    arn = ctx.client("sns").subscribe(**request, Attributes=attributes, ReturnSubscriptionArn=True)
+    return Physical(arn["SubscriptionArn"])
+
+
+def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    renames = {"Id": "ID", "MaxAge": "MaxAgeSeconds"}
+    return {renames.get(k, k): v for k, v in rule.items()}
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    rule = dict(rule)
+    api: dict[str, Any] = {"Status": rule.pop("Status"), "Filter": {"Prefix": rule.pop("Prefix", "")}}
+    if "Id" in rule:
+        api["ID"] = rule.pop("Id")
+    if "AbortIncompleteMultipartUpload" in rule:
+        api["AbortIncompleteMultipartUpload"] = rule.pop("AbortIncompleteMultipartUpload")
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": rule.pop("ExpirationInDays")}
+    if rule:
+        raise ProvisionError(f"lifecycle rule properties {sorted(rule)} have no local applier")
+    return api
+
+
+def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    api = {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+    return {**api, **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {})}
+
+
+# Bucket property -> the S3 call that sets it (idempotent, so it runs whether moto honoured it or not).
+_BUCKET_SETTERS: dict[str, Callable[[Any, str, Any], object]] = {
+    "PublicAccessBlockConfiguration": lambda s3, bucket, value: s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=value
+    ),
+    "BucketEncryption": lambda s3, bucket, value: s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [_encryption_rule(r) for r in value["ServerSideEncryptionConfiguration"]]
+        },
+    ),
+    "CorsConfiguration": lambda s3, bucket, value: s3.put_bucket_cors(
+        Bucket=bucket, CORSConfiguration={"CORSRules": [_cors_rule(r) for r in value["CorsRules"]]}
+    ),
+    "LifecycleConfiguration": lambda s3, bucket, value: s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in value["Rules"]]}
+    ),
+    "VersioningConfiguration": lambda s3, bucket, value: s3.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": value["Status"]}
+    ),
+    "Tags": lambda s3, bucket, value: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": value}),
+}
+
+
+def apply_bucket(ctx: Context, resource: Resource) -> Physical:
+    _reject_unknown(resource, {"BucketName", *_BUCKET_SETTERS})
+    s3 = ctx.client("s3")
+    name = resource.properties.get("BucketName") or ctx.default_name(resource).lower()
+    if not resource.physical_id:
+        location = {} if ctx.region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": ctx.region}
+        }
+        s3.create_bucket(Bucket=name, **location)
+    for key, value in resource.properties.items():
+        if key != "BucketName":
+            _BUCKET_SETTERS[key](s3, name, value)
+    return Physical(name, {
+        "Arn": f"arn:aws:s3:::{name}",
+        "DomainName": f"{name}.s3.amazonaws.com",
+        "RegionalDomainName": f"{name}.s3.{ctx.region}.amazonaws.com",
+    })
+
+
+def apply_bucket_policy(ctx: Context, resource: Resource) -> Physical:
+    _reject_unknown(resource, {"Bucket", "PolicyDocument"})
+    policy = json.dumps(resource.properties["PolicyDocument"])
+    ctx.client("s3").put_bucket_policy(Bucket=resource.properties["Bucket"], Policy=policy)
+    return Physical(ctx.default_name(resource))
+
+
+# Cognito's CloudFormation properties are its API's parameters, bar these renames; boto3 rejects
+# any unknown one, so nothing is dropped silently.
+def apply_user_pool(ctx: Context, resource: Resource) -> Physical:
+    _require_skipped(resource)
+    request = {"PoolName" if k == "UserPoolName" else k: v for k, v in resource.properties.items()}
+    pool = ctx.client("cognito-idp").create_user_pool(**request)["UserPool"]
+    provider = f"cognito-idp.{ctx.region}.amazonaws.com/{pool['Id']}"
+    return Physical(pool["Id"], {
+        "Arn": pool["Arn"], "UserPoolId": pool["Id"],
+        "ProviderName": provider, "ProviderURL": f"https://{provider}",
+    })
+
+
+def apply_user_pool_client(ctx: Context, resource: Resource) -> Physical:
+    _require_skipped(resource)
+    client = ctx.client("cognito-idp").create_user_pool_client(**resource.properties)["UserPoolClient"]
+    attributes = {"ClientId": client["ClientId"], "Name": client["ClientName"]}
+    if client.get("ClientSecret"):
+        attributes["ClientSecret"] = client["ClientSecret"]
+    return Physical(client["ClientId"], attributes)
+
+
+def apply_user_pool_group(ctx: Context, resource: Resource) -> Physical:
+    _require_skipped(resource)
+    group = ctx.client("cognito-idp").create_group(**resource.properties)["Group"]
+    return Physical(group["GroupName"])
+
+
+Applier = Callable[[Context, Resource], Physical]
+
+APPLIERS: dict[str, Applier] = {
+    "AWS::DynamoDB::Table": apply_table,
+    "AWS::SNS::Topic": apply_topic,
+    "AWS::SNS::Subscription": apply_subscription,
+    "AWS::SQS::Queue": apply_queue,
+    "AWS::SQS::QueuePolicy": apply_queue_policy,
+    "AWS::S3::Bucket": apply_bucket,
+    "AWS::S3::BucketPolicy": apply_bucket_policy,
+    "AWS::Cognito::UserPool": apply_user_pool,
+    "AWS::Cognito::UserPoolClient": apply_user_pool_client,
+    "AWS::Cognito::UserPoolGroup": apply_user_pool_group,
+}
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+
+def template_parameters(
+    template: dict[str, Any], stage: str, overrides: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Every declared parameter's value (given, else its default), checked like CloudFormation does."""
+    given = {k: str(v) for k, v in (overrides or {}).items()} | {"Stage": stage}
+    declared = template.get("Parameters", {})
+    if unknown := sorted(set(given) - set(declared)):
+        raise ValueError(f"parameters not declared by the template: {unknown}")
+    values = {}
+    for name, spec in declared.items():
+        value = given.get(name, spec.get("Default"))
+        if value is None:
+            raise ValueError(f"parameter {name} has no value and no default")
+        value = str(value)
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            raise ValueError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
+        if spec.get("Type") == "Number":
+            number = float(value)
+            if number < float(spec.get("MinValue", number)) or number > float(spec.get("MaxValue", number)):
+                raise ValueError(f"parameter {name}={value} is out of range")
+        values[name] = value
+    return values
+
+
+def _check_appliers(template: dict[str, Any]) -> None:
+    missing = {
+        f"{logical_id} ({spec['Type']})"
+        for logical_id, spec in template["Resources"].items()
+        if spec["Type"] not in APPLIERS or "Condition" in spec
+    }
+    if missing:
+        raise ProvisionError(
+            "the local stack cannot create these template resources (no applier for their type in"
+            f" devstack/provision.py APPLIERS, or a Condition): {', '.join(sorted(missing))}"
+        )
+
+
+def _create_stack(ctx: Context, template: dict[str, Any]) -> dict[str, str]:
+    """moto's CloudFormation stack from the template; `{logical id: physical id}` of what it made."""
+    cfn = ctx.client("cloudformation")
+    # moto's create_stack fails (HTTP 500) on an Output with Fn::GetAtt of a type it does not model
+    # (the Cognito pool); the Outputs are resolved here instead.
+    body = {key: value for key, value in template.items() if key != "Outputs"}
+    cfn.create_stack(
+        StackName=ctx.stack_name,
+        TemplateBody=json.dumps(body),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in ctx.parameters.items()],
+    )
+    deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
+    while True:
+        status = cfn.describe_stacks(StackName=ctx.stack_name)["Stacks"][0]["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            break
+        if not status.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            raise ProvisionError(f"stack {ctx.stack_name} is {status}")
+        time.sleep(0.1)  # poll interval of the deadline loop above
+    resources = cfn.describe_stack_resources(StackName=ctx.stack_name)["StackResources"]
+    # moto lists each skipped resource as an entry without ids.
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if r.get("LogicalResourceId")}
+
+
+def create_local_stack(
+    stage: str, endpoint_url: str, region: str = "us-east-1", parameters: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Create every template resource on moto; return every template Output, resolved."""
+    template = load_template()
+    _check_appliers(template)
+    ctx = Context(endpoint_url, region, stack_name(stage), template_parameters(template, stage, parameters))
+    created_by_moto = _create_stack(ctx, template)
+    resources = template["Resources"]
+    for logical_id in creation_order(resources):
+        spec = resources[logical_id]
+        resource = Resource(
+            logical_id=logical_id,
+            type=spec["Type"],
+            properties=ctx.resolve(spec.get("Properties", {})),
+            physical_id=created_by_moto.get(logical_id),
+        )
+        ctx.physical[logical_id] = APPLIERS[resource.type](ctx, resource)
+    return {key: str(ctx.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()}
+
+
+def provision(
+    stage: str, endpoint_url: str, region: str = "us-east-1", parameters: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Create the stage's resources on moto server; return the app's environment for them.
+
+    The result holds STOREFRONT_STAGE and every variable of `infra.stack.OUTPUT_ENV`. The caller
+    provides credentials (any value works on moto, e.g. AWS_ACCESS_KEY_ID=testing).
+    """
+    outputs = create_local_stack(stage, endpoint_url, region, parameters)
+    return {settings.STAGE: stage, **outputs_to_env(outputs)}

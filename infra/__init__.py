@@ -1,0 +1,1 @@
+"""Storefront's infrastructure: one CloudFormation template (`template.yaml`) and its helpers."""

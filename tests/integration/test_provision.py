@@ -1,0 +1,340 @@
+"""The local stack has every resource infra/template.yaml declares, with its key properties.
+
+Every check iterates the template itself: a resource added to the template without a check here
+fails `test_every_template_resource_exists_with_its_properties`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import settings
+from devstack import provision as provision_module
+from devstack.moto_server import MotoServer
+from devstack.provision import ProvisionError, provision
+from infra.stack import OUTPUT_ENV, load_template, stack_name
+
+REGION = "us-east-1"
+TEMPLATE = load_template()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+NAME_PROPERTY = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::Cognito::UserPool": "UserPoolName",
+    "AWS::Cognito::UserPoolClient": "ClientName",
+    "AWS::Cognito::UserPoolGroup": "GroupName",
+}
+
+
+def unique_stage() -> str:
+    return "it" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def moto() -> Any:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.delenv("AWS_PROFILE", raising=False)
+        with MotoServer() as server:
+            yield server
+
+
+class Stack:
+    """A provisioned stage and clients for checking it, independent of devstack's resolver."""
+
+    def __init__(self, endpoint_url: str, stage: str, env: dict[str, str]) -> None:
+        self.stage = stage
+        self.env = env
+        self._endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self._endpoint_url, region_name=REGION
+            )
+        return self._clients[service]
+
+    def name(self, logical_id: str) -> str:
+        """The physical name the template gives a resource (`Fn::Sub` of `${Stage}` only)."""
+        spec = RESOURCES[logical_id]
+        value = spec["Properties"][NAME_PROPERTY[spec["Type"]]]
+        if isinstance(value, dict):
+            value = value["Fn::Sub"].replace("${Stage}", self.stage)
+        assert "${" not in value, value
+        return value
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=self.name(logical_id))["QueueUrl"]
+
+    def queue_attributes(self, logical_id: str) -> dict[str, str]:
+        url = self.queue_url(logical_id)
+        return self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+    def topic_arn(self, logical_id: str) -> str:
+        return f"arn:aws:sns:{REGION}:123456789012:{self.name(logical_id)}"
+
+    def user_pool_id(self, logical_id: str) -> str:
+        pools = self.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
+        matches = [p["Id"] for p in pools if p["Name"] == self.name(logical_id)]
+        assert len(matches) == 1, (logical_id, matches)
+        return matches[0]
+
+
+def target(value: dict[str, Any]) -> str:
+    """The logical id a `Ref` or `Fn::GetAtt` points at."""
+    return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+
+
+@pytest.fixture(scope="module")
+def stack(moto: MotoServer) -> Stack:
+    stage = unique_stage()
+    return Stack(moto.endpoint_url, stage, provision(stage, moto.endpoint_url, REGION))
+
+
+# --- one check per resource type, each comparing the live resource with the template -----------
+
+
+def check_table(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    ddb = stack.client("dynamodb")
+    name = stack.name(logical_id)
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["KeySchema"] == props["KeySchema"]
+    assert table["BillingModeSummary"]["BillingMode"] == props["BillingMode"] == "PAY_PER_REQUEST"
+    live_indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+    wanted_indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+    assert live_indexes.keys() == wanted_indexes.keys()
+    for index_name, wanted in wanted_indexes.items():
+        assert live_indexes[index_name]["KeySchema"] == wanted["KeySchema"]
+        assert live_indexes[index_name]["Projection"]["ProjectionType"] == "ALL"
+    if "StreamSpecification" in props:
+        assert table["StreamSpecification"] == {
+            "StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]
+        }
+        assert table["LatestStreamArn"]
+    else:
+        assert not table.get("StreamSpecification", {}).get("StreamEnabled")
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    ttl_attribute = props["TimeToLiveSpecification"]["AttributeName"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl_attribute}
+    backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def check_topic(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    attributes = stack.client("sns").get_topic_attributes(TopicArn=stack.topic_arn(logical_id))["Attributes"]
+    assert attributes["KmsMasterKeyId"] == props["KmsMasterKeyId"]
+
+
+def check_queue(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    attributes = stack.queue_attributes(logical_id)
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    if "VisibilityTimeout" in props:
+        assert props["VisibilityTimeout"] == {"Ref": "QueueVisibilityTimeoutSeconds"}
+        default = TEMPLATE["Parameters"]["QueueVisibilityTimeoutSeconds"]["Default"]
+        assert attributes["VisibilityTimeout"] == str(default)
+    if "MessageRetentionPeriod" in props:
+        assert attributes["MessageRetentionPeriod"] == str(props["MessageRetentionPeriod"])
+    if "RedrivePolicy" in props:
+        redrive = json.loads(attributes["RedrivePolicy"])
+        dlq = target(props["RedrivePolicy"]["deadLetterTargetArn"])
+        assert redrive["maxReceiveCount"] == props["RedrivePolicy"]["maxReceiveCount"] == 5
+        assert redrive["deadLetterTargetArn"] == stack.queue_attributes(dlq)["QueueArn"]
+        assert stack.name(dlq) == stack.name(logical_id) + "-dlq"
+    else:
+        assert stack.name(logical_id).endswith("-dlq"), f"{logical_id} has no dead-letter queue"
+
+
+def check_subscription(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    sns = stack.client("sns")
+    topic_arn = stack.topic_arn(target(props["TopicArn"]))
+    queue_arn = stack.queue_attributes(target(props["Endpoint"]))["QueueArn"]
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    matches = [s for s in subscriptions if s["Endpoint"] == queue_arn and s["Protocol"] == props["Protocol"]]
+    assert len(matches) == 1, (logical_id, subscriptions)
+    attributes = sns.get_subscription_attributes(SubscriptionArn=matches[0]["SubscriptionArn"])["Attributes"]
+    assert attributes["RawMessageDelivery"] == "true"
+    assert attributes["FilterPolicyScope"] == props["FilterPolicyScope"] == "MessageAttributes"
+    assert json.loads(attributes["FilterPolicy"]) == props["FilterPolicy"]
+
+
+def check_queue_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    statements = props["PolicyDocument"]["Statement"]
+    topic_ids = {target(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in statements}
+    assert len(topic_ids) == 1
+    topic_arn = stack.topic_arn(topic_ids.pop())
+    for queue in props["Queues"]:
+        attributes = stack.queue_attributes(target(queue))
+        statements = json.loads(attributes["Policy"])["Statement"]
+        assert [s["Effect"] for s in statements] == ["Allow"]
+        assert statements[0]["Action"] == "sqs:SendMessage"
+        assert statements[0]["Principal"] == {"Service": "sns.amazonaws.com"}
+        assert statements[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": topic_arn}}
+        assert attributes["QueueArn"] in statements[0]["Resource"]
+
+
+def check_bucket(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    s3 = stack.client("s3")
+    bucket = stack.name(logical_id)
+    assert "NotificationConfiguration" not in props  # owned by Chalice's @app.on_s3_event
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == props["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    cors = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert sorted(cors[0]["AllowedMethods"]) == ["GET", "PUT"]
+    assert cors[0]["AllowedOrigins"] == ["*"] and cors[0]["AllowedHeaders"] == ["*"]
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert lifecycle[0]["Status"] == "Enabled"
+    assert lifecycle[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def check_bucket_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    bucket = stack.name(target(props["Bucket"]))
+    policy = json.loads(stack.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*" and statement["Principal"] == "*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+
+
+def check_user_pool(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    pool_id = stack.user_pool_id(logical_id)
+    pool = stack.client("cognito-idp").describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert pool["Policies"]["PasswordPolicy"].items() >= props["Policies"]["PasswordPolicy"].items()
+    assert pool["UsernameAttributes"] == props["UsernameAttributes"] == ["email"]
+    assert pool["AutoVerifiedAttributes"] == props["AutoVerifiedAttributes"]
+    assert "name" in {a["Name"] for a in pool["SchemaAttributes"]}
+
+
+def check_user_pool_client(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    cognito = stack.client("cognito-idp")
+    pool_id = stack.user_pool_id(target(props["UserPoolId"]))
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id)["UserPoolClients"]
+    (summary,) = [c for c in clients if c["ClientName"] == stack.name(logical_id)]
+    client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=summary["ClientId"])
+    client = client["UserPoolClient"]
+    assert sorted(client["ExplicitAuthFlows"]) == sorted(props["ExplicitAuthFlows"])
+    assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} <= set(client["ExplicitAuthFlows"])
+    assert "ClientSecret" not in client
+
+
+def check_user_pool_group(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    pool_id = stack.user_pool_id(target(props["UserPoolId"]))
+    group = stack.client("cognito-idp").get_group(GroupName=props["GroupName"], UserPoolId=pool_id)["Group"]
+    assert group["GroupName"] == "admin"
+
+
+CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
+    "AWS::DynamoDB::Table": check_table,
+    "AWS::SNS::Topic": check_topic,
+    "AWS::SQS::Queue": check_queue,
+    "AWS::SNS::Subscription": check_subscription,
+    "AWS::SQS::QueuePolicy": check_queue_policy,
+    "AWS::S3::Bucket": check_bucket,
+    "AWS::S3::BucketPolicy": check_bucket_policy,
+    "AWS::Cognito::UserPool": check_user_pool,
+    "AWS::Cognito::UserPoolClient": check_user_pool_client,
+    "AWS::Cognito::UserPoolGroup": check_user_pool_group,
+}
+
+
+@pytest.mark.parametrize("logical_id", sorted(RESOURCES))
+def test_every_template_resource_exists_with_its_properties(stack: Stack, logical_id: str) -> None:
+    spec = RESOURCES[logical_id]
+    assert spec["Type"] in CHECKS, f"no check for {spec['Type']}: add one to this file"
+    CHECKS[spec["Type"]](stack, logical_id, spec["Properties"])
+
+
+def test_environment_has_every_output_and_each_is_usable(stack: Stack) -> None:
+    env = stack.env
+    assert set(env) == {settings.STAGE, *OUTPUT_ENV.values()}
+    assert env[settings.STAGE] == stack.stage
+    assert all(env.values())
+    stream = stack.client("dynamodbstreams").describe_stream(StreamArn=env[settings.OUTBOX_STREAM_ARN])
+    assert stream["StreamDescription"]["TableName"] == settings.resource_name("outbox", stack.stage)
+    assert stream["StreamDescription"]["StreamViewType"] == "NEW_IMAGE"
+    cognito = stack.client("cognito-idp")
+    pool = cognito.describe_user_pool(UserPoolId=env[settings.USER_POOL_ID])["UserPool"]
+    assert pool["Name"] == settings.resource_name("users", stack.stage)
+    cognito.describe_user_pool_client(
+        UserPoolId=env[settings.USER_POOL_ID], ClientId=env[settings.USER_POOL_CLIENT_ID]
+    )
+    topic = stack.client("sns").get_topic_attributes(TopicArn=env[settings.EVENTS_TOPIC_ARN])
+    assert topic["Attributes"]["TopicArn"].endswith(settings.resource_name("events", stack.stage))
+
+
+def receive_all(sqs: Any, url: str, until: Callable[[list[dict[str, Any]]], bool], seconds: float) -> list:
+    """Messages received from `url` (deleted as read) until `until(messages)` or the deadline."""
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    while not until(messages) and time.monotonic() < deadline:
+        batch = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        messages += batch
+    return messages
+
+
+def test_topic_delivers_through_subscription_filters(stack: Stack) -> None:
+    sqs = stack.client("sqs")
+    body = json.dumps({"event_id": uuid.uuid4().hex, "event_type": "OrderPlaced"})
+    stack.client("sns").publish(
+        TopicArn=stack.env[settings.EVENTS_TOPIC_ARN],
+        Message=body,
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": "OrderPlaced"}},
+    )
+    payments = receive_all(sqs, stack.queue_url("PaymentsQueue"), until=bool, seconds=5)
+    assert [m["Body"] for m in payments] == [body]  # raw delivery: the body is the event itself
+    notifications = receive_all(sqs, stack.queue_url("NotificationsQueue"), until=bool, seconds=5)
+    assert [m["Body"] for m in notifications] == [body]
+    # SNS delivers to every matching subscription within the publish call, so by now any message
+    # for the orders queue would be there too.
+    assert receive_all(sqs, stack.queue_url("OrdersQueue"), until=bool, seconds=1) == []
+
+
+def test_resource_type_without_applier_fails_before_creating_anything(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = load_template()
+    template["Resources"]["Mystery"] = {"Type": "AWS::Fake::Thing", "Properties": {}}
+    monkeypatch.setattr(provision_module, "load_template", lambda: template)
+    stage = unique_stage()
+    with pytest.raises(ProvisionError, match=r"Mystery \(AWS::Fake::Thing\)"):
+        provision(stage, moto.endpoint_url, REGION)
+    stacks = boto3.client("cloudformation", endpoint_url=moto.endpoint_url, region_name=REGION).list_stacks()
+    assert stack_name(stage) not in {s["StackName"] for s in stacks["StackSummaries"]}
+
+
+def test_parameters_are_checked_like_cloudformation(moto: MotoServer) -> None:
+    with pytest.raises(ValueError, match="Stage"):
+        provision("Not_A_Stage", moto.endpoint_url, REGION)
+    with pytest.raises(ValueError, match="out of range"):
+        provision(unique_stage(), moto.endpoint_url, REGION, {"QueueVisibilityTimeoutSeconds": 0})
+    with pytest.raises(ValueError, match="not declared"):
+        provision(unique_stage(), moto.endpoint_url, REGION, {"Nope": "1"})
+
+
+def test_visibility_timeout_parameter_reaches_the_queues(moto: MotoServer) -> None:
+    stage = unique_stage()
+    provision(stage, moto.endpoint_url, REGION, {"QueueVisibilityTimeoutSeconds": 45})
+    sqs = boto3.client("sqs", endpoint_url=moto.endpoint_url, region_name=REGION)
+    url = sqs.get_queue_url(QueueName=settings.resource_name("payments", stage))["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "45"
+    }

@@ -1,0 +1,88 @@
+"""Static rules of infra/template.yaml (cfn-lint runs in `make lint`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.stack import OUTPUT_ENV, load_template, stack_name
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+
+
+def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == resource_type}
+
+
+def sub_name(value: dict[str, str]) -> str:
+    return value["Fn::Sub"]
+
+
+def test_names_are_deterministic_per_stage() -> None:
+    name_keys = ("TableName", "TopicName", "QueueName", "BucketName", "UserPoolName", "ClientName")
+    for logical_id, spec in RESOURCES.items():
+        for key in name_keys:
+            if key in spec["Properties"]:
+                assert sub_name(spec["Properties"][key]).startswith("storefront-${Stage}-"), logical_id
+    assert stack_name("dev") == "storefront-dev-resources"
+
+
+def test_tables_share_the_generic_keys_and_protections() -> None:
+    tables = of_type("AWS::DynamoDB::Table")
+    assert {sub_name(p["TableName"]).rsplit("-", 1)[1] for p in tables.values()} == {
+        "accounts", "catalog", "orders", "payments", "notifications", "imports", "audit", "outbox", "inbox",
+    }
+    for logical_id, props in tables.items():
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["KeySchema"] == [
+            {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}
+        ]
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+        indexes = [i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])]
+        assert indexes == ([] if logical_id in {"OutboxTable", "InboxTable"} else ["gsi1", "gsi2"])
+    assert tables["OutboxTable"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+
+
+def test_every_work_queue_has_a_dead_letter_queue() -> None:
+    queues = of_type("AWS::SQS::Queue")
+    for logical_id, props in queues.items():
+        assert props["SqsManagedSseEnabled"] is True
+        if logical_id.endswith("DeadLetterQueue"):
+            assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
+            continue
+        dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+        assert sub_name(queues[dlq]["QueueName"]) == sub_name(props["QueueName"]) + "-dlq"
+
+
+def test_subscriptions_filter_on_event_type() -> None:
+    expected = {
+        "PaymentsQueue": ["OrderPlaced", "OrderCancelled"],
+        "OrdersQueue": ["PaymentSucceeded", "PaymentFailed", "PaymentRefunded"],
+        "NotificationsQueue": [
+            "OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled", "PaymentRefunded",
+            "OrderShipped",
+        ],
+        "CatalogQueue": ["OrderCancelled"],
+    }
+    found = {}
+    for props in of_type("AWS::SNS::Subscription").values():
+        assert props["Protocol"] == "sqs" and props["RawMessageDelivery"] is True
+        assert props["FilterPolicyScope"] == "MessageAttributes"
+        found[props["Endpoint"]["Fn::GetAtt"][0]] = props["FilterPolicy"]["event_type"]
+    assert found == expected
+    (policy,) = of_type("AWS::SQS::QueuePolicy").values()
+    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted(expected)
+
+
+def test_bucket_leaves_notifications_to_chalice() -> None:
+    (bucket,) = of_type("AWS::S3::Bucket").values()
+    assert "NotificationConfiguration" not in bucket
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+def test_outputs_cover_the_app_settings() -> None:
+    assert set(OUTPUT_ENV) <= set(TEMPLATE["Outputs"])
+    assert TEMPLATE["Outputs"]["OutboxStreamArn"]["Value"] == {"Fn::GetAtt": ["OutboxTable", "StreamArn"]}
