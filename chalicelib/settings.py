@@ -20,6 +20,8 @@ OUTBOX_STREAM_ARN = "STOREFRONT_OUTBOX_STREAM_ARN"
 USER_POOL_ID = "STOREFRONT_USER_POOL_ID"
 USER_POOL_CLIENT_ID = "STOREFRONT_USER_POOL_CLIENT_ID"
 ORDER_PAYMENT_TIMEOUT_MINUTES = "ORDER_PAYMENT_TIMEOUT_MINUTES"
+# "true" on the local stage only: sign-ups are confirmed at once instead of by emailed code.
+AUTO_CONFIRM_SIGNUPS = "STOREFRONT_AUTO_CONFIRM_SIGNUPS"
 # Placeholder used before a stage's stack exists (e.g. `chalice local` with no outbox yet).
 UNSET_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/unset/stream/unset"
 
@@ -42,6 +44,7 @@ class Settings:
     user_pool_id: str
     user_pool_client_id: str
     order_payment_timeout_minutes: int
+    auto_confirm_signups: bool
 
     def name(self, short: str) -> str:
         return resource_name(short, self.stage)
@@ -57,4 +60,5 @@ def get_settings() -> Settings:
         user_pool_id=env.get(USER_POOL_ID, ""),
         user_pool_client_id=env.get(USER_POOL_CLIENT_ID, ""),
         order_payment_timeout_minutes=int(env.get(ORDER_PAYMENT_TIMEOUT_MINUTES, "15")),
+        auto_confirm_signups=env.get(AUTO_CONFIRM_SIGNUPS, "false").lower() == "true",
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,9 @@ from botocore.exceptions import HTTPClientError
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib import observability
-from chalicelib.errors import DomainError, InvalidInput, ServiceUnavailable
+from chalicelib.accounts.authorizer import ANONYMOUS, jwt_authorizer
+from chalicelib.accounts.tokens import CLOCK_SKEW_SECONDS
+from chalicelib.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable, Unauthorized
 from chalicelib.schema import Field, Int, Obj, Str
 
 MAX_BODY_BYTES = 256 * 1024
@@ -121,12 +124,27 @@ def _check_headers(spec: Mapping[str, Field], headers: Mapping[str, str]) -> Non
     Obj(spec).validate(present)
 
 
-def _caller_from(request: Any) -> Caller | None:
+def _caller_from(request: Any) -> Caller:
+    """The caller the authorizer verified, or Unauthorized (the authorizer never rejects by itself)."""
     claims = (request.context or {}).get("authorizer") or {}
-    if not claims.get("principalId"):
-        return None
-    return Caller(user_id=claims["principalId"], email=claims.get("email", ""),
+    principal = claims.get("principalId")
+    if not principal or principal == ANONYMOUS or claims.get("token_error"):
+        raise Unauthorized("A valid bearer token is required: Authorization: Bearer <id_token>")
+    if float(claims.get("expires_at", 0)) + CLOCK_SKEW_SECONDS < time.time():
+        raise Unauthorized("The token has expired; log in or refresh it")
+    return Caller(user_id=principal, email=str(claims.get("email", "")),
                   is_admin=str(claims.get("is_admin", "")).lower() == "true")
+
+
+def _call_for(request: Any, doc: RouteDoc) -> Call:
+    """Who is calling and what they sent, checked in that order: 401/403 before any 400."""
+    caller = _caller_from(request) if doc.auth else None
+    if doc.auth == "admin" and not (caller and caller.is_admin):
+        raise Forbidden("This action needs the admin role")
+    headers = request.headers or {}
+    _check_headers(doc.headers, headers)
+    return Call(body=doc.body.validate(parse_json_body(request.raw_body)) if doc.body else None,
+                query=parse_query(doc.query, request.query_params), caller=caller, headers=headers)
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
@@ -149,10 +167,10 @@ def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, stat
     doc = RouteDoc(summary=summary, status=status, body=body, query=dict(query or {}), response=response,
                    errors=tuple(sorted(set(errors) | ({400} if body or query or headers else set()))),
                    auth=auth, tags=tags, headers=dict(headers or {}))
+    if auth not in (None, "user", "admin"):
+        raise ValueError(f"auth must be None, 'user' or 'admin', not {auth!r}")
     route_kwargs: dict[str, Any] = {"methods": [method]}
     if auth:
-        from chalicelib.accounts.authorizer import jwt_authorizer  # the one authorizer of every route
-
         route_kwargs["authorizer"] = jwt_authorizer
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
@@ -163,18 +181,7 @@ def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, stat
                 (request.headers or {}).get("x-correlation-id")
                 or (request.context or {}).get("requestId"))
             try:
-                call = Call(
-                    body=body.validate(parse_json_body(request.raw_body)) if body else None,
-                    query=parse_query(doc.query, request.query_params),
-                    caller=_caller_from(request) if auth else None,
-                    headers=request.headers or {},
-                )
-                _check_headers(doc.headers, call.headers)
-                if auth == "admin" and not call.user.is_admin:
-                    from chalicelib.errors import Forbidden
-
-                    raise Forbidden("This action needs the admin role")
-                result = fn(call, **path_params)
+                result = fn(_call_for(request, doc), **path_params)
             except DomainError as exc:
                 return _with_correlation(error_response(exc))
             except Exception as exc:

@@ -1,0 +1,90 @@
+"""Cognito, behind plain functions: user-pool calls in, tokens and domain errors out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from chalicelib.settings import get_settings
+
+_ERRORS: dict[str, tuple[type, str]] = {
+    "UsernameExistsException": (Conflict, "An account with this email already exists"),
+    "InvalidPasswordException": (InvalidInput, "The password does not meet the password policy"),
+    "InvalidParameterException": (InvalidInput, "The request was not accepted by the identity service"),
+    "NotAuthorizedException": (Unauthorized, "Wrong email or password"),
+    "UserNotFoundException": (Unauthorized, "Wrong email or password"),
+    "UserNotConfirmedException": (Forbidden, "Confirm your email address first (POST /auth/confirm)"),
+    "CodeMismatchException": (InvalidInput, "The confirmation code is wrong"),
+    "ExpiredCodeException": (InvalidInput, "The confirmation code has expired"),
+    "TooManyRequestsException": (TooManyRequests, "Too many requests; retry shortly"),
+    "LimitExceededException": (TooManyRequests, "Too many attempts; retry later"),
+    "TooManyFailedAttemptsException": (TooManyRequests, "Too many failed attempts; retry later"),
+}
+
+
+def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return getattr(aws.client("cognito-idp"), operation)(**kwargs)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in _ERRORS:
+            error_class, message = _ERRORS[code]
+            raise error_class(message) from None
+        raise
+
+
+def sign_up(email: str, password: str, name: str) -> str:
+    """Register the user; return their id (Cognito's `sub`)."""
+    settings = get_settings()
+    response = _call("sign_up", ClientId=settings.user_pool_client_id, Username=email, Password=password,
+                     UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}])
+    return response["UserSub"]
+
+
+def confirm_sign_up(email: str, code: str) -> None:
+    _call("confirm_sign_up", ClientId=get_settings().user_pool_client_id, Username=email, ConfirmationCode=code)
+
+
+def admin_confirm_sign_up(email: str) -> None:
+    _call("admin_confirm_sign_up", UserPoolId=get_settings().user_pool_id, Username=email)
+
+
+def add_to_group(email: str, group: str) -> None:
+    _call("admin_add_user_to_group", UserPoolId=get_settings().user_pool_id, Username=email, GroupName=group)
+
+
+def groups_of(email: str) -> list[str]:
+    try:
+        response = _call("admin_list_groups_for_user", UserPoolId=get_settings().user_pool_id, Username=email)
+    except Unauthorized:  # UserNotFoundException: the profile outlived its Cognito user
+        raise NotFound("No such user") from None
+    return [group["GroupName"] for group in response.get("Groups", [])]
+
+
+def log_in(email: str, password: str) -> dict[str, Any]:
+    response = _call("initiate_auth", ClientId=get_settings().user_pool_client_id, AuthFlow="USER_PASSWORD_AUTH",
+                     AuthParameters={"USERNAME": email, "PASSWORD": password})
+    return _tokens(response)
+
+
+def refresh(refresh_token: str) -> dict[str, Any]:
+    try:
+        response = _call("initiate_auth", ClientId=get_settings().user_pool_client_id,
+                         AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token})
+    except (Unauthorized, InvalidInput):
+        raise Unauthorized("The refresh token is not valid") from None
+    return _tokens(response)
+
+
+def _tokens(response: dict[str, Any]) -> dict[str, Any]:
+    result = response.get("AuthenticationResult")
+    if not result:  # a challenge (e.g. NEW_PASSWORD_REQUIRED) this API does not offer
+        raise Forbidden(f"The account needs an action this API does not support: {response.get('ChallengeName')}")
+    tokens = {"id_token": result["IdToken"], "access_token": result["AccessToken"],
+              "expires_in": result["ExpiresIn"], "token_type": "Bearer"}
+    if result.get("RefreshToken"):
+        tokens["refresh_token"] = result["RefreshToken"]
+    return tokens

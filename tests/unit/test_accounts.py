@@ -1,0 +1,201 @@
+"""Accounts over HTTP (chalice.test.Client) against the in-process stack's Cognito and tables."""
+
+import base64
+import json
+import time
+import uuid
+
+import pytest
+from chalice.test import Client
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from chalicelib.accounts.models import Profile
+from tests.users import PASSWORD, make_user
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+
+@pytest.fixture
+def client():
+    from app import app
+
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+def post(client, path, body, headers=None):
+    return client.http.post(path, body=json.dumps(body) if not isinstance(body, bytes) else body,
+                            headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def new_email():
+    return f"u-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def test_signup_login_profile_round_trip(client):
+    email = new_email()
+    created = post(client, "/auth/signup", {"email": email.upper(), "password": PASSWORD, "name": "Ada"})
+    assert created.status_code == 201
+    assert created.json_body["email"] == email and created.json_body["user_id"]
+    login = post(client, "/auth/login", {"email": email, "password": PASSWORD})
+    assert login.status_code == 200
+    tokens = login.json_body
+    assert set(tokens) == {"id_token", "access_token", "refresh_token", "expires_in", "token_type"}
+    me = client.http.get("/users/me", headers={"Authorization": f"Bearer {tokens['id_token']}"})
+    assert me.status_code == 200
+    assert me.json_body["user_id"] == created.json_body["user_id"]
+    assert me.json_body | {"created_at": None} == {
+        "user_id": created.json_body["user_id"], "email": email, "name": "Ada", "is_admin": False,
+        "created_at": None, "shipping_address": None}
+    assert me.json_body["created_at"].endswith("Z")
+
+
+def test_duplicate_email_is_409_and_weak_password_400(client):
+    email = new_email()
+    assert post(client, "/auth/signup", {"email": email, "password": PASSWORD, "name": "A"}).status_code == 201
+    again = post(client, "/auth/signup", {"email": email, "password": PASSWORD, "name": "A"})
+    assert again.status_code == 409 and again.json_body["Code"] == "ConflictError"
+    weak = post(client, "/auth/signup", {"email": new_email(), "password": "short", "name": "A"})
+    assert weak.status_code == 400
+    assert {e["message"] for e in weak.json_body["Errors"]} >= {"needs at least 8 characters", "needs a digit"}
+
+
+@pytest.mark.parametrize("body", [
+    {"email": "not-an-email", "password": PASSWORD, "name": "A"},
+    {"email": "a@b.co", "password": PASSWORD},
+    {"email": "a@b.co", "password": PASSWORD, "name": "A", "role": "admin"},
+    {"email": "a@b.co", "password": PASSWORD, "name": "x" * 101},
+    {"email": 5, "password": PASSWORD, "name": "A"},
+])
+def test_bad_signup_bodies_are_400(client, body):
+    response = post(client, "/auth/signup", body)
+    assert response.status_code == 400 and response.json_body["Code"] == "BadRequestError"
+
+
+def test_wrong_credentials_are_401(client):
+    user = make_user()
+    assert post(client, "/auth/login", {"email": user.email, "password": "Wrong-Passw0rd!"}).status_code == 401
+    assert post(client, "/auth/login", {"email": new_email(), "password": PASSWORD}).status_code == 401
+
+
+def test_refresh_gives_new_tokens_and_rejects_garbage(client):
+    email = new_email()
+    post(client, "/auth/signup", {"email": email, "password": PASSWORD, "name": "A"})
+    refresh_token = post(client, "/auth/login", {"email": email, "password": PASSWORD}).json_body["refresh_token"]
+    refreshed = post(client, "/auth/refresh", {"refresh_token": refresh_token})
+    assert refreshed.status_code == 200 and {"id_token", "access_token", "expires_in"} <= set(refreshed.json_body)
+    me = client.http.get("/users/me", headers={"Authorization": f"Bearer {refreshed.json_body['id_token']}"})
+    assert me.status_code == 200
+    assert post(client, "/auth/refresh", {"refresh_token": "garbage"}).status_code == 401
+
+
+def test_patch_me_sets_and_clears_the_address(client):
+    user = make_user()
+    address = {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+    changed = client.http.patch("/users/me", headers=user.headers,
+                                body=json.dumps({"name": "New Name", "shipping_address": address}))
+    assert changed.status_code == 200
+    assert changed.json_body["name"] == "New Name"
+    assert changed.json_body["shipping_address"] == {**address, "line2": None}
+    assert client.http.get("/users/me", headers=user.headers).json_body["shipping_address"]["city"] == "Springfield"
+    cleared = client.http.patch("/users/me", headers=user.headers, body=json.dumps({"shipping_address": None}))
+    assert cleared.json_body["shipping_address"] is None
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"shipping_address": {"line1": "x", "city": "y", "postal_code": "z", "country": "usa"}},
+    {"shipping_address": {"city": "y", "postal_code": "z", "country": "US"}}, {"name": ""}, {"email": "x@y.z"},
+])
+def test_bad_patches_are_400_and_change_nothing(client, body):
+    user = make_user(name="Before")
+    response = client.http.patch("/users/me", headers=user.headers, body=json.dumps(body))
+    assert response.status_code == 400
+    assert Profile.get(f"USER#{user.user_id}", "PROFILE").name == "Before"
+
+
+def test_users_by_id_self_or_admin_else_404(client):
+    alice, bob, admin = make_user(), make_user(), make_user(admin=True)
+    assert client.http.get(f"/users/{alice.user_id}", headers=alice.headers).status_code == 200
+    assert client.http.get(f"/users/{alice.user_id}", headers=bob.headers).status_code == 404
+    seen_by_admin = client.http.get(f"/users/{alice.user_id}", headers=admin.headers)
+    assert seen_by_admin.status_code == 200 and seen_by_admin.json_body["email"] == alice.email
+    assert client.http.get(f"/users/{admin.user_id}", headers=admin.headers).json_body["is_admin"] is True
+    assert client.http.get("/users/nobody", headers=admin.headers).status_code == 404
+
+
+def _b64(data) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _sign(header: dict, claims: dict, key=None) -> str:
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signing_input = f"{_b64(header)}.{_b64(claims)}".encode()
+    return f"{signing_input.decode()}.{_b64(key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))}"
+
+
+def forged_tokens(real: str) -> dict[str, str]:
+    header_b64, payload_b64, signature = real.split(".")
+    claims = _claims_of(real)
+    admin_claims = {**claims, "cognito:groups": ["admin"]}
+    return {
+        "tampered payload": f"{header_b64}.{_b64(admin_claims)}.{signature}",
+        "alg none": f"{_b64({'alg': 'none', 'kid': 'dummy'})}.{_b64(admin_claims)}.",
+        "HS256": f"{_b64({'alg': 'HS256', 'kid': 'dummy'})}.{payload_b64}.{signature}",
+        "own key, same kid": _sign({"alg": "RS256", "kid": "dummy"}, admin_claims),
+        "unknown kid": _sign({"alg": "RS256", "kid": "other"}, claims),
+        "garbage": "not.a.token",
+        "not base64": "a!.b!.c!",
+    }
+
+
+def test_forged_and_malformed_tokens_are_401(client):
+    user = make_user()
+    for label, token in forged_tokens(user.id_token).items():
+        response = client.http.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, label
+        assert response.json_body["Code"] == "UnauthorizedError", label
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer " + "x" * 9000])
+def test_missing_or_non_bearer_headers_are_401(client, header):
+    headers = {} if header is None else {"Authorization": header}
+    response = client.http.get("/users/me", headers=headers)
+    assert response.status_code == 401
+
+
+def test_expired_wrong_issuer_audience_and_use_are_401(client, monkeypatch):
+    from chalicelib.accounts import tokens
+
+    user = make_user()
+    claims = _claims_of(user.id_token)
+    monkeypatch.setattr(tokens.time, "time", lambda: claims["exp"] + tokens.CLOCK_SKEW_SECONDS + 1)
+    assert client.http.get("/users/me", headers=user.headers).status_code == 401  # expired
+    monkeypatch.undo()
+    with pytest.raises(tokens.InvalidToken, match="wrong issuer"):
+        tokens._check_claims({**claims, "iss": claims["iss"] + "x"}, "us-east-1", claims["iss"].rsplit("/", 1)[1],
+                             claims["aud"], time.time())
+    pool_id = claims["iss"].rsplit("/", 1)[1]
+    with pytest.raises(tokens.InvalidToken, match="wrong audience"):
+        tokens._check_claims({**claims, "aud": "other-client"}, "us-east-1", pool_id, claims["aud"], time.time())
+    with pytest.raises(tokens.InvalidToken, match="not an id token"):
+        tokens._check_claims({**claims, "token_use": "access"}, "us-east-1", pool_id, claims["aud"], time.time())
+
+
+def test_an_access_token_is_not_accepted_as_an_id_token(client):
+    email = new_email()
+    post(client, "/auth/signup", {"email": email, "password": PASSWORD, "name": "A"})
+    access = post(client, "/auth/login", {"email": email, "password": PASSWORD}).json_body["access_token"]
+    assert client.http.get("/users/me", headers={"Authorization": f"Bearer {access}"}).status_code == 401
+
+
+def test_a_token_of_another_pool_is_401(client, monkeypatch):
+    user = make_user()
+    monkeypatch.setenv("STOREFRONT_USER_POOL_ID", "us-east-1_otherpool")
+    assert client.http.get("/users/me", headers=user.headers).status_code == 401
