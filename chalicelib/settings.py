@@ -43,7 +43,7 @@ class Settings:
     outbox_stream_arn: str
     user_pool_id: str
     user_pool_client_id: str
-    order_payment_timeout_minutes: int
+    order_payment_timeout_minutes: float
     auto_confirm_signups: bool
 
     def name(self, short: str) -> str:
@@ -59,6 +59,6 @@ def get_settings() -> Settings:
         outbox_stream_arn=env.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN),
         user_pool_id=env.get(USER_POOL_ID, ""),
         user_pool_client_id=env.get(USER_POOL_CLIENT_ID, ""),
-        order_payment_timeout_minutes=int(env.get(ORDER_PAYMENT_TIMEOUT_MINUTES, "15")),
+        order_payment_timeout_minutes=float(env.get(ORDER_PAYMENT_TIMEOUT_MINUTES, "15")),
         auto_confirm_signups=env.get(AUTO_CONFIRM_SIGNUPS, "false").lower() == "true",
     )

@@ -1,0 +1,135 @@
+"""The local stack behind `make dev`: moto server, the resources of infra/, seed data, `chalice local`
+and the event delivery, started in that order and stopped in reverse on Ctrl-C (or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.moto_server import MotoServer
+from devstack.provision import provision
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "local"
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    api_port: int
+    aws_port: int
+    region: str
+    visibility_timeout: int
+    schedule_seconds: float | None
+    seed: bool
+
+    @classmethod
+    def from_env(cls) -> DevConfig:
+        env = os.environ
+        schedule = env.get("STOREFRONT_DEV_SCHEDULE_SECONDS")
+        return cls(
+            api_port=int(env.get("STOREFRONT_API_PORT", "8000")),
+            aws_port=int(env.get("STOREFRONT_AWS_PORT", "5000")),
+            region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            visibility_timeout=int(env.get("STOREFRONT_DEV_VISIBILITY_TIMEOUT", "30")),
+            schedule_seconds=float(schedule) if schedule else None,
+            seed=env.get("STOREFRONT_DEV_SEED", "1") != "0",
+        )
+
+
+def log(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+def wait_for_http(url: str, deadline_s: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {deadline_s:.0f} s")
+
+
+def start_chalice_local(config: DevConfig) -> subprocess.Popen:
+    chalice = Path(sys.executable).with_name("chalice")
+    return subprocess.Popen(
+        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(config.api_port),
+         "--no-autoreload"],
+        cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 5) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The stage's environment variables from .chalice/config.json, merged as Chalice merges them."""
+    from chalice.config import Config
+
+    with (ROOT / ".chalice" / "config.json").open(encoding="utf-8") as f:
+        return dict(Config(chalice_stage=stage, config_from_disk=json.load(f)).environment_variables)
+
+
+def run(config: DevConfig) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    # Any AWS client in this process, `chalice local` and the handlers reach the emulator only.
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": config.region, "AWS_REGION": config.region,
+                       "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.aws_port}",
+                       **stage_environment(STAGE)})
+    os.environ.pop("AWS_PROFILE", None)
+    (ROOT / ".devstack").mkdir(exist_ok=True)
+    with ExitStack() as cleanup:
+        moto = cleanup.enter_context(MotoServer(config.aws_port, log_path=ROOT / ".devstack" / "moto.log"))
+        log(f"moto server on {moto.endpoint_url}")
+        os.environ.update(provision(STAGE, moto.endpoint_url, config.region,
+                                    {"QueueVisibilityTimeoutSeconds": str(config.visibility_timeout)}))
+        log("resources of infra/template.yaml created")
+        if config.seed:
+            from devstack import seed
+
+            seed.seed_all(log)
+        app_module = importlib.import_module("app")  # after the environment is complete, as in Lambda
+        from devstack.delivery import EventDelivery
+
+        delivery = EventDelivery(app_module.app, endpoint_url=moto.endpoint_url, region=config.region,
+                                 stage=STAGE, visibility_timeout=config.visibility_timeout,
+                                 schedule_interval_override=config.schedule_seconds, log=log)
+        delivery.setup()
+        delivery.start()
+        cleanup.callback(delivery.stop)
+        api = start_chalice_local(config)
+        cleanup.callback(stop_process_group, api)
+        api_url = f"http://127.0.0.1:{config.api_port}"
+        wait_for_http(f"{api_url}/health", 60, api)
+        print(f"Storefront dev stack ready: API {api_url} (AWS emulator {moto.endpoint_url})", flush=True)
+        while not stop.wait(0.5):
+            if api.poll() is not None:
+                log(f"chalice local exited with {api.returncode}; stopping")
+                return 1
+        log("stopping")
+    return 0
