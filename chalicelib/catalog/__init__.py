@@ -1,0 +1,1 @@
+"""The catalog service: products, SKUs, stock and the product lists."""
