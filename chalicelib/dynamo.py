@@ -7,11 +7,12 @@ Table names are deterministic per stage and fixed at import, as Lambda's environ
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import datetime, timezone
 
 from pynamodb.connection import Connection
-from pynamodb.transactions import TransactGet, TransactWrite
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import resource_name
 
@@ -30,13 +31,16 @@ def table_meta(short_name: str) -> type:
     return Meta
 
 
+@functools.cache
+def _connection() -> Connection:
+    """One per container: a Connection builds a botocore client (and loads its service model, about
+    a quarter of a second) on first use, then keeps one session per thread."""
+    return Connection(region=_region())
+
+
 def transaction() -> TransactWrite:
     """A write transaction: a state change and its outbox event commit together or not at all."""
-    return TransactWrite(connection=Connection(region=_region()))
-
-
-def read_transaction() -> TransactGet:
-    return TransactGet(connection=Connection(region=_region()))
+    return TransactWrite(connection=_connection())
 
 
 def utc_now() -> datetime:

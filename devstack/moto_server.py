@@ -17,6 +17,9 @@ from typing import IO
 HOST = "127.0.0.1"
 
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -57,7 +60,8 @@ class MotoServer:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = output = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+            [sys.executable, "-m", "devstack.moto_main", "-H", HOST, "-p", str(self.port)],
+            cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

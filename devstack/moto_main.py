@@ -1,0 +1,9 @@
+"""`python -m devstack.moto_main -H HOST -p PORT`: moto server with the harness's fixes applied."""
+
+from moto.server import main
+
+from devstack.moto_fixes import serialize_dynamodb
+
+if __name__ == "__main__":
+    serialize_dynamodb()
+    main()
