@@ -22,6 +22,9 @@ USER_POOL_CLIENT_ID = "STOREFRONT_USER_POOL_CLIENT_ID"
 ORDER_PAYMENT_TIMEOUT_MINUTES = "ORDER_PAYMENT_TIMEOUT_MINUTES"
 # "true" on the local stage only: sign-ups are confirmed at once instead of by emailed code.
 AUTO_CONFIRM_SIGNUPS = "STOREFRONT_AUTO_CONFIRM_SIGNUPS"
+# The verified SES identity notification emails are sent from (infra/template.yaml SenderEmail).
+SENDER_EMAIL = "STOREFRONT_SENDER_EMAIL"
+DEFAULT_SENDER_EMAIL = "noreply@storefront.example"
 # Placeholder used before a stage's stack exists (e.g. `chalice local` with no outbox yet).
 UNSET_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/unset/stream/unset"
 
@@ -45,6 +48,7 @@ class Settings:
     user_pool_client_id: str
     order_payment_timeout_minutes: float
     auto_confirm_signups: bool
+    sender_email: str
 
     def name(self, short: str) -> str:
         return resource_name(short, self.stage)
@@ -61,4 +65,5 @@ def get_settings() -> Settings:
         user_pool_client_id=env.get(USER_POOL_CLIENT_ID, ""),
         order_payment_timeout_minutes=float(env.get(ORDER_PAYMENT_TIMEOUT_MINUTES, "15")),
         auto_confirm_signups=env.get(AUTO_CONFIRM_SIGNUPS, "false").lower() == "true",
+        sender_email=env.get(SENDER_EMAIL) or DEFAULT_SENDER_EMAIL,
     )

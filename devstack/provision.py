@@ -14,11 +14,11 @@ A template resource whose type has no applier stops provisioning before anything
 a template change can never be silently missing from the local stack.
 
 Measured with moto 5.2.5 (docs/infrastructure.md): its CloudFormation skips AWS::SNS::Subscription,
-AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy and AWS::Cognito::* without an error; it creates
-tables without TTL, point-in-time recovery or SSE (it reads `Enabled` where CloudFormation says
-`SSEEnabled`) and buckets without public-access block, CORS or lifecycle rules; and `create_stack`
-fails with an internal error when an Output uses Fn::GetAtt on a type it does not model, so the
-Outputs are left out of what it is sent.
+AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::Cognito::* and AWS::SES::EmailIdentity without
+an error; it creates tables without TTL, point-in-time recovery or SSE (it reads `Enabled` where
+CloudFormation says `SSEEnabled`) and buckets without public-access block, CORS or lifecycle rules;
+and `create_stack` fails with an internal error when an Output uses Fn::GetAtt on a type it does not
+model, so the Outputs are left out of what it is sent.
 """
 
 from __future__ import annotations
@@ -445,6 +445,18 @@ def apply_user_pool_group(ctx: Context, resource: Resource) -> Physical:
     return Physical(group["GroupName"])
 
 
+def apply_email_identity(ctx: Context, resource: Resource) -> Physical:
+    """An SES identity: an address (`a@b.example`) or a whole domain, verified at once on moto."""
+    _require_skipped(resource)
+    _reject_unknown(resource, {"EmailIdentity"})
+    identity = resource.properties["EmailIdentity"]
+    if "@" in identity:
+        ctx.client("ses").verify_email_identity(EmailAddress=identity)
+    else:
+        ctx.client("ses").verify_domain_identity(Domain=identity)
+    return Physical(identity)
+
+
 Applier = Callable[[Context, Resource], Physical]
 
 APPLIERS: dict[str, Applier] = {
@@ -458,6 +470,7 @@ APPLIERS: dict[str, Applier] = {
     "AWS::Cognito::UserPool": apply_user_pool,
     "AWS::Cognito::UserPoolClient": apply_user_pool_client,
     "AWS::Cognito::UserPoolGroup": apply_user_pool_group,
+    "AWS::SES::EmailIdentity": apply_email_identity,
 }
 
 

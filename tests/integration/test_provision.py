@@ -238,6 +238,15 @@ def check_user_pool_group(stack: Stack, logical_id: str, props: dict[str, Any]) 
     assert group["GroupName"] == "admin"
 
 
+def check_email_identity(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    identity = props["EmailIdentity"]
+    if isinstance(identity, dict):  # Ref to a parameter: its default, the value `provision` used
+        identity = TEMPLATE["Parameters"][identity["Ref"]]["Default"]
+    assert identity == settings.DEFAULT_SENDER_EMAIL  # the app's default sender is this identity
+    attributes = stack.client("ses").get_identity_verification_attributes(Identities=[identity])
+    assert attributes["VerificationAttributes"][identity]["VerificationStatus"] == "Success"
+
+
 CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::DynamoDB::Table": check_table,
     "AWS::SNS::Topic": check_topic,
@@ -249,6 +258,7 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::Cognito::UserPool": check_user_pool,
     "AWS::Cognito::UserPoolClient": check_user_pool_client,
     "AWS::Cognito::UserPoolGroup": check_user_pool_group,
+    "AWS::SES::EmailIdentity": check_email_identity,
 }
 
 

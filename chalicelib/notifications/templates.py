@@ -1,0 +1,124 @@
+"""The words of each notification: a subject and a plain-text body per customer-facing event.
+
+Rendering is a pure function of the event's type and data, so a redelivered event renders the same
+message. Money arrives in minor units with its ISO 4217 currency and is shown as `12.34 USD`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+# ISO 4217 currencies whose minor unit is not 1/100; every other currency has two decimals.
+_MINOR_UNIT_DIGITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0, "RWF": 0,
+    "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+_CANCELLATION_REASONS = {
+    "cancelled_by_customer": "as you asked",
+    "cancelled_by_admin": "by our team",
+    "payment_declined": "because the payment was declined",
+    "payment_timeout": "because the payment was not completed in time",
+}
+
+SIGNATURE = "\n\nThank you for shopping with Storefront."
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What the messages say, taken from an order or payment event's data."""
+
+    order_id: str
+    amount: str | None  # "12.34 USD", or None when the event carries no amount
+    reason: str | None
+    was_paid: bool
+
+
+def format_amount(minor_units: int, currency: str) -> str:
+    """`1234, "USD"` -> `"12.34 USD"`; `1500, "JPY"` -> `"1,500 JPY"` (exact: no floats)."""
+    digits = _MINOR_UNIT_DIGITS.get(currency.upper(), 2)
+    value = Decimal(minor_units).scaleb(-digits)
+    return f"{value:,.{digits}f} {currency.upper()}"
+
+
+def order_facts(data: Mapping[str, Any]) -> OrderFacts:
+    """The facts of an event's data; `order_id` must already be checked to be a non-empty string."""
+    minor_units = data.get("amount_cents", data.get("total_cents"))
+    currency = data.get("currency") or "USD"
+    has_amount = isinstance(minor_units, int) and not isinstance(minor_units, bool) and isinstance(currency, str)
+    reason = data.get("reason")
+    return OrderFacts(order_id=data["order_id"],
+                      amount=format_amount(minor_units, currency) if has_amount else None,
+                      reason=reason if isinstance(reason, str) else None,
+                      was_paid=data.get("was_paid") is True)
+
+
+def _of(amount: str | None) -> str:
+    return f" of {amount}" if amount else ""
+
+
+def _order_placed(facts: OrderFacts) -> Message:
+    total = f" The total is {facts.amount}." if facts.amount else ""
+    return Message(f"We received your order {facts.order_id}",
+                   f"Thank you for your order {facts.order_id}.{total} We will let you know as soon as"
+                   " your payment is confirmed." + SIGNATURE)
+
+
+def _payment_succeeded(facts: OrderFacts) -> Message:
+    return Message(f"Order {facts.order_id} is confirmed",
+                   f"We received your payment{_of(facts.amount)} for order {facts.order_id}. Your order is"
+                   " confirmed and we will let you know when it ships." + SIGNATURE)
+
+
+def _payment_failed(facts: OrderFacts) -> Message:
+    return Message(f"Payment for order {facts.order_id} failed",
+                   f"Your payment{_of(facts.amount)} for order {facts.order_id} was declined, so the order"
+                   " has been cancelled and nothing was charged. You are welcome to order again with"
+                   " another payment method." + SIGNATURE)
+
+
+def _order_cancelled(facts: OrderFacts) -> Message:
+    why = _CANCELLATION_REASONS.get(facts.reason or "")
+    refund = (f" Your payment{_of(facts.amount)} will be refunded; we will email you when it is."
+              if facts.was_paid else " You have not been charged.")
+    return Message(f"Order {facts.order_id} is cancelled",
+                   f"Your order {facts.order_id} has been cancelled{' ' + why if why else ''}.{refund}"
+                   + SIGNATURE)
+
+
+def _payment_refunded(facts: OrderFacts) -> Message:
+    amount = facts.amount or "your payment"
+    return Message(f"Refund for order {facts.order_id}",
+                   f"We have refunded {amount} for order {facts.order_id}. It may take a few days to"
+                   " appear on your statement." + SIGNATURE)
+
+
+def _order_shipped(facts: OrderFacts) -> Message:
+    return Message(f"Order {facts.order_id} has shipped",
+                   f"Good news: your order {facts.order_id} is on its way." + SIGNATURE)
+
+
+RENDERERS: dict[str, Callable[[OrderFacts], Message]] = {
+    "OrderPlaced": _order_placed,
+    "PaymentSucceeded": _payment_succeeded,
+    "PaymentFailed": _payment_failed,
+    "OrderCancelled": _order_cancelled,
+    "PaymentRefunded": _payment_refunded,
+    "OrderShipped": _order_shipped,
+}
+NOTIFIED_EVENT_TYPES: tuple[str, ...] = tuple(RENDERERS)
+
+
+def render(event_type: str, data: Mapping[str, Any]) -> Message:
+    """The message for an event of a type in NOTIFIED_EVENT_TYPES with a checked `order_id`."""
+    return RENDERERS[event_type](order_facts(data))

@@ -1,0 +1,258 @@
+"""Notifications: the queue consumer (Lambda-shaped SQS events) and GET /notifications, on the stack."""
+
+import hashlib
+import json
+import uuid
+
+import pytest
+from chalice.test import Client
+from moto.ses.models import ses_backends
+
+from chalicelib.events.envelope import Event
+from chalicelib.notifications import service
+from chalicelib.notifications.models import EMAIL_PENDING, EMAIL_SENT, Notification
+from chalicelib.notifications.templates import format_amount
+from chalicelib.settings import DEFAULT_SENDER_EMAIL, resource_name
+from devstack.lambda_events import ACCOUNT_ID, records_event, sqs_record
+from tests.users import make_user
+
+pytestmark = pytest.mark.usefixtures("stack")
+
+REGION = "us-east-1"
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{resource_name('notifications')}"
+
+
+@pytest.fixture
+def client():
+    from app import app
+
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+@pytest.fixture
+def user():
+    return make_user()
+
+
+# --- building events and delivering them ---------------------------------------------------------
+
+def order_event(event_type, user, order_id=None, **data):
+    """An envelope of `event_type` for `user`, with the fields its type carries (docs/events.md)."""
+    order_id = order_id or f"o-{uuid.uuid4().hex[:8]}"
+    by_type = {
+        "OrderPlaced": {"items": [{"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "unit_price_cents": 617,
+                                   "quantity": 2}], "total_cents": 1234, "currency": "USD",
+                        "payment_token": "tok_visa"},
+        "PaymentSucceeded": {"payment_id": "pay-1", "amount_cents": 1234, "currency": "USD"},
+        "PaymentFailed": {"payment_id": "pay-1", "amount_cents": 1234, "currency": "USD", "reason": "declined"},
+        "OrderCancelled": {"reason": "cancelled_by_customer", "was_paid": True, "items": [], "total_cents": 1234,
+                           "currency": "USD"},
+        "PaymentRefunded": {"payment_id": "pay-1", "amount_cents": 1234, "currency": "USD"},
+        "OrderShipped": {},
+    }
+    payload = {"order_id": order_id, "user_id": user.user_id, "email": user.email,
+               **by_type.get(event_type, {}), **data}
+    return Event(event_type=event_type, data=payload, correlation_id="test-correlation")
+
+
+def sqs_message(body):
+    """What ReceiveMessage returns for one message; each has its own MessageId, as in SQS."""
+    return {"MessageId": str(uuid.uuid4()), "ReceiptHandle": uuid.uuid4().hex, "Body": body,
+            "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"}}
+
+
+def deliver(client, *bodies):
+    """Invoke the queue handler with one batch; return (messageIds in order, failed messageIds)."""
+    records = [sqs_record(sqs_message(b if isinstance(b, str) else b.to_json()), QUEUE_ARN, REGION)
+               for b in bodies]
+    response = client.lambda_.invoke("send_notifications", records_event(records))
+    failed = [f["itemIdentifier"] for f in response.payload["batchItemFailures"]]
+    return [r["messageId"] for r in records], failed
+
+
+def emails_to(address):
+    """(subject, body) of every email SES accepted for `address` in this process's moto."""
+    sent = ses_backends[ACCOUNT_ID][REGION].sent_messages
+    return [(m.subject, m.body) for m in sent
+            if address in m.destinations.get("ToAddresses", []) and m.source == DEFAULT_SENDER_EMAIL]
+
+
+def list_page(client, user, **query):
+    path = "/notifications" + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+    return client.http.get(path, headers=user.headers)
+
+
+def stored(event):
+    return Notification.get(f"NOTIFICATION#{service.notification_id_for(event.event_id)}", "NOTIFICATION",
+                            consistent_read=True)
+
+
+# --- the consumer --------------------------------------------------------------------------------
+
+EXPECTED_SUBJECTS = {
+    "OrderPlaced": "We received your order {order_id}",
+    "PaymentSucceeded": "Order {order_id} is confirmed",
+    "PaymentFailed": "Payment for order {order_id} failed",
+    "OrderCancelled": "Order {order_id} is cancelled",
+    "PaymentRefunded": "Refund for order {order_id}",
+    "OrderShipped": "Order {order_id} has shipped",
+}
+
+
+def test_each_event_type_stores_one_notification_and_emails_it(client, user):
+    events = [order_event(event_type, user, order_id=f"o-{event_type.lower()}") for event_type in EXPECTED_SUBJECTS]
+    _, failed = deliver(client, *events)
+    assert failed == []
+
+    page = list_page(client, user, limit=100)
+    assert page.status_code == 200 and page.json_body["next_cursor"] is None
+    by_type = {item["type"]: item for item in page.json_body["items"]}
+    assert len(page.json_body["items"]) == len(by_type) == len(EXPECTED_SUBJECTS)
+    emails = emails_to(user.email)
+    assert sorted(emails) == sorted((item["subject"], item["body"]) for item in by_type.values())
+    for event in events:
+        item = by_type[event.event_type]
+        assert item["subject"] == EXPECTED_SUBJECTS[event.event_type].format(order_id=event.data["order_id"])
+        assert item["notification_id"] == service.notification_id_for(event.event_id)
+        assert item["created_at"].endswith("Z") and event.data["order_id"] in item["body"]
+        assert set(item) == {"notification_id", "type", "subject", "body", "created_at"}
+        assert stored(event).email_status == EMAIL_SENT and stored(event).email_message_id
+    for event_type in ("OrderPlaced", "PaymentSucceeded", "PaymentFailed", "PaymentRefunded"):
+        assert "12.34 USD" in by_type[event_type]["body"]
+    assert "as you asked" in by_type["OrderCancelled"]["body"]
+    assert "12.34 USD will be refunded" in by_type["OrderCancelled"]["body"]
+
+
+@pytest.mark.parametrize(("minor_units", "currency", "text"), [
+    (1234, "USD", "12.34 USD"), (5, "eur", "0.05 EUR"), (123456789, "GBP", "1,234,567.89 GBP"),
+    (1500, "JPY", "1,500 JPY"), (1234, "KWD", "1.234 KWD"), (0, "USD", "0.00 USD"),
+])
+def test_amounts_are_formatted_exactly_from_minor_units(minor_units, currency, text):
+    assert format_amount(minor_units, currency) == text
+
+
+def test_redelivery_stores_one_notification_and_sends_one_email(client, user, monkeypatch):
+    counted = []
+    monkeypatch.setattr(service.metrics, "add_metric", lambda **metric: counted.append(metric))
+    event = order_event("PaymentSucceeded", user)
+    assert deliver(client, event, event)[1] == []  # twice in one batch, each its own messageId
+    assert deliver(client, event)[1] == []  # and once more later
+    assert len(list_page(client, user).json_body["items"]) == 1
+    assert len(emails_to(user.email)) == 1
+    assert counted == [{"name": "NotificationsSent", "unit": "Count", "value": 1}]
+
+
+def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypatch):
+    event, bystander = order_event("OrderShipped", user), order_event("OrderPlaced", user)
+    real_send, attempts = service.send_email, []
+
+    def first_send_fails(*args, **kwargs):
+        attempts.append(args)
+        if len(attempts) == 1:
+            raise ConnectionError("SES unreachable")
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(service, "send_email", first_send_fails)
+    (message_id, _), failed = deliver(client, event, bystander)
+    assert failed == [message_id]  # only the message whose email failed goes back to the queue
+    assert stored(event).email_status == EMAIL_PENDING and stored(bystander).email_status == EMAIL_SENT
+    assert [subject for subject, _ in emails_to(user.email)] == [f"We received your order {bystander.data['order_id']}"]
+
+    assert deliver(client, event)[1] == []  # the redelivery sends the stored notification
+    assert deliver(client, event)[1] == []  # and the next one finds it SENT
+    assert stored(event).email_status == EMAIL_SENT
+    assert len(emails_to(user.email)) == 2 and len(attempts) == 3
+    assert len(list_page(client, user).json_body["items"]) == 2
+
+
+def test_a_bad_message_fails_alone_and_the_rest_of_the_batch_is_processed_once(client, user):
+    good, also_good = order_event("OrderPlaced", user), order_event("OrderShipped", user)
+    no_email = order_event("OrderPlaced", user)
+    no_email.data.pop("email")
+    no_user = order_event("OrderShipped", user, user_id="")
+    unknown = order_event("ProductImported", user)
+    ids, failed = deliver(client, good, no_email, "not an envelope", no_user, unknown, also_good)
+    assert failed == [ids[1], ids[2], ids[3]]
+    for malformed in (no_email, no_user, unknown):
+        with pytest.raises(Notification.DoesNotExist):
+            stored(malformed)
+    assert {item["type"] for item in list_page(client, user).json_body["items"]} == {"OrderPlaced", "OrderShipped"}
+    assert len(emails_to(user.email)) == 2
+
+    assert deliver(client, good, also_good)[1] == []  # the retry SQS makes of the whole batch's survivors
+    assert len(list_page(client, user).json_body["items"]) == 2 and len(emails_to(user.email)) == 2
+
+
+def test_notify_rejects_events_it_cannot_address():
+    with pytest.raises(service.InvalidNotificationEvent, match="email"):
+        service.notify(Event("OrderShipped", {"order_id": "o-1", "user_id": "u-1", "email": "not-an-address"}))
+    assert service.notify(Event("ProductCreated", {"product_id": "p-1"})) is service.Outcome.IGNORED
+
+
+# --- GET /notifications ----------------------------------------------------------------------------
+
+def walk(client, user, limit):
+    """Every page of the user's list; each page checked for size."""
+    pages, cursor = [], None
+    while True:
+        query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        response = list_page(client, user, **query)
+        assert response.status_code == 200, response.json_body
+        pages.append(response.json_body["items"])
+        assert len(pages[-1]) <= limit
+        cursor = response.json_body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_list_is_the_callers_own_newest_first_across_pages(client, user):
+    other = make_user()
+    mine = [order_event("OrderPlaced", user) for _ in range(5)]
+    for event in mine:  # one delivery each: each notification is stored after the previous one
+        deliver(client, event)
+    deliver(client, order_event("OrderPlaced", other), order_event("OrderShipped", other))
+
+    pages = walk(client, user, limit=2)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    items = [item for page in pages for item in page]
+    assert sorted(i["notification_id"] for i in items) == sorted(service.notification_id_for(e.event_id) for e in mine)
+    # newest first; two stored within the same millisecond are ordered by id (the index's sort key)
+    assert items == sorted(items, key=lambda i: (i["created_at"], i["notification_id"]), reverse=True)
+    assert items[0]["created_at"] > items[-1]["created_at"]
+    assert len(list_page(client, other).json_body["items"]) == 2
+
+    default_page = list_page(client, user).json_body
+    assert len(default_page["items"]) == 5 and default_page["next_cursor"] is None
+
+
+def test_bad_limits_and_cursors_are_400_and_no_token_is_401(client, user):
+    other = make_user()
+    for _ in range(2):
+        deliver(client, order_event("OrderShipped", other))
+    others_cursor = list_page(client, other, limit=1).json_body["next_cursor"]
+    assert others_cursor
+    assert list_page(client, other, limit=1, cursor=others_cursor).status_code == 200
+
+    for query in ({"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"cursor": "not-a-cursor"},
+                  {"cursor": "eyJzIjoibm90aWZpY2F0aW9ucyJ9"}, {"cursor": others_cursor}, {"page": 2}):
+        response = list_page(client, user, **query)
+        assert response.status_code == 400, query
+        assert response.json_body["Code"] == "BadRequestError"
+
+    assert client.http.get("/notifications").status_code == 401
+    bad_token = client.http.get("/notifications", headers={"Authorization": "Bearer not.a.token"})
+    assert bad_token.status_code == 401
+
+
+def test_openapi_describes_the_list(client):
+    document = json.loads(client.http.get("/openapi.json").body)
+    operation = document["paths"]["/notifications"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"limit", "cursor"}
+    assert operation["tags"] == ["notifications"]
+    assert {"200", "400", "401"} <= set(operation["responses"])
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page["required"] == ["items", "next_cursor"]
+    assert page["properties"]["items"]["items"]["required"] == [
+        "notification_id", "type", "subject", "body", "created_at"]
