@@ -5,15 +5,27 @@ from chalice import Chalice
 from chalicelib import observability
 from chalicelib.accounts import api as accounts_api
 from chalicelib.accounts import authorizer
+from chalicelib.audit import api as audit_api
 from chalicelib.audit import handlers as audit_handlers
+from chalicelib.catalog import api as catalog_api
 from chalicelib.events import handlers as event_handlers
+from chalicelib.notifications import api as notifications_api
+from chalicelib.notifications import handlers as notifications_handlers
+from chalicelib.orders import api as orders_api
+from chalicelib.orders import handlers as orders_handlers
+from chalicelib.payments import handlers as payments_handlers
 from chalicelib.system import api as system_api
 
 app = Chalice(app_name="storefront")
 observability.install(app)
 
-app.register_blueprint(system_api.bp)
-app.register_blueprint(authorizer.bp)
-app.register_blueprint(accounts_api.bp)
-app.register_blueprint(event_handlers.bp)
-app.register_blueprint(audit_handlers.bp)
+for blueprint in (
+    system_api.bp, authorizer.bp, event_handlers.bp,
+    accounts_api.bp,
+    catalog_api.bp,
+    orders_api.bp, orders_handlers.bp,
+    payments_handlers.bp,
+    notifications_api.bp, notifications_handlers.bp,
+    audit_api.bp, audit_handlers.bp,
+):
+    app.register_blueprint(blueprint)

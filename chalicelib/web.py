@@ -190,6 +190,8 @@ def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, stat
                 observability.logger.exception("backing service unreachable")
                 return _with_correlation(error_response(
                     ServiceUnavailable("A backing service is unavailable; retry shortly")))
+            if isinstance(result, Response):  # a route that chooses its status itself (e.g. an idempotent replay)
+                return _with_correlation(result)
             if status == 204:
                 return _with_correlation(Response(body="", status_code=204))
             return _with_correlation(Response(body=result, status_code=status, headers=dict(JSON_HEADERS)))

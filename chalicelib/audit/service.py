@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from pynamodb.exceptions import PutError
 
+from chalicelib import pagination
 from chalicelib.audit.models import AuditRecord
 from chalicelib.events.envelope import Event
 
@@ -22,3 +25,12 @@ def record_event(event: Event, body: str) -> bool:
             return False
         raise
     return True
+
+
+def order_timeline(order_id: str, limit: int = 20, cursor: str | None = None) -> pagination.Page:
+    """The order's events, oldest first, as published (envelopes): one Query per page."""
+    scope, partition = f"timeline:order={order_id}", f"ORDER#{order_id}"
+    records, last_key = pagination.query_page(AuditRecord.by_order, partition, scope,
+                                              {"pk", "sk", "gsi1pk", "gsi1sk"}, {"gsi1pk": partition},
+                                              limit, cursor, newest_first=False)
+    return pagination.page_of([json.loads(record.body) for record in records], scope, last_key)

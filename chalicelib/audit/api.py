@@ -1,0 +1,26 @@
+"""GET /orders/{order_id}/events: an order's timeline, from the audit log."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import web
+from chalicelib.audit import service
+from chalicelib.orders import service as orders
+from chalicelib.schema import Any_, Arr, Int, Obj, Str
+
+bp = Blueprint(__name__)
+
+ENVELOPE = Obj({
+    "event_id": Str(), "event_type": Str(), "occurred_at": Str(fmt="date-time"), "version": Int(),
+    "correlation_id": Str(), "data": Any_(description="The event's data (docs/events.md)"),
+}, required=("event_id", "event_type", "occurred_at", "version", "correlation_id", "data"))
+TIMELINE = Obj({"items": Arr(ENVELOPE), "next_cursor": Str(nullable=True, max_len=4096)},
+               required=("items", "next_cursor"))
+
+
+@web.route(bp, "/orders/{order_id}/events", "GET", summary="The order's domain events, oldest first",
+           auth="user", query=web.PAGE_QUERY, response=TIMELINE, errors=(404,), tags=("orders",))
+def order_events(call: web.Call, order_id: str) -> dict:
+    orders.ensure_visible(order_id, call.user.user_id, call.user.is_admin)
+    return service.order_timeline(order_id, **call.query)

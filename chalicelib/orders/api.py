@@ -1,0 +1,89 @@
+"""Routes of the orders service: /orders, /orders/{id}/..., /users/{id}/orders."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import web
+from chalicelib.accounts.api import ADDRESS
+from chalicelib.errors import NotFound
+from chalicelib.orders import service
+from chalicelib.payments import service as payments
+from chalicelib.payments.provider import KNOWN_TOKENS
+from chalicelib.schema import Arr, Int, Obj, Str
+
+bp = Blueprint(__name__)
+TAGS = ("orders",)
+
+LINE = Obj({"product_id": Str(min_len=1, max_len=64), "quantity": Int(minimum=1, maximum=100)},
+           required=("product_id", "quantity"))
+NEW_ORDER = Obj({
+    "items": Arr(LINE, min_items=1, max_items=50),
+    "payment_token": Str(enum=KNOWN_TOKENS, description="A token of the payment provider simulator"),
+    "shipping_address": ADDRESS,
+}, required=("items", "payment_token"))
+ORDER_LINE = Obj({"product_id": Str(), "sku": Str(), "name": Str(), "unit_price_cents": Int(), "quantity": Int()},
+                 required=("product_id", "sku", "name", "unit_price_cents", "quantity"))
+ORDER = Obj({
+    "order_id": Str(), "user_id": Str(),
+    "status": Str(enum=("PENDING_PAYMENT", "PAID", "SHIPPED", "CANCELLED")),
+    "items": Arr(ORDER_LINE, max_items=50), "total_cents": Int(), "currency": Str(), "shipping_address": ADDRESS,
+    "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
+}, required=("order_id", "user_id", "status", "items", "total_cents", "currency", "created_at", "updated_at"))
+ORDER_PAGE = Obj({"items": Arr(ORDER), "next_cursor": Str(nullable=True, max_len=4096)},
+                 required=("items", "next_cursor"))
+PAYMENT = Obj({
+    "payment_id": Str(), "order_id": Str(), "amount_cents": Int(), "currency": Str(),
+    "status": Str(enum=("PENDING", "SUCCEEDED", "FAILED", "VOIDED", "REFUNDED")),
+    "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
+}, required=("payment_id", "order_id", "status", "amount_cents", "currency", "created_at", "updated_at"))
+IDEMPOTENCY_KEY = Str(min_len=1, max_len=128, strip=False,
+                      description="Same key and body: the same order, never a second one; another body: 409")
+
+
+@web.route(bp, "/orders", "POST", summary="Place an order", status=201, auth="user", body=NEW_ORDER,
+           response=ORDER, errors=(409, 422), headers={"Idempotency-Key": IDEMPOTENCY_KEY}, tags=TAGS)
+def place_order(call: web.Call) -> web.Response:
+    order, created = service.place_order(call.user.user_id, call.user.email, call.body,
+                                         call.headers.get("idempotency-key"))
+    return web.Response(body=order, status_code=201 if created else 200, headers=dict(web.JSON_HEADERS))
+
+
+@web.route(bp, "/orders", "GET", summary="The caller's orders, newest first", auth="user",
+           query=web.PAGE_QUERY, response=ORDER_PAGE, tags=TAGS)
+def list_my_orders(call: web.Call) -> dict:
+    return service.list_orders(call.user.user_id, call.user.user_id, call.user.is_admin, **call.query)
+
+
+@web.route(bp, "/users/{user_id}/orders", "GET", summary="A user's orders, newest first (self or admin)",
+           auth="user", query=web.PAGE_QUERY, response=ORDER_PAGE, errors=(404,), tags=TAGS)
+def list_user_orders(call: web.Call, user_id: str) -> dict:
+    return service.list_orders(user_id, call.user.user_id, call.user.is_admin, **call.query)
+
+
+@web.route(bp, "/orders/{order_id}", "GET", summary="An order (owner or admin)", auth="user", response=ORDER,
+           errors=(404,), tags=TAGS)
+def get_order(call: web.Call, order_id: str) -> dict:
+    return service.get_order(order_id, call.user.user_id, call.user.is_admin)
+
+
+@web.route(bp, "/orders/{order_id}/cancel", "POST", summary="Cancel an order; a paid one is refunded",
+           auth="user", response=ORDER, errors=(404, 409), tags=TAGS)
+def cancel_order(call: web.Call, order_id: str) -> dict:
+    return service.cancel_order(order_id, call.user.user_id, call.user.is_admin)
+
+
+@web.route(bp, "/orders/{order_id}/ship", "POST", summary="Ship a paid order", auth="admin", response=ORDER,
+           errors=(404, 409), tags=TAGS)
+def ship_order(call: web.Call, order_id: str) -> dict:
+    return service.ship_order(order_id)
+
+
+@web.route(bp, "/orders/{order_id}/payment", "GET", summary="The order's payment (owner or admin)", auth="user",
+           response=PAYMENT, errors=(404,), tags=TAGS)
+def get_payment(call: web.Call, order_id: str) -> dict:
+    service.ensure_visible(order_id, call.user.user_id, call.user.is_admin)
+    payment = payments.payment_for_order(order_id)
+    if payment is None:
+        raise NotFound("No payment for this order yet")
+    return payment

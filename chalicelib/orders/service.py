@@ -1,0 +1,347 @@
+"""Orders: placing, reading, cancelling and shipping orders, and applying payment results.
+
+Rules kept here (the items are described in models.py):
+- Placing an order is ONE transaction: the order, each product's stock decrement (conditional on
+  enough stock and the product being active), the idempotency record and the OrderPlaced outbox
+  item. Not enough stock: nothing is written. Prices are copied into the order.
+- Every status change is a conditional update from the status it was read in, in the same
+  transaction as its event; cancelling releases each line's stock in that transaction too, so
+  stock is released exactly once.
+- Payment results arrive as events (at least once, possibly late); an illegal transition is
+  ignored and logged, never applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib import pagination
+from chalicelib.accounts.models import Address
+from chalicelib.catalog import service as catalog
+from chalicelib.dynamo import iso, now_iso, transaction, utc_now
+from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from chalicelib.events import inbox, outbox
+from chalicelib.events.envelope import Event
+from chalicelib.observability import logger, metrics
+from chalicelib.orders.models import (
+    CANCELLED,
+    PAID,
+    PENDING_PAYMENT,
+    PENDING_SHARDS,
+    SHIPPED,
+    IdempotencyRecord,
+    Order,
+    OrderLine,
+)
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+TRANSACTION_ATTEMPTS = 3  # TransactionConflict under contention on one product: retried with jitter
+CONSUMER = "orders"
+_ORDER_SK = "ORDER"
+_USER_LIST_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
+
+
+# ---- placing -------------------------------------------------------------------------------------
+
+def place_order(user_id: str, email: str, request: Mapping[str, Any],
+                idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Place the order in `request` (validated body); return (order, created).
+
+    With an `idempotency_key`, the same key and body return the order made the first time
+    (created False); the same key with another body is a Conflict.
+    """
+    request_hash = _hash(request)
+    if idempotency_key:
+        replay = _replay(user_id, idempotency_key, request_hash)
+        if replay is not None:
+            return replay, False
+    lines = request["items"]
+    _reject_repeated_products(lines)
+    products = catalog.get_products(line["product_id"] for line in lines)
+    order = _new_order(user_id, email, lines, products, request.get("shipping_address"))
+    placed = Event("OrderPlaced", {**_event_data(order), "items": _lines_data(order),
+                                   "payment_token": request["payment_token"]})
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            _commit_placement(order, placed, idempotency_key, request_hash)
+            break
+        except TransactWriteError as exc:
+            outcome = _placement_failure(exc, order, idempotency_key)
+            if outcome == "retry" and attempt + 1 < TRANSACTION_ATTEMPTS:
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # backoff between conflicting transactions
+                continue
+            if outcome == "idempotency" and idempotency_key:
+                replay = _replay(user_id, idempotency_key, request_hash)
+                if replay is not None:
+                    return replay, False
+            raise Conflict("The products are busy; retry the request") from None
+    metrics.add_metric(name="OrdersPlaced", unit="Count", value=1)
+    logger.info("order placed", extra={"order_id": order.order_id, "total_cents": order.total_cents})
+    return order_view(order), True
+
+
+def _reject_repeated_products(lines: Sequence[Mapping[str, Any]]) -> None:
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line["product_id"] in seen:
+            raise InvalidInput("Each product may appear in one line only",
+                               errors=[{"field": f"items[{i}].product_id", "message": "appears in another line"}])
+        seen.add(line["product_id"])
+
+
+def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]], products: Mapping[str, Any],
+               shipping_address: Mapping[str, Any] | None) -> Order:
+    order_lines = []
+    for i, line in enumerate(lines):
+        product = products.get(line["product_id"])
+        if product is None:
+            raise Unprocessable(f"Unknown or deleted product: {line['product_id']}", errors=[
+                {"field": f"items[{i}].product_id", "message": "unknown or deleted product"}])
+        if int(product.stock) < line["quantity"]:
+            raise Conflict(f"Not enough stock for {product.sku}: {int(product.stock)} left")
+        order_lines.append(OrderLine(product_id=product.product_id, sku=product.sku, name=product.name,
+                                     unit_price_cents=int(product.price_cents), quantity=line["quantity"]))
+    currencies = {products[line["product_id"]].currency for line in lines}
+    if len(currencies) != 1:
+        raise Unprocessable("All products of an order must have the same currency")
+    now = now_iso()
+    order_id = uuid.uuid4().hex
+    return Order(
+        pk=f"ORDER#{order_id}", sk=_ORDER_SK, order_id=order_id, user_id=user_id, email=email,
+        status=PENDING_PAYMENT, items=order_lines, currency=currencies.pop(),
+        total_cents=sum(int(line.unit_price_cents) * int(line.quantity) for line in order_lines),
+        shipping_address=Address(**shipping_address) if shipping_address else None,
+        created_at=now, updated_at=now, gsi1pk=f"USER#{user_id}", gsi1sk=f"{now}#{order_id}",
+        gsi2pk=_pending_shard(order_id), gsi2sk=f"{now}#{order_id}")
+
+
+def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, request_hash: str) -> None:
+    with transaction() as tx:
+        tx.save(order, condition=Order.pk.does_not_exist())
+        if idempotency_key:
+            tx.save(IdempotencyRecord(pk=_idempotency_pk(order.user_id, idempotency_key), sk="IDEMPOTENCY",
+                                      request_hash=request_hash, order_id=order.order_id,
+                                      expires_at=utc_now() + IDEMPOTENCY_TTL),
+                    condition=IdempotencyRecord.pk.does_not_exist())
+        outbox.record(tx, placed)
+        for line in order.items:
+            catalog.stock_reserve(tx, line.product_id, int(line.quantity))
+
+
+def _placement_failure(exc: TransactWriteError, order: Order, idempotency_key: str | None) -> str:
+    """Why the placement transaction was cancelled: 'stock' raises, else 'idempotency' or 'retry'.
+
+    PynamoDB sends a transaction's puts before its updates, each in the order they were added:
+    order, [idempotency record], outbox item, then one stock update per line.
+    """
+    reasons = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
+    puts = 3 if idempotency_key else 2
+    for line, code in zip(order.items, reasons[puts:], strict=False):
+        if code == "ConditionalCheckFailed":
+            raise Conflict(f"Not enough stock for {line.sku}, or it is no longer sold") from None
+    if idempotency_key and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+        return "idempotency"
+    if "TransactionConflict" in reasons or not reasons:
+        return "retry"
+    raise exc
+
+
+def _replay(user_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
+    try:
+        record = IdempotencyRecord.get(_idempotency_pk(user_id, key), "IDEMPOTENCY", consistent_read=True)
+    except IdempotencyRecord.DoesNotExist:
+        return None
+    if record.request_hash != request_hash:
+        raise Conflict("This Idempotency-Key was used with a different request body")
+    return order_view(_load(record.order_id))
+
+
+def _hash(request: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _idempotency_pk(user_id: str, key: str) -> str:
+    return f"IDEMPOTENCY#{user_id}#{key}"
+
+
+def _pending_shard(order_id: str) -> str:
+    return f"PENDING#{int(order_id[-4:], 16) % PENDING_SHARDS}"
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def get_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[str, Any]:
+    return order_view(_load_visible(order_id, viewer_id, viewer_is_admin))
+
+
+def ensure_visible(order_id: str, viewer_id: str, viewer_is_admin: bool) -> None:
+    """NotFound unless the order exists and the viewer owns it or is an admin (for other services' reads)."""
+    _load_visible(order_id, viewer_id, viewer_is_admin)
+
+
+def list_orders(user_id: str, viewer_id: str, viewer_is_admin: bool, limit: int = 20,
+                cursor: str | None = None) -> pagination.Page:
+    """A user's orders, newest first: self or admin; anyone else sees no such user (404)."""
+    if user_id != viewer_id and not viewer_is_admin:
+        raise NotFound("No such user")
+    scope, partition = f"orders:user={user_id}", f"USER#{user_id}"
+    orders, last_key = pagination.query_page(Order.by_user, partition, scope, _USER_LIST_KEYS,
+                                             {"gsi1pk": partition}, limit, cursor)
+    return pagination.page_of([order_view(order) for order in orders], scope, last_key)
+
+
+def _load(order_id: str) -> Order:
+    try:
+        return Order.get(f"ORDER#{order_id}", _ORDER_SK, consistent_read=True)
+    except Order.DoesNotExist:
+        raise NotFound("No such order") from None
+
+
+def _load_visible(order_id: str, viewer_id: str, viewer_is_admin: bool) -> Order:
+    order = _load(order_id)
+    if order.user_id != viewer_id and not viewer_is_admin:
+        raise NotFound("No such order")  # someone else's order is not leaked
+    return order
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    address = order.shipping_address
+    return {
+        "order_id": order.order_id, "user_id": order.user_id, "status": order.status,
+        "items": _lines_data(order), "total_cents": int(order.total_cents), "currency": order.currency,
+        "shipping_address": None if address is None else {
+            "line1": address.line1, "line2": address.line2, "city": address.city,
+            "postal_code": address.postal_code, "country": address.country},
+        "created_at": order.created_at, "updated_at": order.updated_at,
+    }
+
+
+def _lines_data(order: Order) -> list[dict[str, Any]]:
+    return [{"product_id": line.product_id, "sku": line.sku, "name": line.name,
+             "unit_price_cents": int(line.unit_price_cents), "quantity": int(line.quantity)} for line in order.items]
+
+
+def _event_data(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "user_id": order.user_id, "email": order.email,
+            "total_cents": int(order.total_cents), "currency": order.currency}
+
+
+# ---- life cycle ----------------------------------------------------------------------------------
+
+def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[str, Any]:
+    """Cancel from PENDING_PAYMENT or PAID (a paid order is then refunded); stock comes back."""
+    order = _load_visible(order_id, viewer_id, viewer_is_admin)
+    if order.status not in (PENDING_PAYMENT, PAID):
+        raise Conflict(f"An order that is {order.status} cannot be cancelled")
+    reason = "cancelled_by_customer" if order.user_id == viewer_id else "cancelled_by_admin"
+    try:
+        with transaction() as tx:
+            _cancel_in(tx, order, order.status, reason)
+    except TransactWriteError as exc:
+        if _condition_failed(exc):
+            raise Conflict("The order changed meanwhile; reload it and retry") from None
+        raise
+    return order_view(_load(order_id))
+
+
+def ship_order(order_id: str) -> dict[str, Any]:
+    """PAID -> SHIPPED (admins only: the API checks the role)."""
+    order = _load(order_id)
+    if order.status != PAID:
+        raise Conflict(f"Only a PAID order can be shipped; this one is {order.status}")
+    try:
+        with transaction() as tx:
+            tx.update(order, condition=Order.status == PAID,
+                      actions=[Order.status.set(SHIPPED), Order.updated_at.set(now_iso())])
+            outbox.record(tx, Event("OrderShipped", _event_data(order)))
+    except TransactWriteError as exc:
+        if _condition_failed(exc):
+            raise Conflict("The order changed meanwhile; reload it and retry") from None
+        raise
+    return order_view(_load(order_id))
+
+
+def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> None:
+    """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, and the event."""
+    was_paid = from_status == PAID
+    tx.update(order, condition=Order.status == from_status, actions=[
+        Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(now_iso()),
+        Order.gsi2pk.remove(), Order.gsi2sk.remove()])
+    for line in order.items:
+        catalog.stock_release(tx, line.product_id, int(line.quantity))
+    outbox.record(tx, Event("OrderCancelled", {**_event_data(order), "reason": reason, "was_paid": was_paid,
+                                               "items": _lines_data(order)}))
+
+
+def _condition_failed(exc: TransactWriteError) -> bool:
+    return any(reason is not None and reason.code == "ConditionalCheckFailed"
+               for reason in exc.cancellation_reasons or [])
+
+
+# ---- payment results (consumer of the orders queue) ----------------------------------------------
+
+def apply_payment_event(event: Event) -> inbox.Outcome | None:
+    """Move the order on PaymentSucceeded / PaymentFailed / PaymentRefunded, once per event."""
+    writers = {"PaymentSucceeded": _mark_paid, "PaymentFailed": _cancel_declined,
+               "PaymentRefunded": _record_refund}
+    writer = writers.get(event.event_type)
+    if writer is None:
+        logger.warning("ignored event type", extra={"event_type": event.event_type})
+        return None
+    order_id = event.data.get("order_id")
+    if not isinstance(order_id, str) or not order_id:
+        raise ValueError(f"{event.event_type} {event.event_id} has no order_id")
+    order = _load(order_id)  # NotFound raises: retried, never silently dropped
+    outcome = inbox.apply_once(CONSUMER, event, lambda tx: writer(tx, order, event))
+    if outcome is inbox.Outcome.REJECTED:
+        logger.warning("illegal transition ignored", extra={"order_id": order_id, "status": order.status,
+                                                            "event_type": event.event_type})
+    return outcome
+
+
+def _mark_paid(tx: Any, order: Order, event: Event) -> None:
+    tx.update(order, condition=Order.status == PENDING_PAYMENT, actions=[
+        Order.status.set(PAID), Order.updated_at.set(now_iso()), Order.gsi2pk.remove(), Order.gsi2sk.remove()])
+
+
+def _cancel_declined(tx: Any, order: Order, event: Event) -> None:
+    _cancel_in(tx, order, PENDING_PAYMENT, "payment_declined")
+
+
+def _record_refund(tx: Any, order: Order, event: Event) -> None:
+    tx.update(order, condition=Order.status == CANCELLED, actions=[
+        Order.refunded.set(str(event.data.get("payment_id", ""))), Order.updated_at.set(now_iso())])
+
+
+# ---- the unpaid-order sweep ----------------------------------------------------------------------
+
+def cancel_unpaid_orders(timeout_minutes: float) -> int:
+    """Cancel orders still PENDING_PAYMENT after `timeout_minutes`, releasing their stock.
+
+    Reads only the sparse pending index (one Query per shard), never the table.
+    """
+    cutoff = iso(utc_now() - timedelta(minutes=timeout_minutes))
+    cancelled = 0
+    for shard in range(PENDING_SHARDS):
+        for order in Order.pending.query(f"PENDING#{shard}", Order.gsi2sk < cutoff, consistent_read=False):
+            try:
+                with transaction() as tx:
+                    _cancel_in(tx, order, PENDING_PAYMENT, "payment_timeout")
+                cancelled += 1
+            except TransactWriteError as exc:
+                if not _condition_failed(exc):
+                    raise
+                # paid or cancelled since the index was read: nothing to do
+    if cancelled:
+        logger.info("cancelled unpaid orders", extra={"count": cancelled})
+        metrics.add_metric(name="OrdersTimedOut", unit="Count", value=cancelled)
+    return cancelled
