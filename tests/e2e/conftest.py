@@ -74,7 +74,7 @@ def devstack() -> Iterator[DevStack]:
     api_port, aws_port = free_port(), free_port()
     env = {**os.environ, "STOREFRONT_API_PORT": str(api_port), "STOREFRONT_AWS_PORT": str(aws_port),
            "STOREFRONT_DEV_VISIBILITY_TIMEOUT": "2", "STOREFRONT_DEV_SCHEDULE_SECONDS": "2",
-           "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.05", "PYTHONUNBUFFERED": "1"}
+           "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1"}
     for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_EVENTS_TOPIC_ARN",
                  "STOREFRONT_OUTBOX_STREAM_ARN", "STOREFRONT_USER_POOL_ID", "STOREFRONT_USER_POOL_CLIENT_ID"):
         env.pop(name, None)
