@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, QueryError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import aws, pagination
 from chalicelib.dynamo import now_iso, utc_now
@@ -142,19 +142,9 @@ def list_notifications(user_id: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}")
     partition = _user_partition(user_id)
-    start = pagination.decode_cursor(cursor, _LIST_SCOPE, _LIST_KEYS, {"gsi1pk": partition}) if cursor else None
-    # page_size=limit+1: a full page with more behind it ends mid-page, so the cursor points at the
-    # last item returned and the last page never needs a second, empty request.
-    result = Notification.by_user.query(partition, scan_index_forward=False, limit=limit, page_size=limit + 1,
-                                        last_evaluated_key=start)
-    try:
-        notifications = list(result)
-    except QueryError as exc:
-        if start is not None and exc.cause_response_code == "ValidationException":
-            raise InvalidInput(pagination.MALFORMED) from None  # a well-formed key DynamoDB still refuses
-        raise
-    return pagination.page_of([notification_view(n) for n in notifications], _LIST_SCOPE,
-                              result.last_evaluated_key)
+    notifications, last_key = pagination.query_page(Notification.by_user, partition, _LIST_SCOPE, _LIST_KEYS,
+                                                     {"gsi1pk": partition}, limit, cursor)
+    return pagination.page_of([notification_view(n) for n in notifications], _LIST_SCOPE, last_key)
 
 
 def notification_view(notification: Notification) -> dict[str, Any]:
