@@ -469,7 +469,8 @@ class EventDelivery:
         for bucket, targets in s3_targets.items():
             self._configure_bucket_notifications(bucket, targets)
         self._is_set_up = True
-        self._log(f"event delivery set up for: {', '.join(f'{p.kind} {p.handler_name}' for p in self._pollers) or 'none'}")
+        handlers = ", ".join(f"{p.kind} {p.handler_name}" for p in self._pollers) or "none"
+        self._log(f"event delivery set up for: {handlers}")
 
     def start(self) -> None:
         """Start one daemon thread per handler (runs setup() first if it has not run)."""
