@@ -39,7 +39,7 @@ def sign_up(call: web.Call) -> dict:
 
 @web.route(bp, "/auth/confirm", "POST", summary="Confirm an account with the emailed code", tags=TAGS,
            body=Obj({"email": EMAIL, "code": Str(min_len=1, max_len=20)}, required=("email", "code")),
-           response=Obj({"email": Str(), "confirmed": Bool()}, required=("email", "confirmed")), errors=(429,))
+           response=Obj({"email": Str(), "confirmed": Bool()}, required=("email", "confirmed")), errors=(409, 429))
 def confirm(call: web.Call) -> dict:
     return service.confirm(**call.body)
 

@@ -45,7 +45,11 @@ def sign_up(email: str, password: str, name: str) -> str:
 
 
 def confirm_sign_up(email: str, code: str) -> None:
-    _call("confirm_sign_up", ClientId=get_settings().user_pool_client_id, Username=email, ConfirmationCode=code)
+    try:
+        _call("confirm_sign_up", ClientId=get_settings().user_pool_client_id, Username=email,
+              ConfirmationCode=code)
+    except Unauthorized:  # Cognito's NotAuthorized/UserNotFound here: nothing to confirm for this email
+        raise Conflict("This account is already confirmed, or there is no such account to confirm") from None
 
 
 def admin_confirm_sign_up(email: str) -> None:

@@ -199,3 +199,12 @@ def test_a_token_of_another_pool_is_401(client, monkeypatch):
     user = make_user()
     monkeypatch.setenv("STOREFRONT_USER_POOL_ID", "us-east-1_otherpool")
     assert client.http.get("/users/me", headers=user.headers).status_code == 401
+
+
+def test_confirming_needs_an_account(client):
+    # moto's ConfirmSignUp accepts any code for an existing user, so only Cognito's answer for an
+    # unknown account can be tested here; the mapping of every Cognito error is in cognito._ERRORS.
+    user = make_user()
+    response = post(client, "/auth/confirm", {"email": new_email(), "code": "123456"})
+    assert response.status_code == 409 and response.json_body["Code"] == "ConflictError"
+    assert post(client, "/auth/confirm", {"email": user.email}).status_code == 400

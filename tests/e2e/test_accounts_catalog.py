@@ -1,0 +1,96 @@
+"""Every accounts and products row of CONTRACT.md, over HTTP through `chalice local` on moto server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e.test_order_saga import PASSWORD, Api, log_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+@pytest.fixture(scope="module")
+def admin(devstack) -> Api:
+    return log_in(devstack, "admin@example.com", "Admin-Passw0rd!")
+
+
+def test_sign_up_log_in_refresh_and_profile(devstack):
+    anonymous = Api(devstack)
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    created = anonymous.call("POST", "/auth/signup", {"email": email, "password": PASSWORD, "name": "Ada"})
+    assert created.status_code == 201 and created.json()["email"] == email
+    assert anonymous.call("POST", "/auth/signup", {"email": email, "password": PASSWORD, "name": "Ada"}
+                          ).status_code == 409
+    assert anonymous.call("POST", "/auth/signup", {"email": "x@y.zz", "password": "weak", "name": "A"}
+                          ).status_code == 400
+    assert anonymous.call("POST", "/auth/login", {"email": email, "password": "Wrong-Passw0rd!"}).status_code == 401
+    tokens = anonymous.call("POST", "/auth/login", {"email": email, "password": PASSWORD}).json()
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0
+    refreshed = anonymous.call("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200
+    me = Api(devstack, refreshed.json()["id_token"])
+    profile = me.call("GET", "/users/me").json()
+    assert profile["user_id"] == created.json()["user_id"] and profile["is_admin"] is False
+    address = {"line1": "1 Rue X", "city": "Paris", "postal_code": "75001", "country": "FR"}
+    patched = me.call("PATCH", "/users/me", {"name": "Ada L.", "shipping_address": address})
+    assert patched.status_code == 200 and patched.json()["shipping_address"]["city"] == "Paris"
+    assert me.call("PATCH", "/users/me", {"shipping_address": {"city": "Paris"}}).status_code == 400
+    assert me.call("GET", f"/users/{profile['user_id']}").json()["name"] == "Ada L."
+
+
+def test_profiles_are_private_and_tokens_checked(devstack, admin):
+    alice = log_in_new(devstack)
+    bob = log_in_new(devstack)
+    alice_id = alice.call("GET", "/users/me").json()["user_id"]
+    assert bob.call("GET", f"/users/{alice_id}").status_code == 404
+    assert admin.call("GET", f"/users/{alice_id}").status_code == 200
+    for token in ("", "not-a-jwt", alice.token[:-4] + "AAAA", "a.b.c"):
+        response = Api(devstack, token).call("GET", "/users/me")
+        assert response.status_code == 401, token
+    header, payload, _ = alice.token.split(".")
+    assert Api(devstack, f"{header}.{payload}.").call("GET", "/users/me").status_code == 401
+
+
+def log_in_new(devstack) -> Api:
+    email = f"u-{uuid.uuid4().hex[:8]}@example.com"
+    Api(devstack).call("POST", "/auth/signup", {"email": email, "password": PASSWORD, "name": "U"})
+    return log_in(devstack, email, PASSWORD)
+
+
+def test_products_create_read_update_list_delete(devstack, admin):
+    anonymous, shopper = Api(devstack), log_in_new(devstack)
+    category = f"cat-{uuid.uuid4().hex[:6]}"
+    sku = f"E2E-{uuid.uuid4().hex[:8]}"
+    body = {"sku": sku, "name": "Lamp", "price_cents": 4500, "stock": 7, "category": category}
+    assert shopper.call("POST", "/products", body).status_code == 403
+    assert anonymous.call("POST", "/products", body).status_code == 401
+    created = admin.call("POST", "/products", body)
+    assert created.status_code == 201
+    product = created.json()
+    assert product | {"product_id": None, "created_at": None, "updated_at": None} == {
+        "product_id": None, "sku": sku, "name": "Lamp", "description": "", "price_cents": 4500, "currency": "USD",
+        "category": category, "stock": 7, "image_url": None, "created_at": None, "updated_at": None}
+    assert admin.call("POST", "/products", body).status_code == 409
+    assert admin.call("POST", "/products", {**body, "sku": "X-1", "price_cents": 45.0}).status_code == 400
+    assert admin.call("POST", "/products", {**body, "sku": "X-2", "stock": -1}).status_code == 400
+    path = f"/products/{product['product_id']}"
+    assert anonymous.call("GET", path).json() == product
+    second = admin.call("POST", "/products", {**body, "sku": sku + "-2", "name": "Lamp 2"}).json()
+    listed = anonymous.call("GET", f"/products?category={category}&limit=1").json()
+    assert [p["product_id"] for p in listed["items"]] == [second["product_id"]]  # newest first
+    rest = anonymous.call("GET", f"/products?category={category}&limit=1&cursor={listed['next_cursor']}").json()
+    assert [p["product_id"] for p in rest["items"]] == [product["product_id"]] and rest["next_cursor"] is None
+    assert anonymous.call("GET", "/products?limit=0").status_code == 400
+    assert anonymous.call("GET", "/products?cursor=bogus").status_code == 400
+    patched = admin.call("PATCH", path, {"price_cents": 3900, "stock": 2})
+    assert patched.status_code == 200 and (patched.json()["price_cents"], patched.json()["stock"]) == (3900, 2)
+    assert admin.call("PATCH", path, {}).status_code == 400
+    assert admin.call("PATCH", path, {"sku": "NEW"}).status_code == 400
+    assert shopper.call("DELETE", path).status_code == 403
+    assert admin.call("DELETE", path).status_code == 204
+    assert anonymous.call("GET", path).status_code == 404
+    assert admin.call("DELETE", path).status_code == 404
+    remaining = anonymous.call("GET", f"/products?category={category}").json()["items"]
+    assert [p["product_id"] for p in remaining] == [second["product_id"]]
