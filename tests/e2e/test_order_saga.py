@@ -218,3 +218,19 @@ def test_someone_elses_order_is_not_found(devstack, shopper, admin):
     for method, path in (("GET", ""), ("GET", "/events"), ("GET", "/payment"), ("POST", "/cancel")):
         assert other.call(method, f"/orders/{order_id}{path}").status_code == 404
     assert Api(devstack, "forged.token.here").call("GET", f"/orders/{order_id}").status_code == 401
+
+
+def test_the_correlation_id_travels_through_every_event_and_log_line(devstack, shopper, admin):
+    mug = new_product(admin)
+    correlation_id = f"e2e-{uuid.uuid4().hex}"
+    body = {"items": [{"product_id": mug["product_id"], "quantity": 1}], "payment_token": "tok_visa"}
+    placed = shopper.call("POST", "/orders", body, {"X-Correlation-Id": correlation_id})
+    assert placed.headers["X-Correlation-Id"] == correlation_id
+    order_id = placed.json()["order_id"]
+    wait_for_timeline(shopper, order_id, "OrderPlaced", "PaymentSucceeded")
+    events = shopper.call("GET", f"/orders/{order_id}/events").json()["items"]
+    assert {event["correlation_id"] for event in events} == {correlation_id}
+    logged = [json.loads(line) for line in devstack.lines_containing(correlation_id) if line.startswith("{")]
+    messages = {entry["message"] for entry in logged}
+    assert {"order placed", "consuming event"} <= messages  # the API and the queue consumers
+    assert all(entry["correlation_id"] == correlation_id for entry in logged)
