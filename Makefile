@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint unit install clean
+.PHONY: dev test lint unit fuzz install clean deploy destroy package chromium screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "pip<26.3"  # chalice 1.34 packages with pip and requires pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -18,17 +18,44 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m devstack
 
-## Lint, then the whole suite: unit, integration and end-to-end.
-test: $(STAMP) lint
+## Lint, then the whole suite: unit, integration, end-to-end and browser.
+test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest
+
+## The browser tests drive Debian's Chromium through Playwright (no browser download is possible here).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+## Rewrite docs/screenshots/ from the browser tests (390 px and 1280 px wide).
+screenshots: $(STAMP) chromium
+	STOREFRONT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -n0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint infra/template.yaml
 
+## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.runner $(FUZZ_ARGS)
+
 ## Fast feedback: unit tests only.
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+## Deploy a stage to the AWS account of the current credentials: resources stack, chalice deploy, post-deploy.
+deploy: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>"; exit 2; }
+	$(BIN)/python -m deploy deploy --stage $(STAGE)
+
+## Remove a stage: the Chalice app, then the resources stack.
+destroy: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make destroy STAGE=<stage>"; exit 2; }
+	$(BIN)/python -m deploy destroy --stage $(STAGE)
+
+## Build the exact zip `make deploy` uploads into dist/<stage>/deployment.zip.
+package: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make package STAGE=<stage>"; exit 2; }
+	$(BIN)/python -m deploy package --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""`python -m deploy {deploy,destroy,package} --stage <stage>` (the Makefile's deploy targets)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deploy import flow
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
+    parser.add_argument("command", choices=["deploy", "destroy", "package"])
+    parser.add_argument("--stage", required=True, help="stage name, e.g. dev or prod (not local)")
+    parser.add_argument("--sender-email", help="verified SES identity notification emails are sent from")
+    args = parser.parse_args(argv)
+    if args.stage == "local":
+        parser.error("the local stage is the emulator's (make dev), not a deployable stage")
+    if args.command == "deploy":
+        flow.deploy(args.stage, sender_email=args.sender_email)
+    elif args.command == "destroy":
+        flow.destroy(args.stage)
+    else:
+        flow.package(args.stage)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

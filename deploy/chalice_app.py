@@ -1,0 +1,64 @@
+"""Chalice through its Python API (what `chalice deploy`, `chalice delete` and the packaging step of
+`chalice deploy` do), with the slim packaging of deploy/packaging.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from chalice.cli.factory import CLIFactory
+from chalice.deploy.packager import PipRunner, SubprocessPip
+from chalice.utils import UI, OSUtils
+
+from deploy.packaging import RuntimeAwareDependencyBuilder, SlimLambdaDeploymentPackager, slim_packaging
+
+
+def _factory(project_dir: Path) -> CLIFactory:
+    # environ=os.environ, as the `chalice` CLI does: the stage's environment variables are set in this
+    # process before app.py is imported, so names and ARNs read at import time are the stage's.
+    return CLIFactory(project_dir=str(project_dir), environ=os.environ)
+
+
+def load_app(project_dir: Path, stage: str) -> Any:
+    """The Chalice app as `chalice deploy --stage <stage>` imports it (with the stage's environment)."""
+    return _factory(project_dir).create_config_obj(chalice_stage_name=stage).chalice_app
+
+
+def deploy_app(project_dir: Path, stage: str) -> dict[str, Any]:
+    """`chalice deploy --stage <stage>`; return the deployed values (`.chalice/deployed/<stage>.json`)."""
+    factory = _factory(project_dir)
+    with slim_packaging():
+        config = factory.create_config_obj(chalice_stage_name=stage)
+        session = factory.create_botocore_session()
+        ui = UI()
+        deployed = factory.create_default_deployer(session=session, config=config, ui=ui).deploy(
+            config, chalice_stage_name=stage)
+    factory.create_deployment_reporter(ui=ui).display_report(deployed)
+    return deployed
+
+
+def delete_app(project_dir: Path, stage: str) -> None:
+    """`chalice delete --stage <stage>` (functions, roles, API, event sources it recorded)."""
+    factory = _factory(project_dir)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    factory.create_deletion_deployer(session=factory.create_botocore_session(), ui=UI()).deploy(
+        config, chalice_stage_name=stage)
+
+
+def build_package(project_dir: Path, stage: str, output: Path) -> Path:
+    """Build exactly the zip `deploy_app` uploads (same builder, packager and cache) and copy it to `output`.
+
+    `chalice package` cannot be used: its CloudFormation output refuses `@app.on_s3_event`.
+    """
+    config = _factory(project_dir).create_config_obj(chalice_stage_name=stage)
+    osutils = OSUtils()
+    builder = RuntimeAwareDependencyBuilder(osutils=osutils, pip_runner=PipRunner(pip=SubprocessPip(osutils=osutils),
+                                            osutils=osutils), architecture=config.lambda_architecture)
+    packager = SlimLambdaDeploymentPackager(osutils=osutils, dependency_builder=builder, ui=UI(),
+                                            architecture=config.lambda_architecture)
+    zip_path = packager.create_deployment_package(str(project_dir), config.lambda_python_version)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(zip_path, output)
+    return output

@@ -1,0 +1,104 @@
+"""`make deploy`, `make destroy` and `make package`, step by step (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from chalicelib import settings
+from deploy import chalice_app, policies, post_deploy, resources, stage_config
+from infra.stack import outputs_to_env
+
+ROOT = Path(__file__).resolve().parent.parent
+Log = Callable[[str], None]
+# (cloudformation client, stage, template parameters) -> stack outputs. Replaceable for the emulator.
+StackDeployer = Callable[[Any, str, dict[str, str]], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    stage: str
+    outputs: dict[str, str]
+    environment: dict[str, str]
+    deployed: dict[str, Any]
+    post_deploy: list[str]
+
+
+def target_of(session: boto3.Session) -> post_deploy.Target:
+    """The account from STS, the region and partition from the session: nothing hard-coded."""
+    region = session.region_name
+    if not region:
+        raise RuntimeError("no AWS region configured (set AWS_REGION or AWS_DEFAULT_REGION, or a profile's region)")
+    account = session.client("sts").get_caller_identity()["Account"]
+    return post_deploy.Target(account=account, region=region, partition=session.get_partition_for_region(region))
+
+
+def stack_parameters(stage: str, sender_email: str | None) -> dict[str, str]:
+    return {"Stage": stage, **({"SenderEmail": sender_email} if sender_email else {})}
+
+
+def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
+           sender_email: str | None = None, stack_deployer: StackDeployer | None = None,
+           log: Log = print) -> DeployResult:
+    session = session or boto3.Session()
+    target = target_of(session)
+    log(f"deploying stage {stage} to account {target.account}, region {target.region}")
+    parameters = stack_parameters(stage, sender_email)
+    outputs = (stack_deployer or resources.deploy_stack)(session.client("cloudformation"), stage, parameters)
+    log(f"resources stack ready ({len(outputs)} outputs)")
+    environment = {settings.STAGE: stage, **outputs_to_env(outputs),
+                   settings.SENDER_EMAIL: sender_email or settings.DEFAULT_SENDER_EMAIL}
+    names = policies.StageNames(stage=stage, target=target, outputs=outputs,
+                                sender_email=environment[settings.SENDER_EMAIL])
+    stage_config.write_stage(project_dir, stage, environment)  # the app imports with these names
+    app = chalice_app.load_app(project_dir, stage)
+    default_file, function_files = policies.write_policy_files(project_dir, app, names)
+    stage_config.write_policies(project_dir, stage, default_file, function_files)
+    log(f".chalice/config.json stage {stage}: environment and {len(function_files) + 1} policy files written")
+    deployed = chalice_app.deploy_app(project_dir, stage)
+    changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
+    for line in changes:
+        log(f"post-deploy: {line}")
+    return DeployResult(stage, outputs, environment, deployed, changes)
+
+
+def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
+            stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print) -> None:
+    """Remove the Chalice app (if it was deployed from here), empty the uploads bucket, delete the stack."""
+    session = session or boto3.Session()
+    if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
+        chalice_app.delete_app(project_dir, stage)
+        log(f"chalice app of stage {stage} deleted")
+    else:
+        log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
+    empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
+    (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
+    log(f"stack {stage} deleted")
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    """CloudFormation cannot delete a bucket with objects in it; uploads are transient."""
+    try:
+        paginator = s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket):
+            keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    except s3.exceptions.NoSuchBucket:
+        return
+
+
+def package(stage: str, *, project_dir: Path = ROOT, log: Log = print) -> Path:
+    output = chalice_app.build_package(project_dir, stage, project_dir / "dist" / stage / "deployment.zip")
+    log(f"{output} ({output.stat().st_size / 2**20:.2f} MiB)")
+    return output
+
+
+def deployed_state(project_dir: Path, stage: str) -> dict[str, Any]:
+    return json.loads((project_dir / ".chalice" / "deployed" / f"{stage}.json").read_text(encoding="utf-8"))

@@ -1,0 +1,233 @@
+"""Least-privilege IAM policies, one per function, generated from one declaration per stage.
+
+`ACCESS` says what each function's *code* calls, per resource; `EVENT_SOURCE_ACCESS` adds what
+Lambda itself does with the function's role (poll its queue or stream, send failures to the
+failure queues); every function may write its own log group and X-Ray segments. The resource ARNs
+come from the template's deterministic names (`storefront-<stage>-<name>`), the stack outputs and
+the account and region of the deploy (STS and the session), so the files are never kept by hand:
+`make deploy` writes `.chalice/policy-<stage>.json` (the API handler, Chalice's default role) and
+`.chalice/policy-<stage>-<function>.json` (each other function's own role).
+
+tests/unit/test_iam.py records the AWS calls each function makes while the test flows exercise it
+and fails if `ACCESS` misses one or grants one that is never made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.settings import PROJECT, resource_name
+from deploy.post_deploy import ASYNC_FAILURES_QUEUE, STREAM_FAILURES_QUEUE, Target
+
+API_HANDLER = "api_handler"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Actions on resources named symbolically: `table:<name>`, `index:<name>` (every index of the
+    table), `topic:<name>`, `queue:<name>`, `stream:outbox`, `bucket:<prefix>`, `user-pool`,
+    `email-identity`, `*` (services without resource-level permissions)."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+def _table(name: str, *actions: str) -> Grant:
+    return Grant(tuple(f"dynamodb:{a}" for a in actions), (f"table:{name}",))
+
+
+def _index(name: str) -> Grant:
+    return Grant(("dynamodb:Query",), (f"index:{name}",))
+
+
+# What each function's code calls (recorded by tests/unit/test_iam.py). The transactions of a
+# state change and its outbox event need the per-item actions (PutItem/UpdateItem/ConditionCheckItem).
+ACCESS: dict[str, tuple[Grant, ...]] = {
+    API_HANDLER: (
+        _table("accounts", "GetItem", "PutItem", "UpdateItem"),
+        _table("catalog", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"),
+        _index("catalog"),
+        _table("orders", "GetItem", "PutItem", "UpdateItem"),
+        _index("orders"),
+        _table("payments", "GetItem"),
+        _index("notifications"),
+        _index("audit"),
+        _table("outbox", "PutItem"),
+        _table("imports", "GetItem", "PutItem"),
+        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminListGroupsForUser"), ("user-pool",)),
+    ),
+    "jwt_authorizer": (),
+    "publish_outbox": (
+        Grant(("sns:Publish",), ("topic:events",)),
+    ),
+    "handle_payment_messages": (
+        _table("payments", "GetItem", "PutItem", "UpdateItem"),
+        _table("inbox", "PutItem"),
+        _table("outbox", "PutItem"),
+    ),
+    "apply_payment_results": (
+        _table("orders", "GetItem", "UpdateItem"),
+        _table("catalog", "UpdateItem"),
+        _table("inbox", "PutItem"),
+        _table("outbox", "PutItem"),
+    ),
+    "send_notifications": (
+        _table("notifications", "GetItem", "PutItem", "UpdateItem"),
+        Grant(("ses:SendEmail",), ("email-identity",)),
+    ),
+    "cancel_unpaid_orders": (
+        _table("orders", "UpdateItem"),
+        _index("orders"),
+        _table("catalog", "UpdateItem"),
+        _table("outbox", "PutItem"),
+    ),
+    "record_audit_event": (
+        _table("audit", "PutItem"),
+    ),
+    # Declared from the code, not yet exercised by tests/unit/test_iam.py (KNOWN_UNVERIFIED there).
+    "import_uploaded_file": (
+        Grant(("s3:GetObject",), ("bucket:imports/*",)),
+        _table("imports", "GetItem", "PutItem", "UpdateItem"),
+        _table("catalog", "GetItem", "PutItem", "UpdateItem", "BatchGetItem"),
+        _table("outbox", "PutItem"),
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
+    ),
+    "continue_import": (
+        Grant(("s3:GetObject",), ("bucket:imports/*",)),
+        _table("imports", "GetItem", "PutItem", "UpdateItem"),
+        _table("catalog", "GetItem", "PutItem", "UpdateItem", "BatchGetItem"),
+        _table("outbox", "PutItem"),
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
+    ),
+    "attach_uploaded_image": (
+        Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), ("bucket:images/*",)),
+        _table("catalog", "GetItem", "PutItem", "UpdateItem"),
+    ),
+}
+
+# Presigned upload URLs are signed with the API handler's credentials: S3 authorizes the client's PUT
+# against that role, although the code itself makes no call.
+PRESIGNED: dict[str, tuple[Grant, ...]] = {
+    API_HANDLER: (Grant(("s3:PutObject",), ("bucket:images/*", "bucket:imports/*")),),
+}
+
+SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility")
+STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                         "dynamodb:ListStreams")
+
+
+@dataclass(frozen=True)
+class StageNames:
+    """Resolves the symbolic resources of a `Grant` to ARNs for one deployed stage."""
+
+    stage: str
+    target: Target
+    outputs: dict[str, str]
+    sender_email: str
+
+    def _arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+        t = self.target
+        return f"arn:{t.partition}:{service}:{t.region if region else ''}:{t.account if account else ''}:{resource}"
+
+    def name(self, short: str) -> str:
+        return resource_name(short, self.stage)
+
+    def function_name(self, function: str) -> str:
+        return f"{PROJECT}-{self.stage}" if function == API_HANDLER else f"{PROJECT}-{self.stage}-{function}"
+
+    def resolve(self, symbol: str) -> str:
+        kind, _, arg = symbol.partition(":")
+        if kind == "table":
+            return self._arn("dynamodb", f"table/{self.name(arg)}")
+        if kind == "index":
+            return self._arn("dynamodb", f"table/{self.name(arg)}/index/*")
+        if kind == "topic":
+            return self._arn("sns", self.name(arg))
+        if kind == "queue":
+            return self._arn("sqs", self.name(arg))
+        if kind == "stream":
+            return self.outputs["OutboxStreamArn"]
+        if kind == "bucket":
+            return f"arn:{self.target.partition}:s3:::{self.name('uploads')}/{arg}"
+        if kind == "user-pool":
+            return self._arn("cognito-idp", f"userpool/{self.outputs['UserPoolId']}")
+        if kind == "email-identity":
+            return self._arn("ses", f"identity/{self.sender_email}")
+        if kind == "log-group":
+            return self._arn("logs", f"log-group:/aws/lambda/{self.function_name(arg)}:*")
+        if symbol == "*":
+            return "*"
+        raise ValueError(f"unknown resource symbol {symbol!r}")
+
+
+def event_source_grants(app: Any, function: str) -> tuple[Grant, ...]:
+    """What Lambda does with the function's role for its event source (Chalice adds none when
+    `autogen_policy` is false)."""
+    grants: list[Grant] = []
+    for source in app.event_sources:
+        if source.name != function:
+            continue
+        kind = type(source).__name__
+        if kind == "SQSEventConfig":
+            grants.append(Grant(SQS_CONSUMER_ACTIONS, (f"queue:{source.queue.removeprefix(f'{PROJECT}-')}",)))
+        elif kind == "DynamoDBEventConfig":
+            grants.append(Grant(STREAM_READER_ACTIONS, ("stream:outbox",)))
+            grants.append(Grant(("sqs:SendMessage",), (f"queue:{STREAM_FAILURES_QUEUE}",)))
+        elif kind in ("SNSEventConfig", "S3EventConfig", "ScheduledEventConfig", "CloudWatchEventConfig"):
+            grants.append(Grant(("sqs:SendMessage",), (f"queue:{ASYNC_FAILURES_QUEUE}",)))
+    return tuple(grants)
+
+
+def function_names(app: Any) -> list[str]:
+    """Every Lambda function Chalice creates for the app: the API handler, authorizers, event handlers."""
+    names = {API_HANDLER} if app.routes else set()
+    names |= {a.name for a in app.builtin_auth_handlers}
+    names |= {s.name for s in app.event_sources}
+    names |= {f.name for f in app.pure_lambda_functions}
+    return sorted(names)
+
+
+def policy_document(names: StageNames, function: str, grants: tuple[Grant, ...]) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "OwnLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [names.resolve(f"log-group:{function}")]},
+        {"Sid": "Tracing", "Effect": "Allow",  # X-Ray has no resource-level permissions
+         "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": ["*"]},
+    ]
+    merged: dict[tuple[str, ...], set[str]] = {}
+    for grant in grants:
+        for symbol in grant.resources:
+            merged.setdefault(tuple(sorted(grant.actions)), set()).add(names.resolve(symbol))
+    for i, (actions, resources) in enumerate(sorted(merged.items())):
+        statements.append({"Sid": f"Access{i}", "Effect": "Allow", "Action": list(actions),
+                           "Resource": sorted(resources)})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policies_for(app: Any, names: StageNames) -> dict[str, dict[str, Any]]:
+    """`{function: policy document}` for every function of the app; a function without an `ACCESS`
+    entry is an error, so a new handler cannot be deployed with a guessed policy."""
+    missing = [f for f in function_names(app) if f not in ACCESS]
+    if missing:
+        raise KeyError(f"no IAM access declared for {missing}: add them to ACCESS in deploy/policies.py")
+    return {f: policy_document(names, f, ACCESS[f] + PRESIGNED.get(f, ()) + event_source_grants(app, f))
+            for f in function_names(app)}
+
+
+def policy_file_name(stage: str, function: str) -> str:
+    return f"policy-{stage}.json" if function == API_HANDLER else f"policy-{stage}-{function}.json"
+
+
+def write_policy_files(project_dir: Path, app: Any, names: StageNames) -> tuple[str, dict[str, str]]:
+    """Write every function's policy into `.chalice/`; return (the API handler's file, the others')."""
+    files: dict[str, str] = {}
+    for function, document in policies_for(app, names).items():
+        file_name = policy_file_name(names.stage, function)
+        (project_dir / ".chalice" / file_name).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        files[function] = file_name
+    return files.pop(API_HANDLER), files

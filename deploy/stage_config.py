@@ -1,0 +1,53 @@
+"""The stage's section of `.chalice/config.json`: the resources' names and ARNs as environment
+variables, and the IAM policy files. Chalice reads only config.json, so the deploy writes there.
+
+Only the keys the deploy owns are touched (`environment_variables` entries it sets, `autogen_policy`,
+`iam_policy_file` and each function's `iam_policy_file`); everything else in the file is kept as is.
+Nothing secret is written: stack outputs are names, ids and ARNs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def config_path(project_dir: Path) -> Path:
+    return project_dir / ".chalice" / "config.json"
+
+
+def read_config(project_dir: Path) -> dict[str, Any]:
+    return json.loads(config_path(project_dir).read_text(encoding="utf-8"))
+
+
+def _update_stage(project_dir: Path, stage: str, change: Any) -> dict[str, Any]:
+    config = read_config(project_dir)
+    section = config.setdefault("stages", {}).setdefault(stage, {})
+    section.setdefault("api_gateway_stage", "api")
+    change(section)
+    config_path(project_dir).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return section
+
+
+def write_stage(project_dir: Path, stage: str, environment: dict[str, str]) -> dict[str, Any]:
+    """Merge the stage's environment into its config.json section; return the section."""
+
+    def change(section: dict[str, Any]) -> None:
+        section["environment_variables"] = {**section.get("environment_variables", {}), **environment}
+
+    return _update_stage(project_dir, stage, change)
+
+
+def write_policies(project_dir: Path, stage: str, default_policy_file: str,
+                   function_policy_files: dict[str, str]) -> dict[str, Any]:
+    """No generated policy: the API handler gets `default_policy_file`, every other function its own role."""
+
+    def change(section: dict[str, Any]) -> None:
+        section["autogen_policy"] = False
+        section["iam_policy_file"] = default_policy_file
+        functions = section.setdefault("lambda_functions", {})
+        for name, policy_file in function_policy_files.items():
+            functions.setdefault(name, {})["iam_policy_file"] = policy_file
+
+    return _update_stage(project_dir, stage, change)
