@@ -14,7 +14,12 @@ from botocore.config import Config
 
 from chalicelib.settings import get_settings
 
-_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+# A hung backend must become a 503 within seconds, well inside API Gateway's 29 s integration limit:
+# at most 2 attempts of (connect 2 s + read 3 s). PynamoDB's own defaults (15 s, 30 s, 4 attempts) are
+# overridden the same way in chalicelib/dynamo.py (measured in docs/performance.md).
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S, MAX_ATTEMPTS = 2, 3, 2
+_CONFIG = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
+                 retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"})
 
 
 @functools.cache

@@ -16,6 +16,10 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import resource_name
 
+# PynamoDB's defaults (connect 15 s, read 30 s, 1 + 3 attempts) let a hung DynamoDB hold a request for
+# two minutes; these match chalicelib/aws.py so that it becomes a 503 within seconds.
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S, MAX_RETRY_ATTEMPTS = 2, 3, 1
+
 
 def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -27,6 +31,9 @@ def table_meta(short_name: str) -> type:
     class Meta:
         table_name = resource_name(short_name)
         region = _region()
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRY_ATTEMPTS
 
     return Meta
 
@@ -35,7 +42,8 @@ def table_meta(short_name: str) -> type:
 def _connection() -> Connection:
     """One per container: a Connection builds a botocore client (and loads its service model, about
     a quarter of a second) on first use, then keeps one session per thread."""
-    return Connection(region=_region())
+    return Connection(region=_region(), connect_timeout_seconds=CONNECT_TIMEOUT_S,
+                      read_timeout_seconds=READ_TIMEOUT_S, max_retry_attempts=MAX_RETRY_ATTEMPTS)
 
 
 def transaction() -> TransactWrite:

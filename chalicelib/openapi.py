@@ -60,7 +60,8 @@ def _operation(entry: Any, doc: Any) -> dict[str, Any]:
     success: dict[str, Any] = {"description": STATUS_TEXT.get(doc.status, "Success")}
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": doc.response.json_schema()}}
-    errors = set(doc.errors) | ({401} if doc.auth else set()) | ({403} if doc.auth == "admin" else set())
+    # 503: web.route answers it on every route whose backing service is unreachable or unavailable.
+    errors = set(doc.errors) | {503} | ({401} if doc.auth else set()) | ({403} if doc.auth == "admin" else set())
     responses: dict[str, Any] = {str(doc.status): success}
     for status in sorted(errors):
         responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),

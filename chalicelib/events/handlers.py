@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import Blueprint
 from chalice.app import DynamoDBEvent, SQSEvent
 
@@ -26,6 +25,9 @@ def publish_outbox(event: DynamoDBEvent) -> None:
 
 def consume_sqs_batch(event: SQSEvent, consumer: Callable[[Event], None]) -> dict:
     """Run `consumer` on each message's envelope; report only the failed messages for retry."""
+    # Imported here, not at module level: every Lambda of the app (the API too) imports app.py, and
+    # Powertools' batch utility is ~35 ms of cold start that only the queue consumers need (bench/cold_start.py).
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def handle_record(record: object) -> None:
         envelope = Event.from_json(record.body)  # type: ignore[attr-defined]

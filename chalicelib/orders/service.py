@@ -245,12 +245,13 @@ def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[s
     reason = "cancelled_by_customer" if order.user_id == viewer_id else "cancelled_by_admin"
     try:
         with transaction() as tx:
-            _cancel_in(tx, order, order.status, reason)
+            cancelled_at = _cancel_in(tx, order, order.status, reason)
     except TransactWriteError as exc:
         if _condition_failed(exc):
             raise Conflict("The order changed meanwhile; reload it and retry") from None
         raise
-    return order_view(_load(order_id))
+    order.status, order.updated_at = CANCELLED, cancelled_at  # what the conditional write made it: no re-read
+    return order_view(order)
 
 
 def ship_order(order_id: str) -> dict[str, Any]:
@@ -258,28 +259,33 @@ def ship_order(order_id: str) -> dict[str, Any]:
     order = _load(order_id)
     if order.status != PAID:
         raise Conflict(f"Only a PAID order can be shipped; this one is {order.status}")
+    shipped_at = now_iso()
     try:
         with transaction() as tx:
             tx.update(order, condition=Order.status == PAID,
-                      actions=[Order.status.set(SHIPPED), Order.updated_at.set(now_iso())])
+                      actions=[Order.status.set(SHIPPED), Order.updated_at.set(shipped_at)])
             outbox.record(tx, Event("OrderShipped", _event_data(order)))
     except TransactWriteError as exc:
         if _condition_failed(exc):
             raise Conflict("The order changed meanwhile; reload it and retry") from None
         raise
-    return order_view(_load(order_id))
+    order.status, order.updated_at = SHIPPED, shipped_at  # what the conditional write made it: no re-read
+    return order_view(order)
 
 
-def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> None:
-    """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, and the event."""
-    was_paid = from_status == PAID
+def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> str:
+    """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, and the event.
+
+    Returns the `updated_at` it writes."""
+    was_paid, cancelled_at = from_status == PAID, now_iso()
     tx.update(order, condition=Order.status == from_status, actions=[
-        Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(now_iso()),
+        Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(cancelled_at),
         Order.gsi2pk.remove(), Order.gsi2sk.remove()])
     for line in order.items:
         catalog.stock_release(tx, line.product_id, int(line.quantity))
     outbox.record(tx, Event("OrderCancelled", {**_event_data(order), "reason": reason, "was_paid": was_paid,
                                                "items": _lines_data(order)}))
+    return cancelled_at
 
 
 def _condition_failed(exc: TransactWriteError) -> bool:

@@ -1,0 +1,251 @@
+"""AWS calls per operation, for every route and event handler, next to the minimum possible.
+
+Every AWS call any client makes (boto3's and PynamoDB's alike) is counted through botocore's
+`before-call` event, registered on each client as it is created. The app runs in-process on moto
+(`mock_aws`, the same stack the unit tests use), through `chalice.test.Client`. A request path
+above its minimum, or any Scan anywhere, fails the run (exit status 1).
+
+    .venv/bin/python -m bench.aws_calls
+
+The baseline of this run is the MINIMUM table: what the operation cannot do with fewer calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1", "STOREFRONT_STAGE": "local", "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import logging  # noqa: E402
+import warnings  # noqa: E402
+
+import botocore.session  # noqa: E402
+
+warnings.filterwarnings("ignore")
+logging.disable(logging.WARNING)
+
+CALLS: list[str] = []
+_create_client = botocore.session.Session.create_client
+
+
+def _counting_create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+    client = _create_client(self, *args, **kwargs)
+    client.meta.events.register("before-call", _count)
+    return client
+
+
+def _count(event_name: str, **_: Any) -> None:
+    _, service, operation = event_name.split(".", 2)
+    CALLS.append(f"{service}.{operation}")
+
+
+botocore.session.Session.create_client = _counting_create_client
+
+# The minimum AWS calls of each operation, and why. Request paths must be at it.
+MINIMUM: dict[str, tuple[int, str]] = {
+    "GET /health": (0, "static"),
+    "GET /openapi.json": (0, "built from the routes"),
+    "POST /auth/signup": (3, "Cognito SignUp + AdminConfirmSignUp (local stage) + PutItem profile"),
+    "POST /auth/login": (1, "Cognito InitiateAuth"),
+    "POST /auth/refresh": (1, "Cognito InitiateAuth (REFRESH_TOKEN_AUTH)"),
+    "GET /users/me": (1, "GetItem profile"),
+    "PATCH /users/me": (1, "UpdateItem profile (returns the new item)"),
+    "GET /users/{user_id}": (2, "GetItem profile + Cognito AdminListGroupsForUser (is_admin of another user)"),
+    "GET /products": (1, "Query the active-products index"),
+    "GET /products/{product_id}": (1, "GetItem"),
+    "POST /products": (1, "TransactWriteItems: product + SKU claim + outbox event"),
+    "PATCH /products/{product_id}": (2, "GetItem (to diff and emit the event) + TransactWriteItems"),
+    "DELETE /products/{product_id}": (2, "GetItem + TransactWriteItems (product, SKU claim, outbox)"),
+    "POST /orders": (2, "BatchGetItem products + TransactWriteItems (order, stock, outbox)"),
+    "POST /orders (with Idempotency-Key)": (3, "GetItem key record (a replay costs 2, not 3) + BatchGetItem + tx"),
+    "POST /orders (idempotent replay)": (2, "GetItem the key record + GetItem the order's current state"),
+    "GET /orders": (1, "Query the user's orders"),
+    "GET /users/{user_id}/orders": (1, "Query the user's orders"),
+    "GET /orders/{order_id}": (1, "GetItem"),
+    "POST /orders/{order_id}/cancel": (2, "GetItem + TransactWriteItems (order, stock, outbox)"),
+    "POST /orders/{order_id}/ship": (2, "GetItem + TransactWriteItems (order, outbox)"),
+    "GET /orders/{order_id}/payment": (2, "GetItem order (ownership) + Query/GetItem payment"),
+    "GET /orders/{order_id}/events": (2, "GetItem order (ownership) + Query the timeline"),
+    "GET /notifications": (1, "Query the user's notifications"),
+    "handler publish_outbox (10 events)": (1, "one SNS PublishBatch per 10 events"),
+    "handler handle_payment_messages (OrderPlaced)": (3, "provider charge (idempotent put) + GetItem + inbox tx"),
+    "handler apply_payment_results (PaymentSucceeded)": (2, "GetItem order + TransactWriteItems (inbox, order)"),
+    "handler send_notifications (OrderPlaced)": (3, "TransactWriteItems (inbox, notification) + SES + mark sent"),
+    "handler record_audit_event": (1, "TransactWriteItems (inbox marker, event)"),
+    "handler cancel_unpaid_orders (nothing due)": (8, "one Query per pending-index shard"),
+}
+
+
+@dataclass
+class Result:
+    name: str
+    calls: list[str]
+    status: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def minimum(self) -> int:
+        return MINIMUM[self.name][0]
+
+
+@contextmanager
+def counted() -> Any:
+    start = len(CALLS)
+    box: list[str] = []
+    yield box
+    box.extend(CALLS[start:])
+
+
+def main() -> int:
+    from chalice.test import Client
+
+    from chalicelib.accounts import tokens
+    from devstack.moto_fixes import serialize_dynamodb
+    from tests.aws import local_stack, moto_public_jwks
+
+    serialize_dynamodb()
+    tokens.fetch_jwks = moto_public_jwks
+    tokens.keys.clear()
+    with local_stack():
+        import app as app_module
+        from tests.users import make_user
+
+        results = run_scenarios(Client(app_module.app, stage_name="local"), make_user)
+    return report(results)
+
+
+def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
+    admin, user = make_user(admin=True), make_user()
+    results: list[Result] = []
+
+    def http(name: str, method: str, path: str, who: Any = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
+        all_headers = {"Content-Type": "application/json", **(who.headers if who else {}), **(headers or {})}
+        with counted() as calls:
+            response = client.http.request(method, path, headers=all_headers,
+                                           body=json.dumps(body).encode() if body is not None else b"")
+        results.append(Result(name, calls, response.status_code))
+        return response
+
+    http("GET /health", "GET", "/health")
+    http("GET /openapi.json", "GET", "/openapi.json")
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    http("POST /auth/signup", "POST", "/auth/signup", body={"email": email, "password": "Bench-Passw0rd!",
+                                                             "name": "Bench"})
+    login = http("POST /auth/login", "POST", "/auth/login", body={"email": email, "password": "Bench-Passw0rd!"})
+    http("POST /auth/refresh", "POST", "/auth/refresh", body={"refresh_token": login.json_body["refresh_token"]})
+    http("GET /users/me", "GET", "/users/me", user)
+    http("PATCH /users/me", "PATCH", "/users/me", user, {"name": "Renamed"})
+    http("GET /users/{user_id}", "GET", f"/users/{user.user_id}", admin)
+    product = http("POST /products", "POST", "/products", admin, {
+        "sku": f"BENCH-{uuid.uuid4().hex[:8]}", "name": "Bench mug", "price_cents": 1200, "stock": 100,
+        "category": "bench"}).json_body
+    pid = product["product_id"]
+    http("GET /products", "GET", "/products?limit=20")
+    http("GET /products/{product_id}", "GET", f"/products/{pid}")
+    http("PATCH /products/{product_id}", "PATCH", f"/products/{pid}", admin, {"price_cents": 1300})
+    order_body = {"items": [{"product_id": pid, "quantity": 1}], "payment_token": "tok_visa"}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    order = http("POST /orders", "POST", "/orders", user, order_body).json_body
+    http("POST /orders (with Idempotency-Key)", "POST", "/orders", user, order_body, key)
+    http("POST /orders (idempotent replay)", "POST", "/orders", user, order_body, key)
+    oid = order["order_id"]
+    http("GET /orders", "GET", "/orders", user)
+    http("GET /users/{user_id}/orders", "GET", f"/users/{user.user_id}/orders", user)
+    http("GET /orders/{order_id}", "GET", f"/orders/{oid}", user)
+    http("GET /orders/{order_id}/payment", "GET", f"/orders/{oid}/payment", user)
+    http("GET /orders/{order_id}/events", "GET", f"/orders/{oid}/events", user)
+    http("GET /notifications", "GET", "/notifications", user)
+    run_handlers(client, results, user, oid)
+    http("POST /orders/{order_id}/ship", "POST", f"/orders/{oid}/ship", admin)
+    second = http("POST /orders", "POST", "/orders", user, order_body).json_body
+    results.pop()  # already measured above
+    http("POST /orders/{order_id}/cancel", "POST", f"/orders/{second['order_id']}/cancel", user)
+    http("DELETE /products/{product_id}", "DELETE", f"/products/{pid}", admin)
+    return results
+
+
+def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -> None:
+    """Each event handler once, with the event Lambda would give it, made from the real outbox."""
+    from chalicelib.events.envelope import Event
+
+    def invoke(name: str, handler: str, event: dict) -> None:
+        with counted() as calls:
+            client.lambda_.invoke(handler, event)
+        results.append(Result(name, calls))
+
+    placed = Event("OrderPlaced", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
+                                   "items": [], "total_cents": 1200, "currency": "USD", "payment_token": "tok_visa"})
+    succeeded = Event("PaymentSucceeded", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
+                                           "payment_id": f"pay-{uuid.uuid4().hex[:6]}", "amount_cents": 1200,
+                                           "currency": "USD"})
+    sqs = client.events.generate_sqs_event
+
+    invoke("handler publish_outbox (10 events)", "publish_outbox", stream_event([placed] * 10))
+    invoke("handler handle_payment_messages (OrderPlaced)", "handle_payment_messages",
+           sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-payments"))
+    invoke("handler apply_payment_results (PaymentSucceeded)", "apply_payment_results",
+           sqs(message_bodies=[succeeded.to_json()], queue_name="storefront-local-orders"))
+    invoke("handler send_notifications (OrderPlaced)", "send_notifications",
+           sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-notifications"))
+    invoke("handler record_audit_event", "record_audit_event",
+           client.events.generate_sns_event(message=succeeded.to_json(), subject=""))
+    invoke("handler cancel_unpaid_orders (nothing due)", "cancel_unpaid_orders", client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"))
+
+
+def stream_event(events: list[Any]) -> dict:
+    records = [{"eventID": str(i), "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/storefront-local-outbox/stream/x",
+                "dynamodb": {"SequenceNumber": str(i), "ApproximateCreationDateTime": 0, "Keys": {}, "SizeBytes": 1,
+                             "StreamViewType": "NEW_IMAGE", "NewImage": {
+                    "event_type": {"S": event.event_type}, "body": {"S": event.to_json()}}}}
+               for i, event in enumerate(events)]
+    return {"Records": records}
+
+
+def report(results: list[Result]) -> int:
+    failures: list[str] = []
+    print(f"{'operation':<52} {'status':>6} {'calls':>5} {'min':>4}  calls made")
+    for result in results:
+        counts = Counter(result.calls)
+        made = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in counts.items()) or "-"
+        flag = ""
+        if any(call.endswith(".Scan") for call in result.calls):
+            flag = "  <-- SCAN"
+            failures.append(f"{result.name} made a Scan")
+        if result.status is not None and len(result.calls) > result.minimum:
+            flag += "  <-- above the minimum"
+            failures.append(f"{result.name}: {len(result.calls)} calls, minimum {result.minimum}")
+        if result.status is not None and result.status >= 500:
+            failures.append(f"{result.name} answered {result.status}")
+        status = "" if result.status is None else str(result.status)
+        print(f"{result.name:<52} {status:>6} {len(result.calls):>5} {result.minimum:>4}  {made}{flag}")
+    untested = sorted(set(MINIMUM) - {r.name for r in results})
+    if untested:
+        failures.append(f"not measured: {untested}")
+    total = sum(len(r.calls) for r in results)
+    print(f"\n{len(results)} operations, {total} AWS calls; baseline: the minimum column "
+          f"(sum {sum(r.minimum for r in results)})")
+    if failures:
+        print("\nFAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("every request path at its minimum; no Scan anywhere")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

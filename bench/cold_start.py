@@ -1,0 +1,75 @@
+"""Cold start: `import app` in a fresh process against `import boto3` in the same run (the baseline).
+
+    .venv/bin/python -m bench.cold_start [--runs 5]
+
+Each figure is the median wall time of `python -c "import X"` over fresh processes, run
+alternately so that machine noise hits both alike; the target is `import app` <= 1.5x `import boto3`
+(the Lambda runtime ships boto3, so that is the floor every Python function pays). Then
+`-X importtime` lists the heaviest modules `import app` pulls in (cumulative, top level).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.5
+ENV = {**os.environ, "STOREFRONT_STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "0"}
+
+
+def import_seconds(module: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=ENV, check=True)
+    return time.perf_counter() - started
+
+
+THIRD_PARTY = ("boto3", "botocore", "s3transfer", "pynamodb", "chalice", "aws_lambda_powertools", "PIL", "urllib3")
+
+
+def heaviest_imports(module: str, top: int = 14) -> list[tuple[int, str]]:
+    """(cumulative microseconds, module): third-party packages and chalicelib's service modules that
+    `import module` loads, heaviest first, from one `-X importtime` run (each counted where first imported)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT, env=ENV,
+                            capture_output=True, text=True, check=True)
+    totals: dict[str, int] = {}
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        if name in THIRD_PARTY or (name.startswith("chalicelib.") and name.count(".") <= 2):
+            totals[name] = int(cumulative)
+    return sorted(((us, name) for name, us in totals.items()), reverse=True)[:top]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    import_seconds("app")  # warm the bytecode caches so both sides start from compiled files
+    import_seconds("boto3")
+    samples: dict[str, list[float]] = {"boto3": [], "app": []}
+    for _ in range(args.runs):
+        for module in samples:
+            samples[module].append(import_seconds(module))
+    medians = {module: statistics.median(values) for module, values in samples.items()}
+    ratio = medians["app"] / medians["boto3"]
+    print(f"fresh-process import, median of {args.runs} (python {sys.version.split()[0]}):")
+    for module, values in samples.items():
+        print(f"  import {module:<6} {medians[module] * 1000:7.0f} ms   runs: "
+              + ", ".join(f"{v * 1000:.0f}" for v in values))
+    print(f"  ratio app / boto3 (baseline): {ratio:.2f}x   target <= {TARGET_RATIO}x   "
+          f"{'OK' if ratio <= TARGET_RATIO else 'ABOVE TARGET'}")
+    print("\nheaviest imports under `import app` (cumulative ms, one -X importtime run; nested ones overlap):")
+    for us, name in heaviest_imports("app"):
+        print(f"  {us / 1000:7.1f} ms  {name}")
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
