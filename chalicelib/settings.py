@@ -25,12 +25,32 @@ AUTO_CONFIRM_SIGNUPS = "STOREFRONT_AUTO_CONFIRM_SIGNUPS"
 # The verified SES identity notification emails are sent from (infra/template.yaml SenderEmail).
 SENDER_EMAIL = "STOREFRONT_SENDER_EMAIL"
 DEFAULT_SENDER_EMAIL = "noreply@storefront.example"
+# The web app's origin, the one origin the API allows through CORS. Deployed stages set it in
+# .chalice/config.json (their CloudFront URL); the local stage follows the dev stack's web port.
+WEB_ORIGIN = "STOREFRONT_WEB_ORIGIN"
+WEB_PORT = "STOREFRONT_WEB_PORT"
+DEFAULT_WEB_PORT = "8001"
 # Placeholder used before a stage's stack exists (e.g. `chalice local` with no outbox yet).
 UNSET_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/unset/stream/unset"
 
 
 def stage() -> str:
     return os.environ.get(STAGE, "local")
+
+
+def web_origin() -> str | None:
+    """The origin allowed to call the API from a browser, or None (no cross-origin access).
+
+    Read once, at import, by `web.route()`: CORS is part of the API's definition. `STOREFRONT_WEB_ORIGIN`
+    wins; without it the local stage allows `http://127.0.0.1:<STOREFRONT_WEB_PORT or 8001>`, where
+    `make dev` serves web/, and any other stage allows no origin at all.
+    """
+    env = os.environ
+    if env.get(WEB_ORIGIN):
+        return env[WEB_ORIGIN]
+    if stage() == "local":
+        return f"http://127.0.0.1:{env.get(WEB_PORT) or DEFAULT_WEB_PORT}"
+    return None
 
 
 def resource_name(name: str, stage_name: str | None = None) -> str:
@@ -66,4 +86,39 @@ def get_settings() -> Settings:
         order_payment_timeout_minutes=float(env.get(ORDER_PAYMENT_TIMEOUT_MINUTES, "15")),
         auto_confirm_signups=env.get(AUTO_CONFIRM_SIGNUPS, "false").lower() == "true",
         sender_email=env.get(SENDER_EMAIL) or DEFAULT_SENDER_EMAIL,
+    )
+
+
+# --- S3 uploads: catalog imports and product images (chalicelib/imports, chalicelib/catalog/images.py) ---
+UPLOADS_BUCKET = "uploads"  # short name: the bucket is resource_name(UPLOADS_BUCKET)
+IMPORTS_QUEUE = "imports"  # short name of the queue that carries an import's remaining byte ranges
+IMPORT_MAX_BYTES = "IMPORT_MAX_BYTES"  # an import file larger than this ends FAILED
+DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+IMPORT_CHUNK_ROWS = "IMPORT_CHUNK_ROWS"  # rows one invocation handles at most before handing on
+DEFAULT_IMPORT_CHUNK_ROWS = 200_000
+IMAGE_MAX_BYTES = "IMAGE_MAX_BYTES"  # a product image larger than this is rejected
+DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+# Where clients GET product images: `<base>/<key>`. Unset: the bucket's own S3 URL (see docs/imports.md).
+MEDIA_BASE_URL = "STOREFRONT_MEDIA_BASE_URL"
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    bucket: str
+    imports_queue: str
+    import_max_bytes: int
+    import_chunk_rows: int
+    image_max_bytes: int
+    media_base_url: str  # "" means: the bucket's S3 URL
+
+
+def upload_settings() -> UploadSettings:
+    env = os.environ
+    return UploadSettings(
+        bucket=resource_name(UPLOADS_BUCKET),
+        imports_queue=resource_name(IMPORTS_QUEUE),
+        import_max_bytes=int(env.get(IMPORT_MAX_BYTES) or DEFAULT_IMPORT_MAX_BYTES),
+        import_chunk_rows=max(1, int(env.get(IMPORT_CHUNK_ROWS) or DEFAULT_IMPORT_CHUNK_ROWS)),
+        image_max_bytes=int(env.get(IMAGE_MAX_BYTES) or DEFAULT_IMAGE_MAX_BYTES),
+        media_base_url=(env.get(MEDIA_BASE_URL) or "").rstrip("/"),
     )

@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import HTTPClientError
-from chalice import Blueprint, Chalice, Response
+from chalice import Blueprint, Chalice, CORSConfig, Response
 
-from chalicelib import observability
+from chalicelib import observability, settings
 from chalicelib.accounts.authorizer import ANONYMOUS, jwt_authorizer
 from chalicelib.accounts.tokens import CLOCK_SKEW_SECONDS
 from chalicelib.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable, Unauthorized
@@ -35,6 +35,19 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 LIMIT = Int(minimum=1, maximum=100, description="Page size, 1..100 (default 20).")
 CURSOR = Str(min_len=1, max_len=2048, description="Opaque cursor from a previous page's next_cursor.")
 PAGE_QUERY: dict[str, Field] = {"limit": LIMIT, "cursor": CURSOR}
+
+
+def cors_config(origin: str | None) -> CORSConfig | None:
+    """CORS for the web app's one origin (see `settings.web_origin`); None turns CORS off."""
+    if not origin:
+        return None
+    return CORSConfig(allow_origin=origin, max_age=600, expose_headers=["X-Correlation-Id"],
+                      allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id"])
+
+
+# Fixed when the app is imported: Chalice writes CORS into the API definition (and `chalice local`
+# answers preflight requests from it).
+CORS = cors_config(settings.web_origin())
 
 
 @dataclass(frozen=True)
@@ -147,9 +160,21 @@ def _call_for(request: Any, doc: RouteDoc) -> Call:
                 query=parse_query(doc.query, request.query_params), caller=caller, headers=headers)
 
 
+# AWS error codes that mean the backend, not the request, is at fault: a resource that is not there
+# (moto restarted empty, a stack half deployed) or a service refusing load. Each is a 503, never a 500.
+BACKEND_UNAVAILABLE_CODES = frozenset({
+    "ResourceNotFoundException", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
+    "InternalServerError", "ServiceUnavailable",
+})
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says a backing service is unreachable or unavailable."""
     while exc is not None:
         if isinstance(exc, BotocoreConnectionError | HTTPClientError):
+            return True
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in BACKEND_UNAVAILABLE_CODES:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -172,6 +197,8 @@ def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, stat
     route_kwargs: dict[str, Any] = {"methods": [method]}
     if auth:
         route_kwargs["authorizer"] = jwt_authorizer
+    if CORS is not None:
+        route_kwargs["cors"] = CORS
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(fn)

@@ -13,6 +13,7 @@ with one Idempotency-Key made 2 orders without it, one with it).
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from typing import Any
 
@@ -35,3 +36,31 @@ def serialize_dynamodb() -> None:
 
         call_action.serialized_by_storefront = True  # type: ignore[attr-defined]
         handler.call_action = call_action
+
+
+def honour_secure_transport_condition() -> None:
+    """moto evaluates a bucket policy without its conditions, so infra/template.yaml's
+    DenyInsecureTransport statement (Deny s3:* when `aws:SecureTransport` is "false") denies every
+    object request, PutObject included (403), over any transport. The emulator stands in for S3
+    over TLS: a statement whose only condition is `aws:SecureTransport: false` never matches it.
+    Every other statement is evaluated as moto does.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if getattr(FakeBucket.get_permission, "fixed_by_storefront", False):
+        return
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        statements = [s for s in (statements if isinstance(statements, list) else [statements])
+                      if s.get("Condition") != {"Bool": {"aws:SecureTransport": "false"}}]
+        if not statements:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": statements})).is_action_permitted(action, resource)
+
+    get_permission.fixed_by_storefront = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission

@@ -2,8 +2,9 @@
 
 from moto.server import main
 
-from devstack.moto_fixes import serialize_dynamodb
+from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb
 
 if __name__ == "__main__":
     serialize_dynamodb()
+    honour_secure_transport_condition()
     main()

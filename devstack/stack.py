@@ -19,6 +19,7 @@ from pathlib import Path
 
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
+from devstack.web_server import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
@@ -28,6 +29,7 @@ STAGE = "local"
 class DevConfig:
     api_port: int
     aws_port: int
+    web_port: int
     region: str
     visibility_timeout: int
     schedule_seconds: float | None
@@ -40,6 +42,7 @@ class DevConfig:
         return cls(
             api_port=int(env.get("STOREFRONT_API_PORT", "8000")),
             aws_port=int(env.get("STOREFRONT_AWS_PORT", "5000")),
+            web_port=int(env.get("STOREFRONT_WEB_PORT", "8001")),
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             visibility_timeout=int(env.get("STOREFRONT_DEV_VISIBILITY_TIMEOUT", "30")),
             schedule_seconds=float(schedule) if schedule else None,
@@ -101,6 +104,8 @@ def run(config: DevConfig) -> int:
                        "AWS_DEFAULT_REGION": config.region, "AWS_REGION": config.region,
                        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.aws_port}",
                        **stage_environment(STAGE)})
+    # The local stage's CORS origin follows the web port (chalicelib.settings.web_origin).
+    os.environ["STOREFRONT_WEB_PORT"] = str(config.web_port)
     os.environ.pop("AWS_PROFILE", None)
     (ROOT / ".devstack").mkdir(exist_ok=True)
     with ExitStack() as cleanup:
@@ -126,7 +131,10 @@ def run(config: DevConfig) -> int:
         cleanup.callback(stop_process_group, api)
         api_url = f"http://127.0.0.1:{config.api_port}"
         wait_for_http(f"{api_url}/health", 60, api)
-        print(f"Storefront dev stack ready: API {api_url} (AWS emulator {moto.endpoint_url})", flush=True)
+        web = cleanup.enter_context(WebServer(config.web_port, api_url))
+        log(f"web app on {web.url}")
+        print(f"Storefront dev stack ready: API {api_url} web {web.url} (AWS emulator {moto.endpoint_url})",
+              flush=True)
         while not stop.wait(0.5):
             if api.poll() is not None:
                 log(f"chalice local exited with {api.returncode}; stopping")

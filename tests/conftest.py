@@ -20,10 +20,11 @@ import pytest  # noqa: E402
 def stack():
     """The local stage's resources in in-process moto, once per test process."""
     from chalicelib.accounts import tokens
-    from devstack.moto_fixes import serialize_dynamodb
+    from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb
     from tests.aws import local_stack, moto_public_jwks
 
     serialize_dynamodb()
+    honour_secure_transport_condition()
 
     original_fetch = tokens.fetch_jwks
     tokens.fetch_jwks = moto_public_jwks
@@ -34,3 +35,12 @@ def stack():
     finally:
         tokens.fetch_jwks = original_fetch
         tokens.keys.clear()
+
+
+@pytest.fixture(scope="session")
+def devstack():
+    """The real dev stack on free ports, shared by tests/e2e and tests/browser (see tests/e2e/conftest.py)."""
+    from tests.e2e.conftest import running_devstack
+
+    with running_devstack() as running:
+        yield running

@@ -1,7 +1,8 @@
 """The real dev stack (`python -m devstack`, what `make dev` runs) on free ports, once per test run.
 
-All end-to-end tests share it (one xdist group), talk to it over HTTP and boto3 only, and use
-unique ids so they stay independent.
+All end-to-end and browser tests share it (one xdist group; the `devstack` fixture in tests/conftest.py
+runs `running_devstack()`), talk to it over HTTP and boto3 only, and use unique ids so they stay
+independent.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ class DevStack:
     process: subprocess.Popen
     api_url: str
     aws_url: str
+    web_url: str
     output: list[str] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
@@ -69,18 +72,20 @@ def _pump(stream: Any, sink: list[str], ready: threading.Event) -> None:
             ready.set()
 
 
-@pytest.fixture(scope="session")
-def devstack() -> Iterator[DevStack]:
-    api_port, aws_port = free_port(), free_port()
+@contextmanager
+def running_devstack() -> Iterator[DevStack]:
+    api_port, aws_port, web_port = free_port(), free_port(), free_port()
     env = {**os.environ, "STOREFRONT_API_PORT": str(api_port), "STOREFRONT_AWS_PORT": str(aws_port),
+           "STOREFRONT_WEB_PORT": str(web_port),
            "STOREFRONT_DEV_VISIBILITY_TIMEOUT": "2", "STOREFRONT_DEV_SCHEDULE_SECONDS": "2",
            "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1"}
-    for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_EVENTS_TOPIC_ARN",
+    for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_WEB_ORIGIN", "STOREFRONT_EVENTS_TOPIC_ARN",
                  "STOREFRONT_OUTBOX_STREAM_ARN", "STOREFRONT_USER_POOL_ID", "STOREFRONT_USER_POOL_CLIENT_ID"):
         env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    stack = DevStack(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
+    stack = DevStack(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}",
+                     f"http://127.0.0.1:{web_port}")
     ready = threading.Event()
     threading.Thread(target=_pump, args=(process.stdout, stack.output, ready), daemon=True).start()
     deadline = time.monotonic() + READY_DEADLINE_S
@@ -96,7 +101,7 @@ def devstack() -> Iterator[DevStack]:
         os.killpg(process.pid, signal.SIGKILL)
         pytest.fail("dev stack did not stop within 30 s of Ctrl-C")
     assert process.returncode == 0, "\n".join(stack.output[-40:])
-    for port in (api_port, aws_port):  # nothing it started is left listening
+    for port in (api_port, aws_port, web_port):  # nothing it started is left listening
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after Ctrl-C"
 

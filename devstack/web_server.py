@@ -1,0 +1,71 @@
+"""Serves the single-page app in web/ on 127.0.0.1, as the site bucket does on AWS.
+
+Static files come from web/ as they are (no build step); `config.js` is generated so the app knows
+the API's URL, the one thing that differs between the dev stack and a deployed stage (where
+`make deploy` writes the same file into the site bucket).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+
+
+def config_script(api_url: str) -> bytes:
+    """The `config.js` the app loads before its modules: where the API is."""
+    return f"window.STOREFRONT_CONFIG = {json.dumps({'apiUrl': api_url})};\n".encode()
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    config_js: bytes = b""
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript",
+                      ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/config.js":
+            self._send(200, "text/javascript", self.config_js)
+            return
+        super().do_GET()
+
+    def end_headers(self) -> None:
+        # The same security headers CloudFront adds in front of the site bucket.
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
+        super().end_headers()
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: the API's log is the interesting one
+
+
+class WebServer:
+    """`with WebServer(port, api_url) as web:` serves web/ in a thread until the block ends."""
+
+    def __init__(self, port: int, api_url: str, root: Path = WEB_ROOT) -> None:
+        handler = type("Handler", (_Handler,), {"config_js": config_script(api_url)})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), partial(handler, directory=str(root)))
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="web-server", daemon=True)
+
+    def __enter__(self) -> WebServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)

@@ -1,0 +1,224 @@
+// Admin: products (create, edit, picture), catalog imports, shipping orders.
+import { api, pollUntil, postTolerant, uploadFile } from "../api.js";
+import {
+  centsToText, field, h, money, parseMoney, productImage, showError, spinner, statusBadge, when, withProgress,
+} from "../dom.js";
+import { navigate } from "../router.js";
+import { orderList } from "./orders.js";
+
+const IMAGE_TYPES = "image/jpeg,image/png,image/webp";
+const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
+function adminNav(current) {
+  const links = [["/admin", "Products"], ["/admin/products/new", "New product"], ["/admin/imports", "Import catalog"],
+    ["/admin/orders", "Orders"]];
+  return h("nav", { class: "chips", "aria-label": "Admin" }, links.map(([path, label]) =>
+    h("a", { href: `#${path}`, "aria-current": path === current ? "page" : null }, label)));
+}
+
+export async function adminHome(main, _params, query) {
+  const list = new URLSearchParams({ limit: "50" });
+  if (query.cursor) list.set("cursor", query.cursor);
+  const page = await api(`/products?${list}`);
+  main.append(h("h1", {}, "Admin: products"), adminNav("/admin"),
+    h("table", { class: "lines" },
+      h("thead", {}, h("tr", {}, ["SKU", "Name", "Category", "Price", "Stock"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, page.items.map((p) => h("tr", {},
+        h("td", {}, p.sku),
+        h("td", {}, h("a", { href: `#/admin/products/${encodeURIComponent(p.product_id)}` }, p.name)),
+        h("td", {}, p.category ?? ""), h("td", {}, money(p.price_cents, p.currency)), h("td", {}, String(p.stock)))))),
+    page.next_cursor ? h("p", {}, h("a", { href: `#/admin?cursor=${encodeURIComponent(page.next_cursor)}` },
+      "Next page →")) : null);
+}
+
+function productForm(product, { onSubmit, submitLabel, busyLabel }) {
+  const input = (name, attrs = {}) => h("input", { id: `p-${name}`, name, ...attrs });
+  const controls = {
+    sku: input("sku", { value: product?.sku ?? "", required: true, readOnly: Boolean(product), maxlength: "64" }),
+    name: input("name", { value: product?.name ?? "", required: true, maxlength: "200" }),
+    description: h("textarea", { id: "p-description", name: "description", rows: "3" }, product?.description ?? ""),
+    price: input("price", { value: product ? centsToText(product.price_cents) : "", required: true,
+      inputmode: "decimal", pattern: "\\d+([.,]\\d{1,2})?" }),
+    currency: input("currency", { value: product?.currency ?? "USD", required: true, pattern: "[A-Z]{3}",
+      maxlength: "3" }),
+    category: input("category", { value: product?.category ?? "" }),
+    stock: input("stock", { type: "number", min: "0", value: String(product?.stock ?? 0), required: true }),
+  };
+  const errors = h("div");
+  const submit = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const form = h("form", {
+    class: "stack narrow", onsubmit: async (event) => {
+      event.preventDefault();
+      const price = parseMoney(controls.price.value);
+      if (price === null) {
+        showError(errors, new Error("Price must be an amount like 12.50"));
+        return;
+      }
+      const values = {
+        sku: controls.sku.value.trim(), name: controls.name.value.trim(), description: controls.description.value,
+        price_cents: price, currency: controls.currency.value.trim(), category: controls.category.value.trim(),
+        stock: Number(controls.stock.value),
+      };
+      if (!values.category) delete values.category;
+      await withProgress(submit, busyLabel, () => onSubmit(values), errors);
+    },
+  },
+  field("SKU", controls.sku), field("Name", controls.name), field("Description", controls.description),
+  field("Price", controls.price, "In major units, e.g. 12.50"), field("Currency", controls.currency),
+  field("Category", controls.category, "Lower case letters, digits and dashes"), field("Stock", controls.stock),
+  errors, submit);
+  return form;
+}
+
+export function adminProductNew(main) {
+  main.append(h("h1", {}, "New product"), adminNav("/admin/products/new"), productForm(null, {
+    submitLabel: "Create product", busyLabel: "Creating…",
+    onSubmit: async (values) => {
+      const product = await api("/products", { method: "POST", body: values });
+      navigate(`/admin/products/${encodeURIComponent(product.product_id)}`);
+    },
+  }));
+}
+
+function changedFields(product, values) {
+  const { sku: _sku, ...editable } = values;
+  return Object.fromEntries(Object.entries(editable).filter(([key, value]) => (product[key] ?? "") !== value));
+}
+
+function imageUploader(product, onAttached) {
+  const file = h("input", { type: "file", id: "image-file", accept: IMAGE_TYPES, required: true });
+  const progress = h("div", { "aria-live": "polite" });
+  const errors = h("div");
+  const submit = h("button", { type: "submit" }, "Upload picture");
+  const id = encodeURIComponent(product.product_id);
+  return h("form", {
+    class: "stack narrow", onsubmit: async (event) => {
+      event.preventDefault();
+      const chosen = file.files[0];
+      if (chosen.size > MAX_IMAGE_BYTES) {
+        showError(errors, new Error("The picture is larger than 5 MiB."));
+        return;
+      }
+      const updated = await withProgress(submit, "Uploading…", async () => {
+        const upload = await postTolerant(`/products/${id}/image`,
+          { content_type: chosen.type || "application/octet-stream", filename: chosen.name });
+        await uploadFile(upload, chosen);
+        progress.replaceChildren(spinner(" Uploaded; checking the picture…"));
+        return pollUntil(() => api(`/products/${id}`),
+          (p) => Boolean(p.image_url) && p.image_url !== product.image_url, { deadlineMs: 30000 });
+      }, errors);
+      progress.replaceChildren();
+      if (updated) onAttached(updated);
+    },
+  }, h("h2", {}, "Picture"), field("Picture file (JPEG, PNG or WebP, up to 5 MiB)", file), progress, errors, submit);
+}
+
+export async function adminProductEdit(main, { productId }) {
+  let product = await api(`/products/${encodeURIComponent(productId)}`);
+  const picture = h("div", { class: "admin-picture" }, productImage(product, "product-image"));
+  const saved = h("p", { role: "status" });
+  const form = productForm(product, {
+    submitLabel: "Save changes", busyLabel: "Saving…",
+    onSubmit: async (values) => {
+      const changes = changedFields(product, values);
+      if (!Object.keys(changes).length) {
+        saved.textContent = "Nothing to save.";
+        return;
+      }
+      product = await api(`/products/${encodeURIComponent(product.product_id)}`, { method: "PATCH", body: changes });
+      saved.textContent = `Saved at ${when(product.updated_at)}.`;
+    },
+  });
+  const deleteErrors = h("div");
+  const remove = h("button", { type: "button", class: "danger" }, "Delete product");
+  remove.addEventListener("click", async () => {
+    if (remove.dataset.confirm !== "yes") {
+      remove.dataset.confirm = "yes";
+      remove.textContent = "Click again to delete for good";
+      return;
+    }
+    const done = await withProgress(remove, "Deleting…", () =>
+      api(`/products/${encodeURIComponent(product.product_id)}`, { method: "DELETE" }).then(() => true), deleteErrors);
+    if (done) navigate("/admin");
+  });
+  main.append(h("h1", {}, `Edit: ${product.name}`), adminNav(null),
+    h("div", { class: "two-columns" },
+      h("section", {}, form, saved),
+      h("section", {}, picture, imageUploader(product, (updated) => {
+        product = updated;
+        picture.replaceChildren(productImage(updated, "product-image"));
+      }), h("h2", {}, "Danger zone"), deleteErrors, remove)),
+    h("p", {}, h("a", { href: `#/products/${encodeURIComponent(product.product_id)}` }, "View in the shop")));
+}
+
+function importReport(report) {
+  const finished = ["COMPLETED", "FAILED"].includes(report.status);
+  return h("section", { class: "import-report", "data-testid": "import-report", dataset: { status: report.status } },
+    h("p", {}, "Status: ", statusBadge(report.status), finished ? null : spinner(" Importing…")),
+    h("dl", { class: "counts" },
+      h("dt", {}, "Rows"), h("dd", { "data-testid": "rows-total" }, String(report.rows_total ?? 0)),
+      h("dt", {}, "Imported"), h("dd", { "data-testid": "rows-imported" }, String(report.rows_imported ?? 0)),
+      h("dt", {}, "Failed"), h("dd", { "data-testid": "rows-failed" }, String(report.rows_failed ?? 0))),
+    report.errors?.length ? h("table", { class: "lines" },
+      h("caption", {}, "Rows that were not imported"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Row"), h("th", { scope: "col" }, "Problem"))),
+      h("tbody", {}, report.errors.map((e) => h("tr", {}, h("td", {}, String(e.row)), h("td", {}, e.message)))))
+      : null);
+}
+
+export function adminImports(main) {
+  const file = h("input", { type: "file", id: "import-file", accept: ".csv,.jsonl,text/csv", required: true });
+  const errors = h("div");
+  const report = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit", class: "primary" }, "Upload and import");
+  main.append(h("h1", {}, "Import a catalog"), adminNav("/admin/imports"),
+    h("p", {}, "A CSV with the header ", h("code", {}, "sku,name,description,price_cents,currency,category,stock"),
+      " (description, currency and category optional), or JSON Lines with the same fields. Rows are matched by SKU."),
+    h("form", {
+      class: "stack narrow", onsubmit: async (event) => {
+        event.preventDefault();
+        const chosen = file.files[0];
+        report.replaceChildren();
+        await withProgress(submit, "Uploading…", async () => {
+          const upload = await api("/imports", { method: "POST", body: { filename: chosen.name } });
+          await uploadFile(upload, chosen);
+          await pollUntil(() => api(`/imports/${encodeURIComponent(upload.import_id)}`),
+            (r) => ["COMPLETED", "FAILED"].includes(r.status),
+            { deadlineMs: 300000, onUpdate: (r) => report.replaceChildren(importReport(r)) });
+        }, errors);
+      },
+    }, field("Catalog file (.csv or .jsonl)", file), errors, submit),
+    report);
+}
+
+export function adminOrders(main) {
+  const orderId = h("input", { id: "order-id", required: true, autocomplete: "off" });
+  const userId = h("input", { id: "user-id", required: true, autocomplete: "off" });
+  const results = h("div");
+  const errors = h("div");
+  const find = h("button", { type: "submit" }, "Show customer's orders");
+  const shipButton = (order) => {
+    if (order.status !== "PAID") return null;
+    const button = h("button", { type: "button" }, "Ship");
+    button.addEventListener("click", async () => {
+      const shipped = await withProgress(button, "Shipping…", () =>
+        api(`/orders/${encodeURIComponent(order.order_id)}/ship`, { method: "POST" }), errors);
+      if (shipped) button.replaceWith(statusBadge(shipped.status));
+    });
+    return button;
+  };
+  main.append(h("h1", {}, "Admin: orders"), adminNav("/admin/orders"),
+    h("form", { class: "stack narrow", onsubmit: (event) => {
+      event.preventDefault();
+      navigate(`/orders/${encodeURIComponent(orderId.value.trim())}`);
+    } }, field("Order id", orderId, "Opens the order, where a paid order can be shipped"),
+    h("button", { type: "submit" }, "Open order")),
+    h("form", { class: "stack narrow", onsubmit: async (event) => {
+      event.preventDefault();
+      results.replaceChildren();
+      const list = await withProgress(find, "Loading…", () =>
+        orderList(`/users/${encodeURIComponent(userId.value.trim())}/orders`, shipButton), errors);
+      if (list) results.replaceChildren(list);
+    } }, field("Customer's user id", userId), find),
+    errors, results);
+}

@@ -1,0 +1,135 @@
+// Orders: the list, and one order whose status refreshes by itself while payment is processed.
+import { api, pollUntil } from "../api.js";
+import { errorBox, fill, h, money, showError, spinner, statusBadge, when, withProgress } from "../dom.js";
+import { session } from "../session.js";
+
+const POLL_INTERVAL_MS = 1000;
+const POLL_DEADLINE_MS = 120000;
+// The event that explains each settled status: the timeline is complete once it has arrived.
+const SETTLING_EVENT = { PAID: "PaymentSucceeded", CANCELLED: "OrderCancelled", SHIPPED: "OrderShipped" };
+
+export function orderRow(order, extra = null) {
+  const count = order.items.reduce((sum, item) => sum + item.quantity, 0);
+  return h("li", { class: "order-row", dataset: { orderId: order.order_id } },
+    h("a", { href: `#/orders/${encodeURIComponent(order.order_id)}` }, `Order ${order.order_id.slice(0, 8)}`),
+    h("span", { class: "muted" }, when(order.created_at)),
+    h("span", {}, `${count} item${count === 1 ? "" : "s"}`),
+    h("span", { class: "price" }, money(order.total_cents, order.currency)),
+    statusBadge(order.status), extra);
+}
+
+/** A list of orders from `path` with "Load more" over the cursor; `extra(order)` adds per-row controls. */
+export async function orderList(path, extra) {
+  const list = h("ul", { class: "orders" });
+  const more = h("div");
+  const load = async (cursor) => {
+    const separator = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${separator}limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    list.append(...page.items.map((order) => orderRow(order, extra?.(order))));
+    const button = h("button", { type: "button" }, "Load more");
+    button.addEventListener("click", () => withProgress(button, "Loading…", () => load(page.next_cursor), more));
+    more.replaceChildren(...(page.next_cursor ? [button] : []));
+    if (!list.children.length) more.replaceChildren(h("p", { class: "muted" }, "No orders yet."));
+  };
+  await load(null);
+  return h("div", {}, list, more);
+}
+
+export async function ordersView(main) {
+  main.append(h("h1", {}, "Your orders"), await orderList("/orders"));
+}
+
+function timeline(events) {
+  if (events instanceof Error) return errorBox(events);
+  if (!events.length) return h("p", { class: "muted" }, "Nothing has happened yet.");
+  return h("ol", { class: "timeline", "aria-label": "Order timeline" }, events.map((event) =>
+    h("li", { dataset: { eventType: event.event_type } },
+      h("strong", {}, event.event_type.replace(/([a-z])([A-Z])/g, "$1 $2")),
+      h("span", { class: "muted" }, when(event.occurred_at)))));
+}
+
+function itemsTable(order) {
+  return h("table", { class: "lines" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Item"), h("th", { scope: "col" }, "Qty"),
+      h("th", { scope: "col", class: "num" }, "Price"))),
+    h("tbody", {}, order.items.map((item) => h("tr", {},
+      h("td", {}, item.name, h("span", { class: "muted" }, ` (${item.sku})`)), h("td", {}, String(item.quantity)),
+      h("td", { class: "num" }, money(item.unit_price_cents * item.quantity, order.currency))))),
+    h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "2" }, "Total"),
+      h("td", { class: "num" }, money(order.total_cents, order.currency)))));
+}
+
+async function paymentLine(orderId) {
+  try {
+    const payment = await api(`/orders/${orderId}/payment`);
+    return h("p", {}, `Payment ${payment.status.toLowerCase()}: ${money(payment.amount_cents, payment.currency)}`);
+  } catch (error) {
+    if (error.status === 404) return h("p", { class: "muted" }, "No payment recorded yet.");
+    return errorBox(error);
+  }
+}
+
+export function orderView(main, { orderId }) {
+  const id = encodeURIComponent(orderId);
+  const stopped = new AbortController();
+  const status = h("p", { class: "order-status", "aria-live": "polite", "data-testid": "order-status" });
+  const details = h("div");
+  const actions = h("div", { class: "actions" });
+  const errors = h("div");
+  const history = h("section", { "aria-labelledby": "timeline-heading" },
+    h("h2", { id: "timeline-heading" }, "Timeline"), h("div", { class: "timeline-body" }));
+  main.append(h("h1", {}, `Order ${orderId.slice(0, 8)}`), status, errors, actions, details, history);
+
+  const act = (label, busy, path) => {
+    const button = h("button", { type: "button" }, label);
+    button.addEventListener("click", async () => {
+      const order = await withProgress(button, busy, () => api(`/orders/${id}/${path}`, { method: "POST" }), errors);
+      if (order) show(order, await loadEvents());
+    });
+    return button;
+  };
+
+  const show = async (order, events) => {
+    const pending = order.status === "PENDING_PAYMENT";
+    fill(status, "Status: ", statusBadge(order.status),
+      pending ? spinner(" Processing your payment…") : null);
+    const buttons = [];
+    if (["PENDING_PAYMENT", "PAID"].includes(order.status)) {
+      buttons.push(act(order.status === "PAID" ? "Cancel and refund" : "Cancel order", "Cancelling…", "cancel"));
+    }
+    if (session.isAdmin && order.status === "PAID") buttons.push(act("Mark as shipped", "Shipping…", "ship"));
+    actions.replaceChildren(...buttons);
+    fill(details,
+      h("p", { class: "muted" }, `Placed ${when(order.created_at)} · last change ${when(order.updated_at)}`),
+      itemsTable(order),
+      order.shipping_address ? h("p", {}, "Ship to: ", [order.shipping_address.line1, order.shipping_address.line2,
+        order.shipping_address.postal_code, order.shipping_address.city, order.shipping_address.country]
+        .filter(Boolean).join(", ")) : null,
+      pending ? null : await paymentLine(id));
+    history.querySelector(".timeline-body").replaceChildren(timeline(events));
+  };
+
+  // The timeline is a list page ({items, next_cursor}); a failure shows in its place, not instead of the order.
+  const loadEvents = () => api(`/orders/${id}/events?limit=100`).then((page) => page.items ?? page, (error) => error);
+  const load = async () => {
+    const [order, events] = await Promise.all([api(`/orders/${id}`), loadEvents()]);
+    if (!stopped.signal.aborted) await show(order, events);
+    return { order, events };
+  };
+  const settled = ({ order, events }) => order.status !== "PENDING_PAYMENT" && (events instanceof Error
+    || !SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]));
+
+  const watch = async () => {
+    try {
+      await pollUntil(load, (result) => settled(result) || stopped.signal.aborted,
+        { intervalMs: POLL_INTERVAL_MS, deadlineMs: POLL_DEADLINE_MS, signal: stopped.signal });
+    } catch (error) {
+      if (error.name !== "AbortError" && !stopped.signal.aborted) showError(errors, error);
+    }
+  };
+  // The first load decides whether the page exists; then keep watching while payment is pending.
+  return load().then((first) => {
+    if (!settled(first)) watch();
+    return () => stopped.abort();
+  });
+}
