@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.accounts import cognito
 from chalicelib.accounts.models import Address, Profile
@@ -92,7 +92,8 @@ def profile_for(viewer_id: str, viewer_is_admin: bool, user_id: str) -> dict[str
 
 
 def update_profile(user_id: str, email: str, is_admin: bool, changes: dict[str, Any]) -> dict[str, Any]:
-    my_profile(user_id, email, is_admin)  # make sure it exists
+    """One conditional UpdateItem that returns the new profile; a profile sign-up did not leave is
+    created from the token's claims first (only then does it cost more calls)."""
     if not changes:
         raise InvalidInput("Nothing to change: send name and/or shipping_address")
     actions = [Profile.updated_at.set(now_iso())]
@@ -103,7 +104,13 @@ def update_profile(user_id: str, email: str, is_admin: bool, changes: dict[str, 
         actions.append(Profile.shipping_address.remove() if address is None
                        else Profile.shipping_address.set(Address(**address)))
     profile = Profile(pk=f"USER#{user_id}", sk="PROFILE")
-    profile.update(actions=actions, condition=Profile.pk.exists())
+    try:
+        profile.update(actions=actions, condition=Profile.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        my_profile(user_id, email, is_admin)
+        profile.update(actions=actions, condition=Profile.pk.exists())
     return _view(profile, is_admin)
 
 
