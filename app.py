@@ -8,7 +8,10 @@ from chalicelib.accounts import authorizer
 from chalicelib.audit import api as audit_api
 from chalicelib.audit import handlers as audit_handlers
 from chalicelib.catalog import api as catalog_api
+from chalicelib.catalog import image_handlers, images_api
 from chalicelib.events import handlers as event_handlers
+from chalicelib.imports import api as imports_api
+from chalicelib.imports import handlers as imports_handlers
 from chalicelib.notifications import api as notifications_api
 from chalicelib.notifications import handlers as notifications_handlers
 from chalicelib.orders import api as orders_api
@@ -22,7 +25,8 @@ observability.install(app)
 for blueprint in (
     system_api.bp, authorizer.bp, event_handlers.bp,
     accounts_api.bp,
-    catalog_api.bp,
+    catalog_api.bp, images_api.bp, image_handlers.bp,
+    imports_api.bp, imports_handlers.bp,
     orders_api.bp, orders_handlers.bp,
     payments_handlers.bp,
     notifications_api.bp, notifications_handlers.bp,

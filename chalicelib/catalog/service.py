@@ -15,11 +15,15 @@ Rules kept here (see models.py for the items and indexes):
 
 from __future__ import annotations
 
+import hashlib
+import random
+import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import pagination
@@ -68,9 +72,10 @@ def create_product(fields: Mapping[str, Any]) -> dict[str, Any]:
     return product_view(product)
 
 
-def _new_product(fields: dict[str, Any]) -> tuple[Product, SkuClaim]:
+def _new_product(fields: dict[str, Any], product_id: str | None = None,
+                 now: str | None = None) -> tuple[Product, SkuClaim]:
     """The items of a new active product made of validated `fields`, with defaults filled in."""
-    now, product_id = now_iso(), uuid.uuid4().hex
+    now, product_id = now or now_iso(), product_id or uuid.uuid4().hex
     category = fields.get("category", DEFAULT_CATEGORY)
     product = Product(
         pk=_product_pk(product_id), sk=_PRODUCT_SK, product_id=product_id, sku=fields["sku"], name=fields["name"],
@@ -111,8 +116,9 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
     if not changes:
         raise InvalidInput(f"Nothing to change: send any of {', '.join(CHANGEABLE)}")
     current = _load_active(product_id)
+    updated_at = now_iso()
     actions = [getattr(Product, name).set(value) for name, value in changes.items()]
-    actions.append(Product.updated_at.set(now_iso()))
+    actions.append(Product.updated_at.set(updated_at))
     if "category" in changes:
         actions.append(Product.gsi2pk.set(_category_pk(changes["category"])))  # moves it between lists
     try:
@@ -122,7 +128,9 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
     except TransactWriteError as exc:
         _raise_not_found_if_gone(exc)
         raise
-    return get_product(product_id)
+    # What the write produced, without reading it back (a transaction cannot return the new item);
+    # like any read, `stock` is as of the moment it was read unless this change set it.
+    return {**product_view(current), **changes, "updated_at": updated_at}
 
 
 def delete_product(product_id: str) -> None:
@@ -239,3 +247,99 @@ def _category_pk(category: str) -> str:
 
 def _list_sort_key(created_at: str, product_id: str) -> str:
     return f"{created_at}#{product_id}"
+
+
+# --- product images and bulk imports -------------------------------------------------------------
+
+def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> dict[str, Any]:
+    """Set an active product's `image_url` (and announce the thumbnail); NotFound if unknown or deleted."""
+    current = _load_active(product_id)
+    try:
+        with transaction() as tx:
+            tx.update(_product_key(product_id), condition=Product.status == ACTIVE,
+                      actions=[Product.image_url.set(image_url), Product.updated_at.set(now_iso())])
+            outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku,
+                                                       "image_url": image_url, "thumbnail_url": thumbnail_url}))
+    except TransactWriteError as exc:
+        _raise_not_found_if_gone(exc)
+        raise
+    return get_product(product_id)
+
+
+BATCH_WRITE_MAX_ITEMS = 25  # BatchWriteItem's limit
+BATCH_WRITE_MAX_ATTEMPTS = 8  # per page of 25: the first call and 7 resends of what DynamoDB left unprocessed
+BATCH_WRITE_BACKOFF_SECONDS = (0.05, 2.0)  # first and longest wait before a resend (full jitter)
+
+
+@dataclass(frozen=True)
+class UpsertedProduct:
+    product_id: str
+    sku: str
+    created: bool
+
+
+def upsert_products(rows: Sequence[Mapping[str, Any]], id_seed: str) -> list[UpsertedProduct]:
+    """Create or overwrite products by sku, in bulk. `rows` are NEW_PRODUCT-valid dicts.
+
+    - A sku nobody holds creates an active product and its SKU claim. The product id is derived
+      from `id_seed` and the sku, so the same rows written again (a retried import chunk) rewrite
+      the same two items instead of making a second product.
+    - A held sku overwrites that product: the row's fields replace the product's, optional fields
+      the row leaves out keep their current value; product_id, created_at, image_url and status stay.
+    - A sku repeated in `rows`: the last row wins.
+    Reads: BatchGetItem (claims, then their products; strongly consistent). Writes: BatchWriteItem,
+    25 items per call, unprocessed items resent with exponential backoff. The writes carry no
+    conditions (BatchWriteItem has none): docs/imports.md says what that leaves to a concurrent
+    create or delete of the same sku.
+    """
+    latest = {row["sku"]: dict(row) for row in rows}
+    if not latest:
+        return []
+    claims = {claim.pk.removeprefix("SKU#"): claim.product_id
+              for claim in SkuClaim.batch_get([(_sku_pk(sku), "SKU") for sku in latest], consistent_read=True)}
+    current = get_products(claims.values(), include_deleted=True)
+    now, items, upserted = now_iso(), [], []
+    for sku, fields in latest.items():
+        existing = current.get(claims.get(sku, ""))
+        if existing is None:  # a new sku, or a claim whose product was never written (a crashed import)
+            product_id = claims.get(sku) or _derived_product_id(id_seed, sku)
+            items.extend(_new_product(fields, product_id=product_id, now=now))
+            upserted.append(UpsertedProduct(product_id, sku, created=True))
+        else:
+            items.append(_overwritten(existing, fields, now))
+            upserted.append(UpsertedProduct(existing.product_id, sku, created=False))
+    _batch_put(items)
+    return upserted
+
+
+def _derived_product_id(id_seed: str, sku: str) -> str:
+    return hashlib.sha256(f"{id_seed}\n{sku}".encode()).hexdigest()[:32]
+
+
+def _overwritten(product: Product, fields: Mapping[str, Any], now: str) -> Product:
+    for name in ("name", "description", "price_cents", "currency", "category", "stock"):
+        if name in fields:
+            setattr(product, name, fields[name])
+    if product.status == ACTIVE:
+        product.gsi2pk = _category_pk(product.category)
+    product.updated_at = now
+    return product
+
+
+def _batch_put(items: Sequence[Product | SkuClaim]) -> None:
+    """Put catalog items with BatchWriteItem, 25 per call; resend unprocessed ones with backoff."""
+    connection, table = Product._get_connection(), Product.Meta.table_name
+    first_wait, longest_wait = BATCH_WRITE_BACKOFF_SECONDS
+    for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
+        pending = [item.serialize() for item in items[start:start + BATCH_WRITE_MAX_ITEMS]]
+        for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, min(longest_wait, first_wait * 2 ** (attempt - 1))))
+            response = connection.batch_write_item(put_items=pending) or {}
+            pending = [request["PutRequest"]["Item"]
+                       for request in response.get("UnprocessedItems", {}).get(table, [])]
+            if not pending:
+                break
+        else:
+            raise PutError(f"BatchWriteItem left {len(pending)} item(s) unprocessed after "
+                           f"{BATCH_WRITE_MAX_ATTEMPTS} attempts")

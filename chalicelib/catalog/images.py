@@ -1,0 +1,224 @@
+"""Product images: an object uploaded under images/<product_id>/ becomes the product's image.
+
+An upload is accepted only if it is at most IMAGE_MAX_BYTES (5 MiB), really a JPEG, PNG or WebP
+image (magic bytes, then Pillow decodes it), of at most MAX_PIXELS, for an active product. It is
+then stored as `products/<product_id>/<image_id>.<ext>` with its real content type, with a
+thumbnail (at most THUMBNAIL_PX on each side, same format) at `thumbnails/<product_id>/<image_id>.<ext>`,
+and the product's `image_url` is set (catalog.service.attach_image: a ProductUpdated event).
+Anything else is rejected: an ImageUpload item records why (see image_models.py), a log line
+and an `ImageRejected` metric report it, and the product is untouched. Either way the uploaded
+object is deleted, so images/ only holds uploads not yet handled.
+
+Pillow is imported inside `make_thumbnail` only: the API Lambda never pays for it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws, uploads
+from chalicelib.catalog import service as catalog
+from chalicelib.catalog.image_models import ACCEPTED, REJECTED, ImageUpload
+from chalicelib.dynamo import now_iso, utc_now
+from chalicelib.errors import NotFound
+from chalicelib.observability import logger, metrics
+from chalicelib.settings import upload_settings
+
+KEY_PREFIX = "images/"
+UPLOAD_CONTENT_TYPE = "application/octet-stream"  # what the presigned PUT signs; the real type is sniffed
+THUMBNAIL_PX = 256
+MAX_PIXELS = 40_000_000  # a small file can still decode to a huge bitmap (a "decompression bomb")
+RECORD_RETENTION = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    content_type: str
+    extension: str
+    pillow_name: str
+
+
+FORMATS = {
+    "jpeg": ImageFormat("image/jpeg", ".jpg", "JPEG"),
+    "png": ImageFormat("image/png", ".png", "PNG"),
+    "webp": ImageFormat("image/webp", ".webp", "WEBP"),
+}
+
+
+class Outcome(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"  # already handled (the object is gone) or a stale event
+
+
+class InvalidImage(ValueError):
+    """Pillow could not read the image as the format its magic bytes claim."""
+
+
+def start_upload(product_id: str) -> dict[str, Any]:
+    """A presigned PUT for a new image of an active product (NotFound otherwise)."""
+    catalog.get_product(product_id)
+    return uploads.presigned_put(f"{KEY_PREFIX}{product_id}/{uuid.uuid4().hex}", UPLOAD_CONTENT_TYPE)
+
+
+def sniff(data: bytes) -> str | None:
+    """"jpeg", "png" or "webp" from the first bytes, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def make_thumbnail(data: bytes, kind: str) -> bytes:
+    """A thumbnail of the image (at most THUMBNAIL_PX a side, same format); InvalidImage if Pillow
+    cannot decode it as `kind` or it has more than MAX_PIXELS."""
+    from PIL import Image, ImageOps  # lazily: importing Pillow is slow, and only this path needs it
+
+    image_format = FORMATS[kind]
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != image_format.pillow_name:
+                raise InvalidImage(f"Not a valid {image_format.pillow_name} image")
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise InvalidImage(f"The image is {width}x{height} pixels; at most {MAX_PIXELS} pixels are allowed")
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            thumbnail = ImageOps.exif_transpose(image)
+            thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            if kind == "jpeg" and thumbnail.mode not in ("RGB", "L"):
+                thumbnail = thumbnail.convert("RGB")
+            out = io.BytesIO()
+            thumbnail.save(out, format=image_format.pillow_name)
+            return out.getvalue()
+    except InvalidImage:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidImage(f"Not a valid {image_format.pillow_name} image: {exc}") from None
+
+
+def process_upload(key: str, etag: str | None) -> Outcome:
+    """Accept or reject the object `key` (under images/); an S3 event reports its ETag."""
+    head = _head(key)
+    if head is None:
+        logger.info("image: the object no longer exists (already handled)", extra={"key": key})
+        return Outcome.SKIPPED
+    current_etag, size = head["ETag"].strip('"'), int(head["ContentLength"])
+    if etag and etag.strip('"') != current_etag:
+        logger.info("image: stale event, the object was replaced", extra={"key": key})
+        return Outcome.SKIPPED
+    upload = _Upload(key, image_id_for(key, current_etag), size, _product_id_of(key))
+    limit = upload_settings().image_max_bytes
+    if upload.product_id is None:
+        return _reject(upload, "The key must be images/<product_id>/<name>")
+    if size > limit:
+        return _reject(upload, f"The image is {size} bytes; at most {limit} bytes ({limit / 2**20:g} MiB) are allowed")
+    if size == 0:
+        return _reject(upload, "The file is empty")
+    if not _is_active(upload.product_id):
+        return _reject(upload, "No such product")
+    data = aws.client("s3").get_object(Bucket=upload_settings().bucket, Key=key,
+                                       Range=f"bytes=0-{limit}")["Body"].read()
+    kind = sniff(data)
+    if kind is None:
+        return _reject(upload, "Not a JPEG, PNG or WebP image (judged by its content, not its name)")
+    try:
+        thumbnail = make_thumbnail(data, kind)
+    except InvalidImage as exc:
+        return _reject(upload, str(exc), FORMATS[kind].content_type)
+    return _accept(upload, data, thumbnail, FORMATS[kind])
+
+
+@dataclass(frozen=True)
+class _Upload:
+    key: str
+    image_id: str
+    size: int
+    product_id: str | None
+
+
+def _accept(upload: _Upload, data: bytes, thumbnail: bytes, image_format: ImageFormat) -> Outcome:
+    assert upload.product_id is not None
+    name = f"{upload.product_id}/{upload.image_id}{image_format.extension}"
+    image_key, thumbnail_key = f"products/{name}", f"thumbnails/{name}"
+    for key, body in ((image_key, data), (thumbnail_key, thumbnail)):
+        aws.client("s3").put_object(Bucket=upload_settings().bucket, Key=key, Body=body,
+                                    ContentType=image_format.content_type,
+                                    CacheControl="public, max-age=31536000, immutable")
+    image_url, thumbnail_url = uploads.media_url(image_key), uploads.media_url(thumbnail_key)
+    try:
+        catalog.attach_image(upload.product_id, image_url, thumbnail_url)
+    except NotFound:  # deleted since it was checked
+        _delete(image_key, thumbnail_key)
+        return _reject(upload, "No such product", image_format.content_type)
+    _record(upload, ACCEPTED, content_type=image_format.content_type, image_url=image_url,
+            thumbnail_url=thumbnail_url)
+    _delete(upload.key)
+    logger.info("image attached", extra={"product_id": upload.product_id, "image_url": image_url})
+    return Outcome.ACCEPTED
+
+
+def _reject(upload: _Upload, reason: str, content_type: str | None = None) -> Outcome:
+    _record(upload, REJECTED, reason=reason, content_type=content_type)
+    _delete(upload.key)
+    logger.warning("image rejected", extra={"key": upload.key, "product_id": upload.product_id, "reason": reason})
+    metrics.add_metric(name="ImageRejected", unit="Count", value=1)
+    return Outcome.REJECTED
+
+
+def _record(upload: _Upload, status: str, **fields: Any) -> None:
+    created_at = now_iso()
+    ImageUpload(pk=f"IMAGE#{upload.image_id}", sk="IMAGE", image_id=upload.image_id, key=upload.key,
+                product_id=upload.product_id, status=status, size=upload.size, created_at=created_at,
+                gsi1pk=f"IMAGE_UPLOADS#{status}", gsi1sk=f"{created_at}#{upload.image_id}",
+                expires_at=utc_now() + RECORD_RETENTION, **fields).save()
+
+
+def image_upload(image_id: str) -> ImageUpload | None:
+    try:
+        return ImageUpload.get(f"IMAGE#{image_id}", "IMAGE", consistent_read=True)
+    except ImageUpload.DoesNotExist:
+        return None
+
+
+def image_id_for(key: str, etag: str) -> str:
+    """The id of the object `key` with ETag `etag`: what its ImageUpload item and stored copies are named by."""
+    return hashlib.sha256("\n".join((key, etag.strip('"'))).encode()).hexdigest()[:32]
+
+
+def _product_id_of(key: str) -> str | None:
+    parts = key.removeprefix(KEY_PREFIX).split("/")
+    return parts[0] if len(parts) >= 2 and parts[0] and parts[-1] else None
+
+
+def _is_active(product_id: str) -> bool:
+    try:
+        catalog.get_product(product_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _head(key: str) -> dict[str, Any] | None:
+    try:
+        return aws.client("s3").head_object(Bucket=upload_settings().bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _delete(*keys: str) -> None:
+    for key in keys:
+        aws.client("s3").delete_object(Bucket=upload_settings().bucket, Key=key)

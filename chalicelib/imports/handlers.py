@@ -1,0 +1,37 @@
+"""Events into the imports service: objects created under imports/, and continuation messages."""
+
+from __future__ import annotations
+
+import json
+
+from chalice import Blueprint
+from chalice.app import S3Event, SQSEvent
+
+from chalicelib.imports import service
+from chalicelib.observability import bind_correlation_id
+from chalicelib.settings import IMPORTS_QUEUE, UPLOADS_BUCKET, resource_name
+
+bp = Blueprint(__name__)
+
+
+@bp.on_s3_event(bucket=resource_name(UPLOADS_BUCKET), prefix=service.KEY_PREFIX, events=["s3:ObjectCreated:*"])
+def import_uploaded_file(event: S3Event) -> str:
+    bind_correlation_id(None)
+    etag = event.to_dict()["Records"][0]["s3"]["object"].get("eTag")
+    return service.import_object(event.key, etag, _budget(event)).value
+
+
+@bp.on_sqs_message(queue=resource_name(IMPORTS_QUEUE), batch_size=1)
+def continue_import(event: SQSEvent) -> None:
+    """One continuation per invocation (batch_size 1): an error fails the message, which is redelivered."""
+    for record in event:
+        bind_correlation_id(None)
+        try:
+            message = json.loads(record.body)
+        except ValueError:
+            message = {}
+        service.continue_import(message if isinstance(message, dict) else {}, _budget(event))
+
+
+def _budget(event: S3Event | SQSEvent) -> service.Budget:
+    return service.Budget.for_remaining(event.context.get_remaining_time_in_millis() / 1000)
