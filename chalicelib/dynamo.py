@@ -12,6 +12,8 @@ import os
 from datetime import datetime, timezone
 
 from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import resource_name
@@ -44,6 +46,20 @@ def _connection() -> Connection:
     a quarter of a second) on first use, then keeps one session per thread."""
     return Connection(region=_region(), connect_timeout_seconds=CONNECT_TIMEOUT_S,
                       read_timeout_seconds=READ_TIMEOUT_S, max_retry_attempts=MAX_RETRY_ATTEMPTS)
+
+
+def put_if_absent(item: Model) -> bool:
+    """Save `item` unless an item with its key exists: True if written, False if it was there already.
+
+    The one way this app writes "create once" items (idempotency markers, first-seen records).
+    """
+    try:
+        item.save(condition=type(item).pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def transaction() -> TransactWrite:

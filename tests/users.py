@@ -28,3 +28,8 @@ def make_user(admin: bool = False, name: str = "Test User") -> TestUser:
     if admin:
         cognito.add_to_group(email, "admin")
     return TestUser(user_id=user_id, email=email, id_token=service.log_in(email, PASSWORD)["id_token"])
+
+
+def uid(prefix: str = "t") -> str:
+    """A unique id for test data in the shared stack."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"

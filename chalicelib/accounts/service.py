@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.accounts import cognito
 from chalicelib.accounts.models import Address, Profile
 from chalicelib.accounts.tokens import ADMIN_GROUP
-from chalicelib.dynamo import now_iso
+from chalicelib.dynamo import now_iso, put_if_absent
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.settings import get_settings
 
@@ -58,13 +58,9 @@ def _create_profile(user_id: str, email: str, name: str) -> Profile:
     now = now_iso()
     profile = Profile(pk=f"USER#{user_id}", sk="PROFILE", user_id=user_id, email=email, name=name,
                       created_at=now, updated_at=now)
-    try:
-        profile.save(condition=Profile.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return Profile.get(f"USER#{user_id}", "PROFILE")
-    return profile
+    if put_if_absent(profile):
+        return profile
+    return Profile.get(f"USER#{user_id}", "PROFILE")
 
 
 def _load(user_id: str) -> Profile | None:

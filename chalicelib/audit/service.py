@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pynamodb.exceptions import PutError
-
 from chalicelib import pagination
 from chalicelib.audit.models import AuditRecord
+from chalicelib.dynamo import put_if_absent
 from chalicelib.events.envelope import Event
 
 
@@ -18,13 +17,7 @@ def record_event(event: Event, body: str) -> bool:
                          occurred_at=event.occurred_at, body=body)
     if isinstance(order_id, str) and order_id:
         record.gsi1pk, record.gsi1sk = f"ORDER#{order_id}", f"{event.occurred_at}#{event.event_id}"
-    try:
-        record.save(condition=AuditRecord.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return put_if_absent(record)
 
 
 def order_timeline(order_id: str, limit: int = 20, cursor: str | None = None) -> pagination.Page:

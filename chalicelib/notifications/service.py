@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, pagination
-from chalicelib.dynamo import now_iso, utc_now
+from chalicelib.dynamo import now_iso, put_if_absent, utc_now
 from chalicelib.errors import InvalidInput
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
@@ -101,13 +101,9 @@ def _store_once(event: Event, recipient: Recipient, message: templates.Message) 
         body=message.body, created_at=created_at, email_status=EMAIL_PENDING,
         gsi1pk=_user_partition(recipient.user_id), gsi1sk=f"NOTIFICATION#{created_at}#{notification_id}",
         expires_at=utc_now() + NOTIFICATION_RETENTION)
-    try:
-        notification.save(condition=Notification.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
-    return notification
+    if put_if_absent(notification):
+        return notification
+    return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
 
 
 def send_email(to_address: str, subject: str, body: str) -> str:

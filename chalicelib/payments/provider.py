@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
-from chalicelib.dynamo import now_iso, table_meta
+from chalicelib.dynamo import now_iso, put_if_absent, table_meta
 
 KNOWN_TOKENS = ("tok_visa", "tok_mastercard", "tok_declined", "tok_unavailable")
 SUCCEEDING_TOKENS = frozenset({"tok_visa", "tok_mastercard"})
@@ -137,13 +136,7 @@ def get_provider() -> PaymentProvider:
 
 def _put_once(record: Model) -> bool:
     """Save `record` unless its key exists; False when it did (the idempotency key was used before)."""
-    try:
-        record.save(condition=type(record).pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return put_if_absent(record)
 
 
 def _require_positive_amount(amount_cents: int) -> None:

@@ -22,11 +22,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.dynamo import now_iso
+from chalicelib.dynamo import now_iso, put_if_absent
 from chalicelib.events import inbox, outbox
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.observability import logger, metrics
@@ -280,13 +280,7 @@ def _applied_or_duplicate(outcome: inbox.Outcome) -> bool:
 
 
 def _create(payment: Payment) -> bool:
-    try:
-        payment.save(condition=Payment.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return put_if_absent(payment)
 
 
 def _load(order_id: str, consistent: bool = True) -> Payment | None:

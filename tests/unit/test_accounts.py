@@ -6,7 +6,6 @@ import time
 import uuid
 
 import pytest
-from chalice.test import Client
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -14,14 +13,6 @@ from chalicelib.accounts.models import Profile
 from tests.users import PASSWORD, make_user
 
 pytestmark = pytest.mark.usefixtures("stack")
-
-
-@pytest.fixture
-def client():
-    from app import app
-
-    with Client(app, stage_name="local") as c:
-        yield c
 
 
 def post(client, path, body, headers=None):

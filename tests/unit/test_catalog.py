@@ -9,7 +9,6 @@ import threading
 import uuid
 
 import pytest
-from chalice.test import Client
 from pynamodb.connection.base import Connection
 from pynamodb.exceptions import TransactWriteError
 
@@ -19,7 +18,7 @@ from chalicelib.catalog.models import Product, SkuClaim
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events.models import OutboxItem
-from tests.users import make_user
+from tests.users import uid
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -27,40 +26,6 @@ PRODUCT_KEYS = {"product_id", "sku", "name", "description", "price_cents", "curr
                 "image_url", "created_at", "updated_at"}
 
 
-@pytest.fixture(scope="module")
-def client():
-    from app import app
-
-    with Client(app, stage_name="local") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def admin(stack):
-    return make_user(admin=True)
-
-
-@pytest.fixture(scope="module")
-def member(stack):
-    return make_user()
-
-
-@pytest.fixture
-def dynamo_calls(monkeypatch):
-    """The DynamoDB operations PynamoDB sends while the test runs, in order."""
-    calls: list[str] = []
-    original = Connection._make_api_call
-
-    def counting(self, operation_name, operation_kwargs):
-        calls.append(operation_name)
-        return original(self, operation_name, operation_kwargs)
-
-    monkeypatch.setattr(Connection, "_make_api_call", counting)
-    return calls
-
-
-def uid(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def new_fields(**overrides) -> dict:

@@ -11,37 +11,17 @@ from urllib.parse import parse_qs, quote_plus, unquote, urlparse
 
 import boto3
 import pytest
-from chalice.test import Client
 from PIL import Image
 
 from chalicelib.catalog import images
 from chalicelib.catalog.image_models import ImageUpload
 from chalicelib.events.models import OutboxItem
 from chalicelib.settings import resource_name
-from tests.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack")
 
 BUCKET = resource_name("uploads")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def client():
-    from app import app
-
-    with Client(app, stage_name="local") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def admin(stack):
-    return make_user(admin=True)
-
-
-@pytest.fixture(scope="module")
-def member(stack):
-    return make_user()
 
 
 def s3():

@@ -7,7 +7,6 @@ from urllib.parse import parse_qs, quote_plus, urlparse
 
 import boto3
 import pytest
-from chalice.test import Client
 from pynamodb.connection.base import Connection
 from pynamodb.exceptions import PutError
 
@@ -18,7 +17,7 @@ from chalicelib.imports import parsing
 from chalicelib.imports import service as imports
 from chalicelib.imports.models import ImportRecord
 from chalicelib.settings import resource_name
-from tests.users import make_user
+from tests.users import uid
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -28,39 +27,6 @@ IMPORT_KEYS = {"import_id", "status", "rows_total", "rows_imported", "rows_faile
                "updated_at"}
 
 
-@pytest.fixture(scope="module")
-def client():
-    from app import app
-
-    with Client(app, stage_name="local") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def admin(stack):
-    return make_user(admin=True)
-
-
-@pytest.fixture(scope="module")
-def member(stack):
-    return make_user()
-
-
-@pytest.fixture
-def dynamo_calls(monkeypatch):
-    calls: list[str] = []
-    original = Connection._make_api_call
-
-    def counting(self, operation_name, operation_kwargs):
-        calls.append(operation_name)
-        return original(self, operation_name, operation_kwargs)
-
-    monkeypatch.setattr(Connection, "_make_api_call", counting)
-    return calls
-
-
-def uid(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def s3():

@@ -5,7 +5,6 @@ import json
 import uuid
 
 import pytest
-from chalice.test import Client
 from moto.ses.models import ses_backends
 
 from chalicelib.events.envelope import Event
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 REGION = "us-east-1"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{resource_name('notifications')}"
-
-
-@pytest.fixture
-def client():
-    from app import app
-
-    with Client(app, stage_name="local") as c:
-        yield c
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from chalice.test import Client
 
 from chalicelib.catalog import service as catalog
 from chalicelib.events import inbox
@@ -18,14 +17,6 @@ from chalicelib.orders.models import Order
 from tests.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack")
-
-
-@pytest.fixture
-def client():
-    from app import app
-
-    with Client(app, stage_name="local") as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
