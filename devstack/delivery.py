@@ -196,15 +196,20 @@ class SqsPoller:
 
 
 @dataclass
-class SnsPoller:
-    """One `@on_sns_message` handler, fed by its internal queue: one record per invocation."""
+class NotificationPoller:
+    """One `@on_sns_message` or `@on_s3_event` handler, fed by its internal queue.
 
-    config: SNSEventConfig
+    Lambda invokes these asynchronously with one record per invocation; `records_of` turns one
+    queue message (an SNS or S3 notification) into its Lambda records (an s3:TestEvent has none).
+    A message is deleted only when every one of its records was handled.
+    """
+
+    config: SNSEventConfig | S3EventConfig
     queue: Queue
-    subscription_arn: str
     invoker: HandlerInvoker
     log: Callable[[str], None]
-    kind: str = "sns"
+    kind: str  # "sns" or "s3"
+    records_of: Callable[[dict[str, Any]], list[dict[str, Any]]]
     first_delay: float = 0
 
     @property
@@ -218,39 +223,10 @@ class SnsPoller:
 
     def _deliver(self, message: dict[str, Any]) -> bool:
         try:
-            record = lambda_events.sns_record(json.loads(message["Body"]), self.subscription_arn)
+            records = self.records_of(json.loads(message["Body"]))
         except (ValueError, KeyError, TypeError) as exc:
-            self.log(f"delivery sns {self.handler_name}: not an SNS notification ({exc!r}); left in queue")
-            return False
-        return self.invoker.invoke(self.kind, self.handler_name, lambda_events.records_event([record])).ok
-
-
-@dataclass
-class S3Poller:
-    """One `@on_s3_event` handler, fed by its internal queue: one record per invocation."""
-
-    config: S3EventConfig
-    queue: Queue
-    invoker: HandlerInvoker
-    log: Callable[[str], None]
-    kind: str = "s3"
-    first_delay: float = 0
-
-    @property
-    def handler_name(self) -> str:
-        return self.config.name
-
-    def poll(self) -> float:
-        delivered = [m for m in self.queue.receive(SQS_MAX_BATCH) if self._deliver(m)]
-        self.queue.delete(delivered)
-        return 0
-
-    def _deliver(self, message: dict[str, Any]) -> bool:
-        """True when every record of the message was handled (s3:TestEvent has none)."""
-        try:
-            records = lambda_events.s3_records(json.loads(message["Body"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            self.log(f"delivery s3 {self.handler_name}: not an S3 notification ({exc!r}); left in queue")
+            self.log(f"delivery {self.kind} {self.handler_name}: not an {self.kind.upper()} notification "
+                     f"({exc!r}); left in queue")
             return False
         all_ok = True
         for record in records:
@@ -461,7 +437,8 @@ class EventDelivery:
                 case S3EventConfig():
                     queue = self._internal_queue("s3", config.name)
                     s3_targets[config.bucket].append((config, queue))
-                    self._pollers.append(S3Poller(config, queue, self._invoker, self._log))
+                    self._pollers.append(NotificationPoller(config, queue, self._invoker, self._log, "s3",
+                                                            lambda_events.s3_records))
                 case DynamoDBEventConfig():
                     self._pollers.append(self._stream_poller(config))
                 case ScheduledEventConfig():
@@ -540,14 +517,15 @@ class EventDelivery:
             ) from exc
         return SqsPoller(config, Queue(sqs, url, _queue_arn(sqs, url)), self._invoker, self._region)
 
-    def _sns_poller(self, config: SNSEventConfig) -> SnsPoller:
+    def _sns_poller(self, config: SNSEventConfig) -> NotificationPoller:
         sns = self._client("sns")
         topic_arn = self._topic_arn(sns, config)
         queue = self._internal_queue("sns", config.name)
         subscription_arn = _existing_subscription(sns, topic_arn, queue.arn) or sns.subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue.arn, ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
-        return SnsPoller(config, queue, subscription_arn, self._invoker, self._log)
+        return NotificationPoller(config, queue, self._invoker, self._log, "sns",
+                                  lambda body: [lambda_events.sns_record(body, subscription_arn)])
 
     def _topic_arn(self, sns: Any, config: SNSEventConfig) -> str:
         if config.topic.startswith("arn:"):
