@@ -1,6 +1,7 @@
-"""Deployment zip size: what `make package STAGE=<stage>` builds (the runtime's AWS SDK left out,
-deploy/packaging.py) against the baseline Chalice builds from the same requirements.txt (with
-botocore, pulled in by PynamoDB). Builds both (pip downloads are cached in .chalice/deployments).
+"""Deployment zip sizes: what `make package STAGE=<stage>` builds (deploy/packaging.py), the function
+zip (the runtime's AWS SDK and the layer's Pillow left out) and the Pillow layer zip, against the
+naive baseline Chalice builds from the same requirements.txt (with botocore, pulled in by PynamoDB,
+and Pillow in the one zip every function gets). Builds all three (cached in .chalice/deployments).
 
     .venv/bin/python -m bench.package_size [--stage dev]
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from chalice.deploy.packager import DependencyBuilder, LambdaDeploymentPackager, PipRunner, SubprocessPip
 from chalice.utils import UI, OSUtils
 
-from deploy.chalice_app import build_package
+from deploy import flow
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 2**20
@@ -31,11 +32,11 @@ def baseline_zip(python_version: str) -> Path:
     return Path(packager.create_deployment_package(str(ROOT), python_version))
 
 
-def largest_parts(path: Path, count: int = 5) -> list[tuple[str, float]]:
+def largest_parts(path: Path, count: int = 5, depth: int = 1) -> list[tuple[str, float]]:
     sizes: collections.Counter[str] = collections.Counter()
     with zipfile.ZipFile(path) as z:
         for info in z.infolist():
-            sizes[info.filename.split("/", 1)[0]] += info.compress_size
+            sizes["/".join(info.filename.split("/")[:depth])] += info.compress_size
     return [(name, size / MIB) for name, size in sizes.most_common(count)]
 
 
@@ -44,17 +45,20 @@ def main() -> None:
     parser.add_argument("--stage", default="dev")
     stage = parser.parse_args().stage
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    slim = build_package(ROOT, stage, ROOT / "dist" / stage / "deployment.zip")
+    function_zip, layer_zip = flow.package(stage, project_dir=ROOT, log=lambda line: None)
     baseline = baseline_zip("python3.11")
-    slim_mib, baseline_mib = slim.stat().st_size / MIB, baseline.stat().st_size / MIB
-    print(f"deployment zip (make package): {slim_mib:6.2f} MiB  {slim}")
-    print(f"baseline (Chalice, with SDK):  {baseline_mib:6.2f} MiB  {baseline}")
-    print(f"ratio slim/baseline: {slim_mib / baseline_mib:.2f}; target < {TARGET_MIB} MiB: "
-          f"{'met' if slim_mib < TARGET_MIB else 'NOT met'}")
-    print("largest parts of the deployment zip (compressed MiB):")
-    for name, size in largest_parts(slim):
-        print(f"  {name:40s} {size:6.2f}")
-
+    function_mib, layer_mib = function_zip.stat().st_size / MIB, layer_zip.stat().st_size / MIB
+    baseline_mib = baseline.stat().st_size / MIB
+    print(f"function zip (make package):     {function_mib:6.2f} MiB  {function_zip}")
+    print(f"Pillow layer zip (make package): {layer_mib:6.2f} MiB  {layer_zip}")
+    print(f"naive baseline (Chalice's own):  {baseline_mib:6.2f} MiB  {baseline}  (AWS SDK and Pillow in it)")
+    print(f"ratios: function/baseline {function_mib / baseline_mib:.2f}, "
+          f"(function + layer)/baseline {(function_mib + layer_mib) / baseline_mib:.2f}; "
+          f"function zip target < {TARGET_MIB} MiB: {'met' if function_mib < TARGET_MIB else 'NOT met'}")
+    for label, path, depth in (("function zip", function_zip, 1), ("layer zip", layer_zip, 2)):
+        print(f"largest parts of the {label} (compressed MiB):")
+        for name, size in largest_parts(path, depth=depth):
+            print(f"  {name:40s} {size:6.2f}")
 
 if __name__ == "__main__":
     main()

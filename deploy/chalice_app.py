@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from chalice.cli.factory import CLIFactory
-from chalice.deploy.packager import PipRunner, SubprocessPip
 from chalice.utils import UI, OSUtils
 
-from deploy.packaging import RuntimeAwareDependencyBuilder, SlimLambdaDeploymentPackager, slim_packaging
+from deploy.packaging import FunctionDeploymentPackager, build_layer, function_builder, function_packaging
 
 
 def _factory(project_dir: Path) -> CLIFactory:
@@ -23,13 +22,18 @@ def _factory(project_dir: Path) -> CLIFactory:
 
 def load_app(project_dir: Path, stage: str) -> Any:
     """The Chalice app as `chalice deploy --stage <stage>` imports it (with the stage's environment)."""
-    return _factory(project_dir).create_config_obj(chalice_stage_name=stage).chalice_app
+    return load_config(project_dir, stage).chalice_app
+
+
+def load_config(project_dir: Path, stage: str) -> Any:
+    """The stage's Chalice config (Python version, architecture, per-function settings)."""
+    return _factory(project_dir).create_config_obj(chalice_stage_name=stage)
 
 
 def deploy_app(project_dir: Path, stage: str) -> dict[str, Any]:
     """`chalice deploy --stage <stage>`; return the deployed values (`.chalice/deployed/<stage>.json`)."""
     factory = _factory(project_dir)
-    with slim_packaging():
+    with function_packaging():
         config = factory.create_config_obj(chalice_stage_name=stage)
         session = factory.create_botocore_session()
         ui = UI()
@@ -52,13 +56,21 @@ def build_package(project_dir: Path, stage: str, output: Path) -> Path:
 
     `chalice package` cannot be used: its CloudFormation output refuses `@app.on_s3_event`.
     """
-    config = _factory(project_dir).create_config_obj(chalice_stage_name=stage)
-    osutils = OSUtils()
-    builder = RuntimeAwareDependencyBuilder(osutils=osutils, pip_runner=PipRunner(pip=SubprocessPip(osutils=osutils),
-                                            osutils=osutils), architecture=config.lambda_architecture)
-    packager = SlimLambdaDeploymentPackager(osutils=osutils, dependency_builder=builder, ui=UI(),
-                                            architecture=config.lambda_architecture)
+    config = load_config(project_dir, stage)
+    packager = FunctionDeploymentPackager(osutils=OSUtils(), dependency_builder=function_builder(
+        config.lambda_architecture), ui=UI(), architecture=config.lambda_architecture)
     zip_path = packager.create_deployment_package(str(project_dir), config.lambda_python_version)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(zip_path, output)
+    return output
+
+
+def build_layer_package(project_dir: Path, stage: str, output: Path | None = None) -> Path:
+    """The Pillow layer zip for the stage's Python version and architecture (cached); copied to `output` if given."""
+    config = load_config(project_dir, stage)
+    zip_path = build_layer(project_dir, config.lambda_python_version, config.lambda_architecture)
+    if output is None:
+        return zip_path
     output.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(zip_path, output)
     return output

@@ -11,11 +11,12 @@ from typing import Any
 import boto3
 
 from chalicelib import settings
-from deploy import chalice_app, policies, post_deploy, resources, stage_config
+from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, stage_config
 from infra.stack import outputs_to_env
 
 ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
+LAYER_ZIP = f"{packaging.LAYER_SHORT_NAME}-layer.zip"
 # (cloudformation client, stage, template parameters) -> stack outputs. Replaceable for the emulator.
 StackDeployer = Callable[[Any, str, dict[str, str]], dict[str, str]]
 
@@ -27,6 +28,7 @@ class DeployResult:
     environment: dict[str, str]
     deployed: dict[str, Any]
     post_deploy: list[str]
+    layer: layers.PublishedLayer
 
 
 def target_of(session: boto3.Session) -> post_deploy.Target:
@@ -60,11 +62,27 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     default_file, function_files = policies.write_policy_files(project_dir, app, names)
     stage_config.write_policies(project_dir, stage, default_file, function_files)
     log(f".chalice/config.json stage {stage}: environment and {len(function_files) + 1} policy files written")
+    layer = publish_layer(project_dir, stage, app, session.client("lambda"), log)
     deployed = chalice_app.deploy_app(project_dir, stage)
     changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
     for line in changes:
         log(f"post-deploy: {line}")
-    return DeployResult(stage, outputs, environment, deployed, changes)
+    return DeployResult(stage, outputs, environment, deployed, changes, layer)
+
+
+def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, log: Log) -> layers.PublishedLayer:
+    """Build and publish the Pillow layer (unless its latest version has the same content) and attach it,
+    in the stage's config.json section, to the functions that import Pillow."""
+    unknown = set(packaging.LAYER_FUNCTIONS) - set(policies.function_names(app))
+    if unknown:
+        raise RuntimeError(f"deploy/packaging.py LAYER_FUNCTIONS names no function of the app: {sorted(unknown)}")
+    config = chalice_app.load_config(project_dir, stage)
+    zip_path = chalice_app.build_layer_package(project_dir, stage)
+    layer = layers.publish(lambda_client, stage, zip_path, config.lambda_python_version, config.lambda_architecture)
+    stage_config.write_layers(project_dir, stage, {name: [layer.version_arn] for name in packaging.LAYER_FUNCTIONS})
+    log(f"layer {layer.version_arn} ({'published' if layer.published else 'unchanged, reused'}), "
+        f"attached to {', '.join(packaging.LAYER_FUNCTIONS)}")
+    return layer
 
 
 def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
@@ -76,6 +94,7 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
         log(f"chalice app of stage {stage} deleted")
     else:
         log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
+    log(f"layer {layers.layer_name(stage)}: {layers.delete(session.client('lambda'), stage)} versions deleted")
     empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
     (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
     log(f"stack {stage} deleted")
@@ -94,10 +113,13 @@ def empty_bucket(s3: Any, bucket: str) -> None:
         return
 
 
-def package(stage: str, *, project_dir: Path = ROOT, log: Log = print) -> Path:
-    output = chalice_app.build_package(project_dir, stage, project_dir / "dist" / stage / "deployment.zip")
-    log(f"{output} ({output.stat().st_size / 2**20:.2f} MiB)")
-    return output
+def package(stage: str, *, project_dir: Path = ROOT, log: Log = print) -> tuple[Path, Path]:
+    """The function zip `make deploy` uploads and the layer zip it publishes, into dist/<stage>/."""
+    function_zip = chalice_app.build_package(project_dir, stage, project_dir / "dist" / stage / "deployment.zip")
+    layer_zip = chalice_app.build_layer_package(project_dir, stage, project_dir / "dist" / stage / LAYER_ZIP)
+    for output in (function_zip, layer_zip):
+        log(f"{output} ({output.stat().st_size / 2**20:.2f} MiB)")
+    return function_zip, layer_zip
 
 
 def deployed_state(project_dir: Path, stage: str) -> dict[str, Any]:

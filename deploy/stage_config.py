@@ -2,7 +2,8 @@
 variables, and the IAM policy files. Chalice reads only config.json, so the deploy writes there.
 
 Only the keys the deploy owns are touched (`environment_variables` entries it sets, `autogen_policy`,
-`iam_policy_file` and each function's `iam_policy_file`); everything else in the file is kept as is.
+`iam_policy_file`, each function's `iam_policy_file` and the `layers` of the functions given a
+layer); everything else in the file is kept as is.
 Nothing secret is written: stack outputs are names, ids and ARNs.
 """
 
@@ -49,5 +50,17 @@ def write_policies(project_dir: Path, stage: str, default_policy_file: str,
         functions = section.setdefault("lambda_functions", {})
         for name, policy_file in function_policy_files.items():
             functions.setdefault(name, {})["iam_policy_file"] = policy_file
+
+    return _update_stage(project_dir, stage, change)
+
+
+def write_layers(project_dir: Path, stage: str, function_layers: dict[str, list[str]]) -> dict[str, Any]:
+    """Per-function layers (`lambda_functions.<function>.layers`, which Chalice reads per stage and
+    function): only the functions given here get a layer, the others none."""
+
+    def change(section: dict[str, Any]) -> None:
+        functions = section.setdefault("lambda_functions", {})
+        for name, layers in function_layers.items():
+            functions.setdefault(name, {})["layers"] = list(layers)
 
     return _update_stage(project_dir, stage, change)

@@ -17,11 +17,13 @@ Everything else (Chalice's packaging, its deploy and delete, the post-deploy ste
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
 import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,9 @@ import pytest
 from chalice import awsclient
 from chalice.config import Config
 from moto import mock_aws
+from moto.awslambda.models import lambda_backends
 
-from deploy import flow, policies, post_deploy, resources
+from deploy import flow, layers, packaging, policies, post_deploy, resources
 from devstack.provision import create_local_stack
 from infra.stack import stack_name
 
@@ -206,6 +209,7 @@ def _assert_destroyed(d: Deployed) -> None:
     assert [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if d.stage in m["FunctionArn"]] == []
     stacks = d.client("cloudformation").list_stacks()["StackSummaries"]
     assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks if s["StackName"] == stack_name(d.stage))
+    assert lam.list_layer_versions(LayerName=layers.layer_name(d.stage))["LayerVersions"] == []
     assert not (d.project_dir / ".chalice" / "deployed" / f"{d.stage}.json").exists() or \
         json.loads((d.project_dir / ".chalice" / "deployed" / f"{d.stage}.json").read_text())["resources"] == []
 
@@ -236,10 +240,50 @@ def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(
     assert len(roles) == len(functions)  # one role per function
 
 
+def test_only_the_image_handler_has_the_pillow_layer_and_no_function_zip_carries_pillow(deployment: Deployed):
+    """Per-function `layers` (`stages.<stage>.lambda_functions.<function>.layers`, read by Chalice 1.34
+    per stage and function): the layer is attached where Pillow is imported, and nowhere else."""
+    lam = deployment.client("lambda")
+    layer = deployment.result.layer
+    (latest,) = lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage))["LayerVersions"]
+    assert latest["LayerVersionArn"] == layer.version_arn
+    assert latest["Description"] == f"sha256:{layer.sha256}"
+    assert packaging.LAYER_FUNCTIONS == ("attach_uploaded_image",)
+    backend = lambda_backends[deployment.account][REGION]
+    for function in policies.function_names(deployment.app):
+        config = lam.get_function(FunctionName=deployment.function_name(function))["Configuration"]
+        attached = [entry["Arn"] for entry in config.get("Layers", [])]
+        assert attached == ([layer.version_arn] if function in packaging.LAYER_FUNCTIONS else []), function
+        assert config["CodeSize"] < 5 * 2**20, function
+        with zipfile.ZipFile(io.BytesIO(backend.get_function(deployment.function_name(function)).code_bytes)) as z:
+            top = {name.split("/", 1)[0] for name in z.namelist()}
+        assert not top & {"PIL", "pillow.libs", "botocore", "boto3"}, (function, sorted(top))
+        assert "chalicelib" in top
+    with zipfile.ZipFile(deployment.project_dir / ".chalice" / "deployments" / _layer_file(deployment)) as z:
+        assert "python/PIL/Image.py" in z.namelist()
+        assert any(name.startswith("python/pillow.libs/") for name in z.namelist())
+
+
+def _layer_file(deployment: Deployed) -> str:
+    return packaging.layer_filename(deployment.project_dir, "python3.11").name
+
+
+def test_an_unchanged_layer_is_not_published_again(deployment: Deployed):
+    lam = deployment.client("lambda")
+    zip_path = deployment.project_dir / ".chalice" / "deployments" / _layer_file(deployment)
+    again = layers.publish(lam, deployment.stage, zip_path, "python3.11", "x86_64")
+    assert again.published is False
+    assert again.version_arn == deployment.result.layer.version_arn
+    assert len(lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage))["LayerVersions"]) == 1
+
+
 def test_the_stage_config_has_the_stack_outputs_and_no_generated_policy(deployment: Deployed):
     section = json.loads((deployment.project_dir / ".chalice" / "config.json").read_text())["stages"][deployment.stage]
     assert section["autogen_policy"] is False
     assert section["iam_policy_file"] == f"policy-{deployment.stage}.json"
+    assert "layers" not in section
+    assert {name for name, function in section["lambda_functions"].items() if "layers" in function} == \
+        set(packaging.LAYER_FUNCTIONS)
     for key, value in deployment.result.environment.items():
         assert section["environment_variables"][key] == value
     deployed = flow.deployed_state(deployment.project_dir, deployment.stage)
