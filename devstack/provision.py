@@ -14,10 +14,11 @@ A template resource whose type has no applier stops provisioning before anything
 a template change can never be silently missing from the local stack.
 
 Measured with moto 5.2.5 (docs/infrastructure.md): its CloudFormation skips AWS::SNS::Subscription,
-AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::Cognito::* and AWS::SES::EmailIdentity without
-an error; it creates tables without TTL, point-in-time recovery or SSE (it reads `Enabled` where
-CloudFormation says `SSEEnabled`) and buckets without public-access block, CORS or lifecycle rules;
-and `create_stack` fails with an internal error when an Output uses Fn::GetAtt on a type it does not
+AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::Cognito::*, AWS::SES::EmailIdentity,
+AWS::CloudWatch::Alarm and AWS::WAFv2::WebACL without an error (it does create dashboards); it
+creates tables without TTL, point-in-time recovery or SSE (it reads `Enabled` where CloudFormation
+says `SSEEnabled`) and buckets without public-access block, CORS or lifecycle rules; and
+`create_stack` fails with an internal error when an Output uses Fn::GetAtt on a type it does not
 model, so the Outputs are left out of what it is sent.
 """
 
@@ -457,6 +458,57 @@ def apply_email_identity(ctx: Context, resource: Resource) -> Physical:
     return Physical(identity)
 
 
+# CloudWatch's CloudFormation properties are PutMetricAlarm's parameters, bar the alarm's name.
+_ALARM_PROPERTIES = {
+    "AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
+    "InsufficientDataActions", "Namespace", "MetricName", "Dimensions", "Statistic",
+    "ExtendedStatistic", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+    "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics",
+    "ThresholdMetricId", "Tags",
+}
+
+
+def apply_alarm(ctx: Context, resource: Resource) -> Physical:
+    _require_skipped(resource)
+    _reject_unknown(resource, _ALARM_PROPERTIES)
+    props = dict(resource.properties)
+    name = props.pop("AlarmName", None) or ctx.default_name(resource)
+    if "Threshold" in props:
+        props["Threshold"] = float(props["Threshold"])
+    cloudwatch = ctx.client("cloudwatch")
+    cloudwatch.put_metric_alarm(AlarmName=name, **props)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return Physical(name, {"Arn": alarm["AlarmArn"]})
+
+
+def apply_dashboard(ctx: Context, resource: Resource) -> Physical:
+    """moto's CloudFormation creates dashboards; putting the body again is idempotent."""
+    _reject_unknown(resource, {"DashboardName", "DashboardBody"})
+    name = resource.properties.get("DashboardName") or resource.physical_id or ctx.default_name(resource)
+    ctx.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=resource.properties["DashboardBody"])
+    return Physical(name)
+
+
+# WAFv2's CloudFormation properties are CreateWebACL's parameters (the rule statements too).
+_WEB_ACL_PROPERTIES = {
+    "Name", "Scope", "DefaultAction", "VisibilityConfig", "Rules", "Description", "Tags",
+    "CustomResponseBodies", "CaptchaConfig", "ChallengeConfig", "TokenDomains", "AssociationConfig",
+}
+
+
+def apply_web_acl(ctx: Context, resource: Resource) -> Physical:
+    """A WAFv2 web ACL; `Ref` is `name|id|scope`, as on CloudFormation."""
+    _require_skipped(resource)
+    _reject_unknown(resource, _WEB_ACL_PROPERTIES)
+    props = dict(resource.properties)
+    name = props.pop("Name", None) or ctx.default_name(resource)
+    summary = ctx.client("wafv2").create_web_acl(Name=name, **props)["Summary"]
+    return Physical(f"{name}|{summary['Id']}|{props['Scope']}", {
+        "Arn": summary["ARN"], "Id": summary["Id"],
+        "LabelNamespace": f"awswaf:{ctx.pseudo['AWS::AccountId']}:webacl:{name}:",
+    })
+
+
 Applier = Callable[[Context, Resource], Physical]
 
 APPLIERS: dict[str, Applier] = {
@@ -471,6 +523,9 @@ APPLIERS: dict[str, Applier] = {
     "AWS::Cognito::UserPoolClient": apply_user_pool_client,
     "AWS::Cognito::UserPoolGroup": apply_user_pool_group,
     "AWS::SES::EmailIdentity": apply_email_identity,
+    "AWS::CloudWatch::Alarm": apply_alarm,
+    "AWS::CloudWatch::Dashboard": apply_dashboard,
+    "AWS::WAFv2::WebACL": apply_web_acl,
 }
 
 

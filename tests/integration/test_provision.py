@@ -32,6 +32,9 @@ NAME_PROPERTY = {
     "AWS::Cognito::UserPool": "UserPoolName",
     "AWS::Cognito::UserPoolClient": "ClientName",
     "AWS::Cognito::UserPoolGroup": "GroupName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::WAFv2::WebACL": "Name",
 }
 
 
@@ -135,7 +138,7 @@ def check_table(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
 
 def check_topic(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     attributes = stack.client("sns").get_topic_attributes(TopicArn=stack.topic_arn(logical_id))["Attributes"]
-    assert attributes["KmsMasterKeyId"] == props["KmsMasterKeyId"]
+    assert attributes.get("KmsMasterKeyId") == props.get("KmsMasterKeyId")
 
 
 def check_queue(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
@@ -247,6 +250,49 @@ def check_email_identity(stack: Stack, logical_id: str, props: dict[str, Any]) -
     assert attributes["VerificationAttributes"][identity]["VerificationStatus"] == "Success"
 
 
+def check_alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    (alarm,) = stack.client("cloudwatch").describe_alarms(AlarmNames=[stack.name(logical_id)])["MetricAlarms"]
+    (dimension,) = props["Dimensions"]
+    queue = target(dimension["Value"])
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": stack.name(queue)}]
+    assert stack.name(queue).endswith("-dlq")
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0.0
+    assert alarm["Statistic"] == props["Statistic"]
+    assert alarm["Period"] == props["Period"] and alarm["EvaluationPeriods"] == props["EvaluationPeriods"]
+    assert alarm["TreatMissingData"] == props["TreatMissingData"]
+    topics = {target(action) for action in props["AlarmActions"] + props["OKActions"]}
+    assert topics == {"AlarmsTopic"}
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [stack.topic_arn("AlarmsTopic")]
+
+
+def check_dashboard(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    cloudwatch = stack.client("cloudwatch")
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=stack.name(logical_id))["DashboardBody"])
+    metrics = [m for widget in body["widgets"] for m in widget["properties"]["metrics"]]
+    assert all(widget["properties"]["region"] == REGION for widget in body["widgets"])
+    dlqs = [stack.name(k) for k, v in RESOURCES.items()
+            if v["Type"] == "AWS::SQS::Queue" and k.endswith("DeadLetterQueue")]
+    assert sorted(m[3] for m in metrics if m[0] == "AWS/SQS") == sorted(dlqs)
+    assert {m[1] for m in metrics if m[0] == "Storefront"} == {
+        "OrdersPlaced", "PaymentsSucceeded", "PaymentsFailed", "NotificationsSent", "EventsPublished", "OrdersTimedOut",
+    }
+
+
+def check_web_acl(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    waf = stack.client("wafv2")
+    acls = waf.list_web_acls(Scope=props["Scope"])["WebACLs"]
+    (summary,) = [a for a in acls if a["Name"] == stack.name(logical_id)]
+    acl = waf.get_web_acl(Name=summary["Name"], Scope=props["Scope"], Id=summary["Id"])["WebACL"]
+    assert props["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    statements = {rule["Name"]: rule["Statement"] for rule in acl["Rules"]}
+    assert statements["aws-common-rule-set"]["ManagedRuleGroupStatement"] == {
+        "VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"
+    }
+    assert statements["rate-limit-per-ip"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert [rule["Name"] for rule in acl["Rules"]] == [rule["Name"] for rule in props["Rules"]]
+
+
 CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::DynamoDB::Table": check_table,
     "AWS::SNS::Topic": check_topic,
@@ -259,6 +305,9 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::Cognito::UserPoolClient": check_user_pool_client,
     "AWS::Cognito::UserPoolGroup": check_user_pool_group,
     "AWS::SES::EmailIdentity": check_email_identity,
+    "AWS::CloudWatch::Alarm": check_alarm,
+    "AWS::CloudWatch::Dashboard": check_dashboard,
+    "AWS::WAFv2::WebACL": check_web_acl,
 }
 
 

@@ -19,7 +19,9 @@ def sub_name(value: dict[str, str]) -> str:
 
 
 def test_names_are_deterministic_per_stage() -> None:
-    name_keys = ("TableName", "TopicName", "QueueName", "BucketName", "UserPoolName", "ClientName")
+    name_keys = (
+        "TableName", "TopicName", "QueueName", "BucketName", "UserPoolName", "ClientName", "AlarmName",
+    )
     for logical_id, spec in RESOURCES.items():
         for key in name_keys:
             if key in spec["Properties"]:
@@ -86,3 +88,25 @@ def test_bucket_leaves_notifications_to_chalice() -> None:
 def test_outputs_cover_the_app_settings() -> None:
     assert set(OUTPUT_ENV) <= set(TEMPLATE["Outputs"])
     assert TEMPLATE["Outputs"]["OutboxStreamArn"]["Value"] == {"Fn::GetAtt": ["OutboxTable", "StreamArn"]}
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm_to_the_alarms_topic() -> None:
+    dlqs = {k for k, v in of_type("AWS::SQS::Queue").items() if sub_name(v["QueueName"]).endswith("-dlq")}
+    alarmed = set()
+    for props in of_type("AWS::CloudWatch::Alarm").values():
+        assert props["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
+        if props.get("Namespace") == "AWS/SQS":
+            assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+            (dimension,) = props["Dimensions"]
+            alarmed.add(dimension["Value"]["Fn::GetAtt"][0])
+    assert alarmed == dlqs
+    assert sub_name(of_type("AWS::SNS::Topic")["AlarmsTopic"]["TopicName"]) == "storefront-${Stage}-alarms"
+
+
+def test_dashboard_shows_every_dead_letter_queue() -> None:
+    (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
+    body = sub_name(dashboard["DashboardBody"])
+    for props in of_type("AWS::SQS::Queue").values():
+        if sub_name(props["QueueName"]).endswith("-dlq"):
+            assert f'"{sub_name(props["QueueName"])}"' in body
