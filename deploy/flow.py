@@ -65,6 +65,8 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     layer = publish_layer(project_dir, stage, app, session.client("lambda"), log)
     deployed = chalice_app.deploy_app(project_dir, stage)
     changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
+    changes += post_deploy.protect_api(session.client("apigateway"), session.client("wafv2"), deployed,
+                                       outputs["WebAclArn"], target)
     for line in changes:
         log(f"post-deploy: {line}")
     return DeployResult(stage, outputs, environment, deployed, changes, layer)

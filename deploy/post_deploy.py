@@ -6,7 +6,10 @@
   isolate the bad record, then sends the record's metadata to the outbox-stream-dlq queue instead of
   blocking the shard until the record expires (24 h);
 - every asynchronously invoked function (S3, SNS, schedule) retries twice, then sends the event to
-  the async-events-dlq queue.
+  the async-events-dlq queue;
+- the REST API's stage gets a throttle (a stage-wide rate and burst, tighter ones on the routes that
+  create users, sessions and orders) and the stack's WAF web ACL (AWS managed common rules and a
+  per-IP rate limit, infra/template.yaml). Chalice creates the API, so neither can be in the stack.
 
 The functions and mappings are read from Chalice's deployed state (`.chalice/deployed/<stage>.json`).
 """
@@ -26,6 +29,16 @@ STREAM_FAILURES_QUEUE = "outbox-stream-dlq"
 ASYNC_FAILURES_QUEUE = "async-events-dlq"
 # Chalice's deployed resource types of asynchronously invoked functions.
 ASYNC_EVENT_TYPES = ("s3_event", "sns_event", "cloudwatch_event", "scheduled_event")
+# API Gateway throttles (steady requests/s, burst), docs/scaling.md "API Gateway throttling": the
+# stage's leaves room under the account's default 10,000 rps quota for the other stages and APIs of
+# the account; the routes that create accounts, tokens and orders get tighter ones so that abuse of one
+# cannot take the stage's whole quota (1,000 orders/s is the design load).
+STAGE_THROTTLE = (6000, 3000)
+ROUTE_THROTTLES = {
+    ("/auth/signup", "POST"): (50, 100),
+    ("/auth/login", "POST"): (300, 600),
+    ("/orders", "POST"): (1500, 750),
+}
 
 
 @dataclass(frozen=True)
@@ -87,3 +100,31 @@ def async_function_names(deployed: dict[str, Any]) -> list[str]:
                 raise KeyError(f"no deployed function for event source {resource['name']}")
             names.add(functions[owner])
     return sorted(names)
+
+
+def protect_api(apigateway: Any, wafv2: Any, deployed: dict[str, Any], web_acl_arn: str,
+                target: Target) -> list[str]:
+    """Throttle the API's stage and associate the web ACL with it; return one line per change."""
+    (api,) = resources_of(deployed, "rest_api")
+    api_id, stage_name = api["rest_api_id"], api_stage_name(api["rest_api_url"])
+    operations = _throttle(("*", "*"), STAGE_THROTTLE)
+    for (path, method), limits in ROUTE_THROTTLES.items():
+        operations += _throttle((path.replace("/", "~1"), method), limits)
+    apigateway.update_stage(restApiId=api_id, stageName=stage_name, patchOperations=operations)
+    stage_arn = f"arn:{target.partition}:apigateway:{target.region}::/restapis/{api_id}/stages/{stage_name}"
+    wafv2.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=stage_arn)
+    rate, burst = STAGE_THROTTLE
+    return [f"API stage {stage_name}: throttle {rate} rps (burst {burst}), {len(ROUTE_THROTTLES)} route throttles",
+            f"API stage {stage_name}: web ACL {web_acl_arn.rsplit('/', 2)[-2]}"]
+
+
+def api_stage_name(rest_api_url: str) -> str:
+    """`https://<id>.execute-api.<region>.amazonaws.com/<stage>/` -> `<stage>`."""
+    return rest_api_url.rstrip("/").rsplit("/", 1)[1]
+
+
+def _throttle(resource_method: tuple[str, str], limits: tuple[int, int]) -> list[dict[str, str]]:
+    path = "/".join(resource_method)
+    rate, burst = limits
+    return [{"op": "replace", "path": f"/{path}/throttling/rateLimit", "value": str(rate)},
+            {"op": "replace", "path": f"/{path}/throttling/burstLimit", "value": str(burst)}]

@@ -230,6 +230,7 @@ def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(
         assert config["MemorySize"] == scoped.lambda_memory_size
         assert config["Timeout"] == scoped.lambda_timeout
         assert config["Environment"]["Variables"] == scoped.environment_variables
+        assert config["TracingConfig"] == {"Mode": "Active"}
         role_name = config["Role"].rsplit("/", 1)[1]
         roles.add(role_name)
         (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
@@ -238,6 +239,26 @@ def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(
                               policies.policy_file_name(deployment.stage, function)).read_text())
         assert granted == written
     assert len(roles) == len(functions)  # one role per function
+
+
+def test_the_api_stage_is_throttled_traced_and_behind_the_web_acl(deployment: Deployed):
+    (api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    stage = deployment.client("apigateway").get_stage(restApiId=api["rest_api_id"], stageName="api")
+    # Chalice sends `xray` as CreateDeployment's tracingEnabled, which moto 5.2 drops: the stage's
+    # tracing is checked only through the stage config Chalice reads.
+    assert json.loads((deployment.project_dir / ".chalice" / "config.json").read_text()
+                      )["stages"][deployment.stage]["xray"] is True
+    settings = stage["methodSettings"]
+    rate, burst = post_deploy.STAGE_THROTTLE
+    assert (settings["*/*"]["throttlingRateLimit"], settings["*/*"]["throttlingBurstLimit"]) == (rate, burst)
+    for (path, method), (rate, burst) in post_deploy.ROUTE_THROTTLES.items():
+        route = settings[f"{path.replace('/', '~1')}/{method}"]
+        assert (route["throttlingRateLimit"], route["throttlingBurstLimit"]) == (rate, burst)
+        assert method in deployment.app.routes[path]
+    stage_arn = f"arn:aws:apigateway:{REGION}::/restapis/{api['rest_api_id']}/stages/api"
+    acl = deployment.client("wafv2").get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]
+    assert acl["ARN"] == deployment.result.outputs["WebAclArn"]
+    assert acl["Name"] == f"storefront-{deployment.stage}-api"
 
 
 def test_only_the_image_handler_has_the_pillow_layer_and_no_function_zip_carries_pillow(deployment: Deployed):

@@ -252,18 +252,26 @@ def check_email_identity(stack: Stack, logical_id: str, props: dict[str, Any]) -
 
 def check_alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     (alarm,) = stack.client("cloudwatch").describe_alarms(AlarmNames=[stack.name(logical_id)])["MetricAlarms"]
-    (dimension,) = props["Dimensions"]
-    queue = target(dimension["Value"])
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": stack.name(queue)}]
-    assert stack.name(queue).endswith("-dlq")
-    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0.0
-    assert alarm["Statistic"] == props["Statistic"]
-    assert alarm["Period"] == props["Period"] and alarm["EvaluationPeriods"] == props["EvaluationPeriods"]
-    assert alarm["TreatMissingData"] == props["TreatMissingData"]
+    for key in ("Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods", "ComparisonOperator",
+                "TreatMissingData"):
+        assert alarm[key] == props[key], key
+    assert alarm["Threshold"] == float(props["Threshold"])
+    dimensions = [{"Name": d["Name"], "Value": dimension_value(stack, d["Value"])} for d in props["Dimensions"]]
+    assert alarm["Dimensions"] == dimensions
+    if alarm["Namespace"] == "AWS/SQS":
+        assert dimensions[0]["Value"].endswith("-dlq")
     topics = {target(action) for action in props["AlarmActions"] + props["OKActions"]}
     assert topics == {"AlarmsTopic"}
     assert alarm["AlarmActions"] == alarm["OKActions"] == [stack.topic_arn("AlarmsTopic")]
+
+
+def dimension_value(stack: Stack, value: Any) -> str:
+    """A dimension's value as the stack resolves it: a queue's GetAtt QueueName, a Fn::Sub of the stage."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Sub" in value:
+        return value["Fn::Sub"].replace("${Stage}", stack.stage)
+    return stack.name(target(value))
 
 
 def check_dashboard(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:

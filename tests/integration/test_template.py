@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from deploy.policies import API_HANDLER, function_names
 from infra.stack import OUTPUT_ENV, load_template, stack_name
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
@@ -110,3 +115,29 @@ def test_dashboard_shows_every_dead_letter_queue() -> None:
     for props in of_type("AWS::SQS::Queue").values():
         if sub_name(props["QueueName"]).endswith("-dlq"):
             assert f'"{sub_name(props["QueueName"])}"' in body
+
+
+def test_every_function_of_the_app_has_an_errors_alarm() -> None:
+    """Chalice's function names: storefront-<stage> for the API handler, storefront-<stage>-<name> otherwise."""
+    import app
+
+    expected = {"storefront-${Stage}" if name == API_HANDLER else f"storefront-${{Stage}}-{name}"
+                for name in function_names(app.app)}
+    alarmed = set()
+    for props in of_type("AWS::CloudWatch::Alarm").values():
+        if props["Namespace"] == "AWS/Lambda":
+            assert (props["MetricName"], props["ComparisonOperator"], props["Threshold"]) == \
+                ("Errors", "GreaterThanThreshold", 0)
+            (dimension,) = props["Dimensions"]
+            alarmed.add(sub_name(dimension["Value"]))
+    assert alarmed == expected
+
+
+def test_the_api_has_a_5xx_alarm_on_chalices_api_name_and_stage() -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    (props,) = [p for p in of_type("AWS::CloudWatch::Alarm").values() if p["Namespace"] == "AWS/ApiGateway"]
+    assert props["MetricName"] == "5XXError"
+    assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == {
+        "ApiName": config["app_name"], "Stage": config["stages"]["prod"]["api_gateway_stage"],
+    }
+    assert {s["api_gateway_stage"] for s in config["stages"].values()} == {"api"}
