@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint unit fuzz install clean deploy destroy package chromium screenshots
+.PHONY: dev test lint unit fuzz install clean deploy destroy package dlq chromium screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -56,6 +56,12 @@ destroy: $(STAMP)
 package: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make package STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy package --stage $(STAGE)
+
+## A stage's dead-letter queues: `make dlq STAGE=dev` lists them; DLQ_ARGS runs another command, e.g.
+## DLQ_ARGS="inspect --queue payments-dlq" or "redrive --queue payments-dlq --dry-run" (docs/operations.md).
+dlq: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make dlq STAGE=<stage> [DLQ_ARGS=\"inspect --queue payments-dlq\"]"; exit 2; }
+	$(BIN)/python -m deploy.dlq $(or $(DLQ_ARGS),list) --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
