@@ -28,8 +28,9 @@ API_HANDLER = "api_handler"
 @dataclass(frozen=True)
 class Grant:
     """Actions on resources named symbolically: `table:<name>`, `index:<name>` (every index of the
-    table), `topic:<name>`, `queue:<name>`, `stream:outbox`, `bucket:<prefix>`, `user-pool`,
-    `email-identity`, `*` (services without resource-level permissions)."""
+    table), `topic:<name>`, `queue:<name>`, `queue-name:<full name>` (a queue the app names itself, as
+    its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`, `*`
+    (services without resource-level permissions)."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -149,6 +150,8 @@ class StageNames:
             return self._arn("sns", self.name(arg))
         if kind == "queue":
             return self._arn("sqs", self.name(arg))
+        if kind == "queue-name":
+            return self._arn("sqs", arg)
         if kind == "stream":
             return self.outputs["OutboxStreamArn"]
         if kind == "bucket":
@@ -173,7 +176,8 @@ def event_source_grants(app: Any, function: str) -> tuple[Grant, ...]:
             continue
         kind = type(source).__name__
         if kind == "SQSEventConfig":
-            grants.append(Grant(SQS_CONSUMER_ACTIONS, (f"queue:{source.queue.removeprefix(f'{PROJECT}-')}",)))
+            # The queue the mapping polls, by the full name the app gave it (storefront-<stage>-<name>).
+            grants.append(Grant(SQS_CONSUMER_ACTIONS, (f"queue-name:{source.queue}",)))
         elif kind == "DynamoDBEventConfig":
             grants.append(Grant(STREAM_READER_ACTIONS, ("stream:outbox",)))
             grants.append(Grant(("sqs:SendMessage",), (f"queue:{STREAM_FAILURES_QUEUE}",)))

@@ -292,13 +292,17 @@ def test_the_generated_documents_name_every_action_and_resource(stack, account):
 def test_event_sources_get_exactly_what_lambda_needs_for_them(stack, account):
     from app import app
 
+    names, sqs = stage_names(stack, account), boto3.client("sqs", region_name=REGION)
     for source in app.event_sources:
         grants = policies.event_source_grants(app, source.name)
         kind = type(source).__name__
         actions = {a for g in grants for a in g.actions}
         if kind == "SQSEventConfig":
             assert actions == set(policies.SQS_CONSUMER_ACTIONS)
-            assert grants[0].resources == (f"queue:{source.queue.removeprefix('storefront-')}",)
+            assert grants[0].resources == (f"queue-name:{source.queue}",)
+            queue_url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+            assert names.resolve(grants[0].resources[0]) == queue_arn["Attributes"]["QueueArn"]
         elif kind == "DynamoDBEventConfig":
             assert actions == set(policies.STREAM_READER_ACTIONS) | {"sqs:SendMessage"}
         else:
