@@ -117,8 +117,11 @@ PRESIGNED: dict[str, tuple[Grant, ...]] = {
 
 SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                         "sqs:ChangeMessageVisibility")
-STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                         "dynamodb:ListStreams")
+STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+# Actions IAM authorizes only against Resource "*" (no resource-level permissions in the Service
+# Authorization Reference): granting them on an ARN grants nothing. Lambda's stream poller needs
+# ListStreams, which lists stream ARNs and reads no record.
+UNSCOPED_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments", "dynamodb:ListStreams")
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def event_source_grants(app: Any, function: str) -> tuple[Grant, ...]:
             grants.append(Grant(SQS_CONSUMER_ACTIONS, (f"queue-name:{source.queue}",)))
         elif kind == "DynamoDBEventConfig":
             grants.append(Grant(STREAM_READER_ACTIONS, ("stream:outbox",)))
+            grants.append(Grant(("dynamodb:ListStreams",), ("*",)))
             grants.append(Grant(("sqs:SendMessage",), (f"queue:{STREAM_FAILURES_QUEUE}",)))
         elif kind in ("SNSEventConfig", "S3EventConfig", "ScheduledEventConfig", "CloudWatchEventConfig"):
             grants.append(Grant(("sqs:SendMessage",), (f"queue:{ASYNC_FAILURES_QUEUE}",)))
