@@ -30,9 +30,11 @@ chromium:
 screenshots: $(STAMP) chromium
 	STOREFRONT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -n0
 
+## ruff, cfn-lint on the template, and parliament on every function's generated IAM policy.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/python -m deploy.policy_lint
 
 ## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
 fuzz: $(STAMP)
