@@ -45,9 +45,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 ## Deploy a stage to the AWS account of the current credentials: resources stack, chalice deploy, post-deploy.
+## SENDER_EMAIL: the SES identity notifications are sent from (default noreply@storefront.example).
 deploy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>"; exit 2; }
-	$(BIN)/python -m deploy deploy --stage $(STAGE)
+	$(BIN)/python -m deploy deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL))
 
 ## Remove a stage: the Chalice app, then the resources stack.
 destroy: $(STAMP)
