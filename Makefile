@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint unit fuzz install clean deploy destroy package chromium screenshots
+.PHONY: dev test lint unit fuzz install clean deploy destroy package dlq chromium screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,9 +30,11 @@ chromium:
 screenshots: $(STAMP) chromium
 	STOREFRONT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -n0
 
+## ruff, cfn-lint on the template, and parliament on every function's generated IAM policy.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/python -m deploy.policy_lint
 
 ## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
 fuzz: $(STAMP)
@@ -43,9 +45,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 ## Deploy a stage to the AWS account of the current credentials: resources stack, chalice deploy, post-deploy.
+## SENDER_EMAIL: the SES identity notifications are sent from (default noreply@storefront.example).
 deploy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>"; exit 2; }
-	$(BIN)/python -m deploy deploy --stage $(STAGE)
+	$(BIN)/python -m deploy deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL))
 
 ## Remove a stage: the Chalice app, then the resources stack.
 destroy: $(STAMP)
@@ -56,6 +59,12 @@ destroy: $(STAMP)
 package: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make package STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy package --stage $(STAGE)
+
+## A stage's dead-letter queues: `make dlq STAGE=dev` lists them; DLQ_ARGS runs another command, e.g.
+## DLQ_ARGS="inspect --queue payments-dlq" or "redrive --queue payments-dlq --dry-run" (docs/operations.md).
+dlq: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make dlq STAGE=<stage> [DLQ_ARGS=\"inspect --queue payments-dlq\"]"; exit 2; }
+	$(BIN)/python -m deploy.dlq $(or $(DLQ_ARGS),list) --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

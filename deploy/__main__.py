@@ -1,14 +1,18 @@
-"""`python -m deploy {deploy,destroy,package} --stage <stage>` (the Makefile's deploy targets)."""
+"""`python -m deploy {deploy,destroy,package} --stage <stage>` (the Makefile's deploy targets);
+`python -m deploy dlq ...` is `python -m deploy.dlq ...` (dead-letter queues, docs/operations.md)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from deploy import flow
+from deploy import dlq, flow
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dlq"]:
+        return dlq.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
     parser.add_argument("command", choices=["deploy", "destroy", "package"])
     parser.add_argument("--stage", required=True, help="stage name, e.g. dev or prod (not local)")

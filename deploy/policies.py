@@ -28,8 +28,9 @@ API_HANDLER = "api_handler"
 @dataclass(frozen=True)
 class Grant:
     """Actions on resources named symbolically: `table:<name>`, `index:<name>` (every index of the
-    table), `topic:<name>`, `queue:<name>`, `stream:outbox`, `bucket:<prefix>`, `user-pool`,
-    `email-identity`, `*` (services without resource-level permissions)."""
+    table), `topic:<name>`, `queue:<name>`, `queue-name:<full name>` (a queue the app names itself, as
+    its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`, `*`
+    (services without resource-level permissions)."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -116,8 +117,11 @@ PRESIGNED: dict[str, tuple[Grant, ...]] = {
 
 SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                         "sqs:ChangeMessageVisibility")
-STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                         "dynamodb:ListStreams")
+STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+# Actions IAM authorizes only against Resource "*" (no resource-level permissions in the Service
+# Authorization Reference): granting them on an ARN grants nothing. Lambda's stream poller needs
+# ListStreams, which lists stream ARNs and reads no record.
+UNSCOPED_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments", "dynamodb:ListStreams")
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,8 @@ class StageNames:
             return self._arn("sns", self.name(arg))
         if kind == "queue":
             return self._arn("sqs", self.name(arg))
+        if kind == "queue-name":
+            return self._arn("sqs", arg)
         if kind == "stream":
             return self.outputs["OutboxStreamArn"]
         if kind == "bucket":
@@ -173,9 +179,11 @@ def event_source_grants(app: Any, function: str) -> tuple[Grant, ...]:
             continue
         kind = type(source).__name__
         if kind == "SQSEventConfig":
-            grants.append(Grant(SQS_CONSUMER_ACTIONS, (f"queue:{source.queue.removeprefix(f'{PROJECT}-')}",)))
+            # The queue the mapping polls, by the full name the app gave it (storefront-<stage>-<name>).
+            grants.append(Grant(SQS_CONSUMER_ACTIONS, (f"queue-name:{source.queue}",)))
         elif kind == "DynamoDBEventConfig":
             grants.append(Grant(STREAM_READER_ACTIONS, ("stream:outbox",)))
+            grants.append(Grant(("dynamodb:ListStreams",), ("*",)))
             grants.append(Grant(("sqs:SendMessage",), (f"queue:{STREAM_FAILURES_QUEUE}",)))
         elif kind in ("SNSEventConfig", "S3EventConfig", "ScheduledEventConfig", "CloudWatchEventConfig"):
             grants.append(Grant(("sqs:SendMessage",), (f"queue:{ASYNC_FAILURES_QUEUE}",)))
