@@ -58,6 +58,20 @@ def resource_name(name: str, stage_name: str | None = None) -> str:
     return f"{PROJECT}-{stage_name or stage()}-{name}"
 
 
+def parameter_name(name: str, stage_name: str | None = None) -> str:
+    """`/storefront/<stage>/<name>`: the deterministic name of a stage's SSM parameter.
+
+    Like resource names it comes from the stage alone, not from an environment variable: the IAM
+    policy (deploy/policies.py) is derived from the same function, so the two cannot disagree.
+    """
+    return f"/{PROJECT}/{stage_name or stage()}/{name}"
+
+
+# The payment provider's API key: a SecureString parameter, `parameter_name(PAYMENT_PROVIDER_API_KEY)`.
+# CloudFormation cannot create SecureString parameters, so infra/parameters.py does (docs/deploy.md).
+PAYMENT_PROVIDER_API_KEY = "payment-provider-api-key"
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str

@@ -12,6 +12,7 @@ import boto3
 
 from chalicelib import settings
 from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, stage_config
+from infra.parameters import ensure_payment_provider_key, payment_provider_key_name
 from infra.stack import outputs_to_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     parameters = stack_parameters(stage, sender_email)
     outputs = (stack_deployer or resources.deploy_stack)(session.client("cloudformation"), stage, parameters)
     log(f"resources stack ready ({len(outputs)} outputs)")
+    ensure_secrets(session.client("ssm"), stage, log)
     environment = {settings.STAGE: stage, **outputs_to_env(outputs),
                    settings.SENDER_EMAIL: sender_email or settings.DEFAULT_SENDER_EMAIL}
     names = policies.StageNames(stage=stage, target=target, outputs=outputs,
@@ -72,6 +74,16 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     return DeployResult(stage, outputs, environment, deployed, changes, layer)
 
 
+def ensure_secrets(ssm: Any, stage: str, log: Log) -> None:
+    """The provider API key parameter, with a generated test key if absent; an existing one is left
+    untouched (the operator's real key). The value is never printed or written anywhere."""
+    name = payment_provider_key_name(stage)
+    if ensure_payment_provider_key(ssm, stage):
+        log(f"SecureString {name} created with a generated sk_test_ key: put the provider's key there (docs/deploy.md)")
+    else:
+        log(f"SecureString {name} exists: left as it is")
+
+
 def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, log: Log) -> layers.PublishedLayer:
     """Build and publish the Pillow layer (unless its latest version has the same content) and attach it,
     in the stage's config.json section, to the functions that import Pillow."""
@@ -89,7 +101,10 @@ def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, l
 
 def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
             stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print) -> None:
-    """Remove the Chalice app (if it was deployed from here), empty the uploads bucket, delete the stack."""
+    """Remove the Chalice app (if it was deployed from here), empty the uploads bucket, delete the stack.
+
+    The API key parameter stays: it may hold the operator's real key, which nothing here could put back.
+    """
     session = session or boto3.Session()
     if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
         chalice_app.delete_app(project_dir, stage)
@@ -100,6 +115,7 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
     empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
     (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
     log(f"stack {stage} deleted")
+    log(f"SecureString {payment_provider_key_name(stage)} left in place (docs/deploy.md: deleting a stage)")
 
 
 def empty_bucket(s3: Any, bucket: str) -> None:

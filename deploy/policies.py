@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.settings import PROJECT, resource_name
+from chalicelib.settings import PAYMENT_PROVIDER_API_KEY, PROJECT, parameter_name, resource_name
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, STREAM_FAILURES_QUEUE, Target
 
 API_HANDLER = "api_handler"
@@ -29,8 +29,9 @@ API_HANDLER = "api_handler"
 class Grant:
     """Actions on resources named symbolically: `table:<name>`, `index:<name>` (every index of the
     table), `topic:<name>`, `queue:<name>`, `queue-name:<full name>` (a queue the app names itself, as
-    its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`, `*`
-    (services without resource-level permissions)."""
+    its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`,
+    `parameter:<name>` (an SSM parameter of the stage), `*` (services without resource-level
+    permissions)."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -66,6 +67,9 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
     "handle_payment_messages": (
         _table("payments", "GetItem", "PutItem", "UpdateItem"),
+        # The provider's API key (SecureString). Decrypting it needs no kms statement: the AWS managed
+        # key alias/aws/ssm lets the account's principals use it through SSM (docs/deploy.md).
+        Grant(("ssm:GetParameter",), (f"parameter:{PAYMENT_PROVIDER_API_KEY}",)),
         _table("inbox", "PutItem"),
         _table("outbox", "PutItem"),
     ),
@@ -163,6 +167,8 @@ class StageNames:
             return self._arn("cognito-idp", f"userpool/{self.outputs['UserPoolId']}")
         if kind == "email-identity":
             return self._arn("ses", f"identity/{self.sender_email}")
+        if kind == "parameter":  # the name starts with "/", which the ARN does not repeat
+            return self._arn("ssm", f"parameter{parameter_name(arg, self.stage)}")
         if kind == "log-group":
             return self._arn("logs", f"log-group:/aws/lambda/{self.function_name(arg)}:*")
         if symbol == "*":

@@ -1,6 +1,7 @@
 """Create a stage's resources on moto server from infra/template.yaml, and nothing else.
 
-The template is the only list of resources. `provision()`:
+The template is the only list of resources, bar the SecureString parameters CloudFormation cannot
+create (infra/parameters.py, shared with `make deploy`). `provision()`:
 
 1. sends it to moto's CloudFormation (`create_stack`) and waits for CREATE_COMPLETE;
 2. walks every resource of the template in dependency order and hands it to the applier of its
@@ -8,7 +9,8 @@ The template is the only list of resources. `provision()`:
    the parameters, the stack's physical ids and what earlier appliers created. An applier creates
    the resource through the service API when moto's CloudFormation skipped it, and otherwise
    makes the live resource match the properties moto accepted but ignored;
-3. resolves the template's Outputs itself and returns them as the app's environment.
+3. resolves the template's Outputs itself and returns them as the app's environment;
+4. creates the payment provider's API key parameter with a generated test key, if absent.
 
 A template resource whose type has no applier stops provisioning before anything is created, so
 a template change can never be silently missing from the local stack.
@@ -35,6 +37,7 @@ from typing import Any
 import boto3
 
 from chalicelib import settings
+from infra.parameters import ensure_payment_provider_key
 from infra.stack import load_template, outputs_to_env, stack_name
 
 STACK_TIMEOUT_SECONDS = 60.0
@@ -623,4 +626,5 @@ def provision(
     provides credentials (any value works on moto, e.g. AWS_ACCESS_KEY_ID=testing).
     """
     outputs = create_local_stack(stage, endpoint_url, region, parameters)
+    ensure_payment_provider_key(boto3.client("ssm", endpoint_url=endpoint_url, region_name=region), stage)
     return {settings.STAGE: stage, **outputs_to_env(outputs)}

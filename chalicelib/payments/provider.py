@@ -9,23 +9,37 @@ ours, and would go away with the simulator.
 
 Tokens (CONTRACT.md section 4): `tok_visa` and `tok_mastercard` succeed, `tok_declined` is
 declined, `tok_unavailable` is an outage every time.
+
+The API key: like a real provider, the simulator authenticates every charge and refund with the
+stage's secret key, `sk_test_...` or `sk_live_...`, kept in the SecureString parameter
+`/storefront/<stage>/payment-provider-api-key` (infra/parameters.py creates it). The key is read
+with one `ssm:GetParameter` the first time a container charges or refunds, and kept for the
+container's life; nothing reads it at import, so functions that never charge never pay for it. A
+missing, empty or malformed key is refused with `ProviderAuthenticationFailed`, and the cached key
+is dropped so that the next attempt reads the parameter again (docs/operations.md: rotating it).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
+from chalicelib import aws, settings
 from chalicelib.dynamo import now_iso, put_if_absent, table_meta
 
 KNOWN_TOKENS = ("tok_visa", "tok_mastercard", "tok_declined", "tok_unavailable")
 SUCCEEDING_TOKENS = frozenset({"tok_visa", "tok_mastercard"})
 UNAVAILABLE_TOKEN = "tok_unavailable"
 DECLINED = "declined"
+# What a secret key of the provider looks like (Stripe's shape): test or live mode, then the secret.
+API_KEY_FORMAT = re.compile(r"sk_(test|live)_[0-9A-Za-z]{16,}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,14 @@ class PaymentDeclined(Exception):
 
 class ProviderUnavailable(Exception):
     """The provider could not be reached or failed; the same request may succeed later."""
+
+
+class ProviderAuthenticationFailed(Exception):
+    """The provider refused our API key (missing, empty or malformed): a configuration error.
+
+    Nothing was charged or refunded, and retrying the same request cannot succeed until an operator
+    puts a valid key into the parameter (docs/operations.md). Never a decline: the payment is left as it was.
+    """
 
 
 class IdempotencyKeyReused(ValueError):
@@ -95,11 +117,29 @@ def refund_key(idempotency_key: str) -> tuple[str, str]:
     return f"PROVIDER#REFUND#{idempotency_key}", "REFUND"
 
 
+@functools.cache
+def api_key() -> str:
+    """The stage's provider API key: one decrypting GetParameter per container, on first use.
+
+    "" when the parameter does not exist (the provider then refuses it like any bad key). Any other
+    error (throttling, a denied call) propagates uncached, so the message is retried.
+    """
+    name = settings.parameter_name(settings.PAYMENT_PROVIDER_API_KEY)
+    try:
+        response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ParameterNotFound":
+            return ""
+        raise
+    return response["Parameter"]["Value"]
+
+
 class SimulatedProvider:
     """A provider with real, persistent, idempotent books, driven by the test tokens."""
 
     def charge(self, idempotency_key: str, amount_cents: int, currency: str, token: str) -> Charge:
         _require_positive_amount(amount_cents)
+        _authenticate()
         if token == UNAVAILABLE_TOKEN:
             raise ProviderUnavailable("the payment provider is unavailable")
         if token not in SUCCEEDING_TOKENS:
@@ -116,6 +156,7 @@ class SimulatedProvider:
 
     def refund(self, idempotency_key: str, charge_id: str, amount_cents: int) -> Refund:
         _require_positive_amount(amount_cents)
+        _authenticate()
         pk, sk = refund_key(idempotency_key)
         record = SimulatedRefund(pk=pk, sk=sk, refund_id=f"re_{uuid.uuid4().hex}", charge_id=charge_id,
                                  amount_cents=amount_cents, created_at=now_iso())
@@ -132,6 +173,21 @@ _simulator = SimulatedProvider()
 def get_provider() -> PaymentProvider:
     """The provider payments charge through: the simulator on every stage, until a real one plugs in here."""
     return _simulator
+
+
+def _authenticate() -> None:
+    """What the provider does first with every request: refuse a key that is not a secret key (HTTP 401).
+
+    The refused key is forgotten, so the next request reads the parameter again: a key an operator
+    fixed or rotated is picked up without recycling the container. The error never carries the key.
+    """
+    key = api_key()
+    if not API_KEY_FORMAT.fullmatch(key):
+        problem = "is not an sk_test_... or sk_live_... secret key" if key.strip() else "is missing or empty"
+        api_key.cache_clear()
+        raise ProviderAuthenticationFailed(
+            f"the payment provider refused the API key: parameter "
+            f"{settings.parameter_name(settings.PAYMENT_PROVIDER_API_KEY)} {problem}")
 
 
 def _put_once(record: Model) -> bool:

@@ -8,6 +8,9 @@ Money never moves twice: the provider is called with idempotency keys (`<order_i
 charge, `refund-<order_id>` for the refund), so a redelivered event, or one retried after a crash
 between the provider call and our write, replays the recorded charge or refund instead of making
 a new one. A provider outage raises, so the message is retried and, after 5 receives, dead-lettered.
+A refused API key (`ProviderAuthenticationFailed`) is a configuration failure, not a decline: nothing
+is recorded, an ERROR log line says what to fix, and the message fails like an outage's, so it is
+retried and dead-lettered for a redrive once the key is fixed (docs/operations.md).
 
 Life of a payment:
     (none) -> PENDING -> SUCCEEDED -> REFUNDED     charged, later refunded on cancellation
@@ -18,7 +21,9 @@ Life of a payment:
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +36,13 @@ from chalicelib.events import inbox, outbox
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.payments.models import Payment, PaymentStatus
-from chalicelib.payments.provider import Charge, PaymentDeclined, PaymentProvider, get_provider
+from chalicelib.payments.provider import (
+    Charge,
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderAuthenticationFailed,
+    get_provider,
+)
 
 CONSUMER = "payments"
 PAYMENT_SK = "PAYMENT"
@@ -68,8 +79,31 @@ def payment_for_order(order_id: str) -> dict[str, Any] | None:
     return view
 
 
+# --- a provider that refuses our key ------------------------------------------------------------
+
+Consumer = Callable[[Event, PaymentProvider | None], None]
+
+
+def _reporting_refused_key(consume: Consumer) -> Consumer:
+    """Log a refused API key as the configuration error it is, then let the message fail."""
+
+    @functools.wraps(consume)
+    def consuming(event: Event, provider: PaymentProvider | None = None) -> None:
+        try:
+            consume(event, provider)
+        except ProviderAuthenticationFailed as refused:
+            logger.error("payment provider configuration error: nothing was charged or refunded; fix the API key"
+                         " parameter, then redrive the payments dead-letter queue (docs/operations.md)",
+                         extra={"event_type": event.event_type, "event_id": event.event_id,
+                                "order_id": event.data.get("order_id"), "error": str(refused)})
+            raise
+
+    return consuming
+
+
 # --- OrderPlaced -------------------------------------------------------------------------------
 
+@_reporting_refused_key
 def handle_order_placed(event: Event, provider: PaymentProvider | None = None) -> None:
     """Charge the order once; record SUCCEEDED or FAILED with its event. Raises on a provider outage."""
     order = order_facts(event, needs_token=True)
@@ -171,6 +205,7 @@ def _record_decline(payment: Payment, order: OrderFacts, event: Event, reason: s
 
 # --- OrderCancelled ----------------------------------------------------------------------------
 
+@_reporting_refused_key
 def handle_order_cancelled(event: Event, provider: PaymentProvider | None = None) -> None:
     """Refund a charged payment, void one not charged yet (even one not created yet), else nothing."""
     order = order_facts(event, needs_token=False)

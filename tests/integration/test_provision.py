@@ -16,9 +16,11 @@ import boto3
 import pytest
 
 from chalicelib import settings
+from chalicelib.payments.provider import API_KEY_FORMAT
 from devstack import provision as provision_module
 from devstack.moto_server import MotoServer
 from devstack.provision import ProvisionError, provision
+from infra.parameters import ensure_payment_provider_key
 from infra.stack import OUTPUT_ENV, load_template, stack_name
 
 REGION = "us-east-1"
@@ -342,6 +344,17 @@ def test_environment_has_every_output_and_each_is_usable(stack: Stack) -> None:
     )
     topic = stack.client("sns").get_topic_attributes(TopicArn=env[settings.EVENTS_TOPIC_ARN])
     assert topic["Attributes"]["TopicArn"].endswith(settings.resource_name("events", stack.stage))
+
+
+def test_the_payment_provider_key_is_a_generated_test_securestring(stack: Stack) -> None:
+    """Not in the template (CloudFormation cannot create SecureString): provision() adds it, as `make dev` needs."""
+    name = f"/storefront/{stack.stage}/payment-provider-api-key"
+    parameter = stack.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert API_KEY_FORMAT.fullmatch(parameter["Value"]) and parameter["Value"].startswith("sk_test_")
+    assert ensure_payment_provider_key(stack.client("ssm"), stack.stage) is False  # present: left alone
+    assert stack.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == \
+        parameter["Value"]
 
 
 def receive_all(sqs: Any, url: str, until: Callable[[list[dict[str, Any]]], bool], seconds: float) -> list:

@@ -26,6 +26,7 @@ from botocore.client import BaseClient
 from chalice.test import Client
 
 from chalicelib import settings
+from chalicelib.payments import provider
 from deploy import policies
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, Target
 from devstack.lambda_events import records_event, sqs_record
@@ -85,6 +86,9 @@ def iam_requests(service: str, operation: str, params: dict[str, Any], account: 
         return {(f"sqs:{operation}", account.arn("sqs", params["QueueUrl"].rsplit("/", 1)[1]))}
     if service == "s3":
         return {(f"s3:{operation}", f"arn:aws:s3:::{params['Bucket']}/{params.get('Key', '')}")}
+    if service == "ssm":  # a name starting with "/" is not repeated after "parameter" in the ARN
+        name = params["Name"]
+        return {(f"ssm:{operation}", account.arn("ssm", f"parameter{'' if name.startswith('/') else '/'}{name}"))}
     raise AssertionError(f"no IAM mapping for {service}:{operation}; extend iam_requests")
 
 
@@ -208,6 +212,7 @@ def exercised(recorder, account, stack) -> dict[str, set[tuple[str, str]]]:
 
         placed = event_of(paid["order_id"], "OrderPlaced")
         invoke("publish_outbox", stream_event(placed, stack[settings.OUTBOX_STREAM_ARN]))
+        provider.api_key.cache_clear()  # as in a fresh container, whose first charge reads the API key
         invoke("handle_payment_messages", sqs_event("payments", placed, account))
         invoke("apply_payment_results", sqs_event("orders", event_of(paid["order_id"], "PaymentSucceeded"), account))
         invoke("handle_payment_messages", sqs_event("payments", event_of(declined["order_id"], "OrderPlaced"), account))

@@ -10,9 +10,10 @@ import boto3
 import pytest
 from chalice.test import Client
 
+from chalicelib import aws
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import OutboxItem
-from chalicelib.payments import service
+from chalicelib.payments import provider, service
 from chalicelib.payments.models import Payment
 from chalicelib.payments.provider import (
     KNOWN_TOKENS,
@@ -29,6 +30,7 @@ from chalicelib.payments.provider import (
     refund_key,
 )
 from devstack.lambda_events import records_event, sqs_record
+from infra import parameters as infra_parameters
 from tests.aws import REGION
 
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:storefront-local-payments"
@@ -401,3 +403,119 @@ def test_the_simulator_tokens(stack):
             provider.charge(key, 100, "USD", "tok_unavailable")
     assert charges_for(key) == []
 
+
+
+# --- the provider's API key (SSM SecureString) ------------------------------------------------
+
+KEY_PARAMETER = "/storefront/local/payment-provider-api-key"
+
+
+class KeyParameter:
+    """The stage's API key parameter, changed as an operator would; restored after the test."""
+
+    def __init__(self) -> None:
+        self.ssm = boto3.client("ssm", region_name=REGION)
+        self.reads: list[dict] = []
+
+    def set(self, value: str) -> None:
+        self.ssm.put_parameter(Name=KEY_PARAMETER, Value=value, Type="SecureString", Overwrite=True)
+
+    def delete(self) -> None:
+        self.ssm.delete_parameter(Name=KEY_PARAMETER)
+
+    def value(self) -> str:
+        return self.ssm.get_parameter(Name=KEY_PARAMETER, WithDecryption=True)["Parameter"]["Value"]
+
+    def count_read(self, params: dict, **_: object) -> None:
+        self.reads.append(params)
+
+
+@pytest.fixture
+def key_parameter(stack):
+    """A fresh container (no key cached) whose SSM reads are counted; the parameter is put back afterwards."""
+    parameter = KeyParameter()
+    original = parameter.value()
+    app_ssm = aws.client("ssm")  # the client the provider reads through
+    app_ssm.meta.events.register("before-parameter-build.ssm.GetParameter", parameter.count_read)
+    provider.api_key.cache_clear()
+    try:
+        yield parameter
+    finally:
+        app_ssm.meta.events.unregister("before-parameter-build.ssm.GetParameter", parameter.count_read)
+        parameter.set(original)
+        provider.api_key.cache_clear()
+
+
+@pytest.fixture
+def error_logs(monkeypatch):
+    lines: list[tuple[str, dict]] = []
+    monkeypatch.setattr(service.logger, "error", lambda message, extra: lines.append((message, extra)))
+    return lines
+
+
+def test_the_stack_has_a_generated_test_key_as_a_securestring(stack):
+    ssm = boto3.client("ssm", region_name=REGION)
+    parameter = ssm.get_parameter(Name=KEY_PARAMETER, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    assert parameter["Value"].startswith("sk_test_") and provider.API_KEY_FORMAT.fullmatch(parameter["Value"])
+    assert ssm.get_parameter(Name=KEY_PARAMETER)["Parameter"]["Value"] != parameter["Value"]  # stored encrypted
+    assert infra_parameters.payment_provider_key_name("local") == KEY_PARAMETER
+
+
+def test_creating_the_key_again_leaves_the_existing_one(key_parameter):
+    key_parameter.set("sk_live_" + "a" * 24)  # an operator's real key
+
+    assert infra_parameters.ensure_payment_provider_key(key_parameter.ssm, "local") is False
+    assert key_parameter.value() == "sk_live_" + "a" * 24
+
+
+def test_the_key_is_read_once_per_container_on_the_first_charge_only(key_parameter, client, member):
+    paid, refunded = new_order_id(), new_order_id()
+    assert client.http.get("/health").status_code == 200
+    assert key_parameter.reads == []  # the API never reads it
+
+    for order_id in (paid, refunded):
+        assert deliver(sqs_event(message(order_placed(order_id).to_json()))) == {"batchItemFailures": []}
+    deliver(sqs_event(message(order_cancelled(refunded, was_paid=True).to_json())))
+
+    assert key_parameter.reads == [{"Name": KEY_PARAMETER, "WithDecryption": True}]
+    assert stored_payment(paid).status == "SUCCEEDED" and stored_payment(refunded).status == "REFUNDED"
+
+
+@pytest.mark.parametrize("bad_key", [None, "   ", "pk_test_" + "b" * 24, "sk_test_", "sk_prod_" + "c" * 24])
+def test_a_missing_or_malformed_key_fails_the_message_as_a_configuration_error_and_charges_nothing(
+        key_parameter, error_logs, recorded_metrics, bad_key):
+    if bad_key is None:
+        key_parameter.delete()
+    else:
+        key_parameter.set(bad_key)
+    order_id = new_order_id()
+    placed = message(order_placed(order_id).to_json())
+
+    with pytest.raises(Exception, match="All records failed"):  # retried, then dead-lettered: never a decline
+        deliver(sqs_event(placed))
+
+    assert stored_payment(order_id).status == "PENDING"
+    assert charges_for(order_id) == [] and events_for(order_id) == [] and recorded_metrics == []
+    [(line, extra)] = error_logs
+    assert "configuration error" in line and extra["order_id"] == order_id
+    assert extra["error"].startswith(f"the payment provider refused the API key: parameter {KEY_PARAMETER} is ")
+    assert not any(secret * 8 in extra["error"] for secret in "bc")  # the key itself is never logged
+
+    key_parameter.set("sk_test_" + "d" * 24)  # the operator fixes it, then redrives the message
+    assert deliver(sqs_event(placed)) == {"batchItemFailures": []}
+    assert stored_payment(order_id).status == "SUCCEEDED" and len(charges_for(order_id)) == 1
+    assert len(key_parameter.reads) == 2  # the refused key was forgotten, the fixed one read once
+
+
+def test_a_refused_key_fails_a_refund_too_and_refunds_nothing(key_parameter, error_logs):
+    order_id = new_order_id()
+    service.handle_order_placed(order_placed(order_id))
+    key_parameter.set("not-a-key")
+    provider.api_key.cache_clear()  # a new container, after the key was broken
+
+    with pytest.raises(provider.ProviderAuthenticationFailed):
+        service.handle_order_cancelled(order_cancelled(order_id, was_paid=True))
+
+    assert stored_payment(order_id).status == "SUCCEEDED" and refunds_for(order_id) == []
+    assert event_types(order_id) == ["PaymentSucceeded"] and len(error_logs) == 1
