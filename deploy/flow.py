@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 
 from chalicelib import settings
-from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, stage_config
-from infra.stack import outputs_to_env
+from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, site, stage_config
+from infra.site import SITE_BUCKET
+from infra.stack import deployed_outputs_to_env
 
 ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
@@ -29,6 +30,7 @@ class DeployResult:
     deployed: dict[str, Any]
     post_deploy: list[str]
     layer: layers.PublishedLayer
+    site: site.PublishedSite
 
 
 def target_of(session: boto3.Session) -> post_deploy.Target:
@@ -53,7 +55,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     parameters = stack_parameters(stage, sender_email)
     outputs = (stack_deployer or resources.deploy_stack)(session.client("cloudformation"), stage, parameters)
     log(f"resources stack ready ({len(outputs)} outputs)")
-    environment = {settings.STAGE: stage, **outputs_to_env(outputs),
+    environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs),
                    settings.SENDER_EMAIL: sender_email or settings.DEFAULT_SENDER_EMAIL}
     names = policies.StageNames(stage=stage, target=target, outputs=outputs,
                                 sender_email=environment[settings.SENDER_EMAIL])
@@ -67,7 +69,10 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
     for line in changes:
         log(f"post-deploy: {line}")
-    return DeployResult(stage, outputs, environment, deployed, changes, layer)
+    published = site.publish_stage(session, outputs, deployed)
+    log(f"web app {published.url}: {len(published.uploaded)} files published to {published.bucket}, "
+        f"{len(published.deleted)} removed, invalidation {published.invalidation_id}")
+    return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
 
 
 def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, log: Log) -> layers.PublishedLayer:
@@ -87,7 +92,7 @@ def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, l
 
 def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
             stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print) -> None:
-    """Remove the Chalice app (if it was deployed from here), empty the uploads bucket, delete the stack."""
+    """Remove the Chalice app (if it was deployed from here), empty the uploads and site buckets, delete the stack."""
     session = session or boto3.Session()
     if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
         chalice_app.delete_app(project_dir, stage)
@@ -96,12 +101,14 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
         log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
     log(f"layer {layers.layer_name(stage)}: {layers.delete(session.client('lambda'), stage)} versions deleted")
     empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
+    empty_bucket(session.client("s3"), settings.resource_name(SITE_BUCKET, stage))
     (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
     log(f"stack {stage} deleted")
 
 
 def empty_bucket(s3: Any, bucket: str) -> None:
-    """CloudFormation cannot delete a bucket with objects in it; uploads are transient."""
+    """CloudFormation cannot delete a bucket with objects in it; uploads are transient, and the site
+    is published again from web/ by the next deploy."""
     try:
         paginator = s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=bucket):
