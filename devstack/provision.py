@@ -6,9 +6,9 @@ The template is the only list of resources. `provision()`:
 2. walks every resource of the template in dependency order and hands it to the applier of its
    type (`APPLIERS`), with its properties resolved (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::If of
    the template's Conditions) against the parameters, the stack's physical ids and what earlier
-   appliers created. An applier creates
-   the resource through the service API when moto's CloudFormation skipped it, and otherwise
-   makes the live resource match the properties moto accepted but ignored;
+   appliers created. An applier creates the resource through the service API when moto's
+   CloudFormation skipped it, and otherwise makes the live resource match the properties moto
+   accepted but ignored;
 3. resolves the template's Outputs itself and returns them as the app's environment.
 
 A template resource whose type has no applier stops provisioning before anything is created, so
