@@ -11,9 +11,10 @@ from typing import Any
 import boto3
 
 from chalicelib import settings
-from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, stage_config
+from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, site, stage_config
 from infra.parameters import ensure_payment_provider_key, payment_provider_key_name
-from infra.stack import outputs_to_env
+from infra.site import SITE_BUCKET
+from infra.stack import deployed_outputs_to_env
 
 ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
@@ -30,6 +31,7 @@ class DeployResult:
     deployed: dict[str, Any]
     post_deploy: list[str]
     layer: layers.PublishedLayer
+    site: site.PublishedSite
 
 
 def target_of(session: boto3.Session) -> post_deploy.Target:
@@ -55,7 +57,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     outputs = (stack_deployer or resources.deploy_stack)(session.client("cloudformation"), stage, parameters)
     log(f"resources stack ready ({len(outputs)} outputs)")
     ensure_secrets(session.client("ssm"), stage, log)
-    environment = {settings.STAGE: stage, **outputs_to_env(outputs),
+    environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs),
                    settings.SENDER_EMAIL: sender_email or settings.DEFAULT_SENDER_EMAIL}
     names = policies.StageNames(stage=stage, target=target, outputs=outputs,
                                 sender_email=environment[settings.SENDER_EMAIL])
@@ -71,7 +73,10 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
                                        outputs["WebAclArn"], target)
     for line in changes:
         log(f"post-deploy: {line}")
-    return DeployResult(stage, outputs, environment, deployed, changes, layer)
+    published = site.publish_stage(session, outputs, deployed)
+    log(f"web app {published.url}: {len(published.uploaded)} files published to {published.bucket}, "
+        f"{len(published.deleted)} removed, invalidation {published.invalidation_id}")
+    return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
 
 
 def ensure_secrets(ssm: Any, stage: str, log: Log) -> None:
@@ -101,7 +106,7 @@ def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, l
 
 def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
             stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print) -> None:
-    """Remove the Chalice app (if it was deployed from here), empty the uploads bucket, delete the stack.
+    """Remove the Chalice app (if it was deployed from here), empty the uploads and site buckets, delete the stack.
 
     The API key parameter stays: it may hold the operator's real key, which nothing here could put back.
     """
@@ -113,13 +118,15 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
         log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
     log(f"layer {layers.layer_name(stage)}: {layers.delete(session.client('lambda'), stage)} versions deleted")
     empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
+    empty_bucket(session.client("s3"), settings.resource_name(SITE_BUCKET, stage))
     (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
     log(f"stack {stage} deleted")
     log(f"SecureString {payment_provider_key_name(stage)} left in place (docs/deploy.md: deleting a stage)")
 
 
 def empty_bucket(s3: Any, bucket: str) -> None:
-    """CloudFormation cannot delete a bucket with objects in it; uploads are transient."""
+    """CloudFormation cannot delete a bucket with objects in it; uploads are transient, and the site
+    is published again from web/ by the next deploy."""
     try:
         paginator = s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=bucket):

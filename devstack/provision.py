@@ -5,10 +5,11 @@ create (infra/parameters.py, shared with `make deploy`). `provision()`:
 
 1. sends it to moto's CloudFormation (`create_stack`) and waits for CREATE_COMPLETE;
 2. walks every resource of the template in dependency order and hands it to the applier of its
-   type (`APPLIERS`), with its properties resolved (Ref, Fn::GetAtt, Fn::Sub, Fn::Join) against
-   the parameters, the stack's physical ids and what earlier appliers created. An applier creates
-   the resource through the service API when moto's CloudFormation skipped it, and otherwise
-   makes the live resource match the properties moto accepted but ignored;
+   type (`APPLIERS`), with its properties resolved (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::If of
+   the template's Conditions) against the parameters, the stack's physical ids and what earlier
+   appliers created. An applier creates the resource through the service API when moto's
+   CloudFormation skipped it, and otherwise makes the live resource match the properties moto
+   accepted but ignored;
 3. resolves the template's Outputs itself and returns them as the app's environment;
 4. creates the payment provider's API key parameter with a generated test key, if absent.
 
@@ -17,11 +18,12 @@ a template change can never be silently missing from the local stack.
 
 Measured with moto 5.2.5 (docs/infrastructure.md): its CloudFormation skips AWS::SNS::Subscription,
 AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::Cognito::*, AWS::SES::EmailIdentity,
-AWS::CloudWatch::Alarm and AWS::WAFv2::WebACL without an error (it does create dashboards); it
-creates tables without TTL, point-in-time recovery or SSE (it reads `Enabled` where CloudFormation
-says `SSEEnabled`) and buckets without public-access block, CORS or lifecycle rules; and
-`create_stack` fails with an internal error when an Output uses Fn::GetAtt on a type it does not
-model, so the Outputs are left out of what it is sent.
+AWS::CloudWatch::Alarm, AWS::WAFv2::WebACL and AWS::CloudFront::* without an error (it does create
+dashboards; `SKIPPED_BY_MOTO`); it creates tables without TTL, point-in-time recovery or SSE (it
+reads `Enabled` where CloudFormation says `SSEEnabled`) and buckets without public-access block,
+CORS or lifecycle rules; and `create_stack` fails when an Output (internal error) or a property
+("references undefined resource") uses Fn::GetAtt of a skipped resource, so neither is in what it
+is sent (`template_for_moto`).
 """
 
 from __future__ import annotations
@@ -71,11 +73,13 @@ _NO_VALUE = object()  # `Ref: AWS::NoValue`: the property is left out
 class Context:
     """Clients for one moto endpoint plus what intrinsic functions resolve against."""
 
-    def __init__(self, endpoint_url: str, region: str, stack: str, parameters: dict[str, str]) -> None:
+    def __init__(self, endpoint_url: str, region: str, stack: str, parameters: dict[str, str],
+                 conditions: dict[str, Any] | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.stack_name = stack
         self.parameters = parameters
+        self.conditions = conditions or {}  # the template's `Conditions`, evaluated when used
         self.physical: dict[str, Physical] = {}
         self._clients: dict[str, Any] = {}
         account = self.client("sts").get_caller_identity()["Account"]
@@ -113,6 +117,9 @@ class Context:
                 if key == "Fn::Join":
                     separator, items = arg
                     return separator.join(str(self.resolve(item)) for item in items)
+                if key == "Fn::If":
+                    name, when_true, when_false = arg
+                    return self.resolve(when_true if self.condition(name) else when_false)
                 if key.startswith("Fn::"):
                     raise ProvisionError(f"intrinsic function {key} is not supported locally")
             resolved = {k: self.resolve(v) for k, v in value.items()}
@@ -120,6 +127,26 @@ class Context:
         if isinstance(value, list):
             return [v for v in (self.resolve(item) for item in value) if v is not _NO_VALUE]
         return value
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise ProvisionError(f"condition {name} is not declared by the template")
+        return self._evaluate(self.conditions[name])
+
+    def _evaluate(self, spec: dict[str, Any]) -> bool:
+        ((key, arg),) = spec.items()
+        if key == "Fn::Equals":
+            first, second = (self.resolve(value) for value in arg)
+            return str(first) == str(second)
+        if key == "Fn::Not":
+            return not self._evaluate(arg[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        raise ProvisionError(f"condition function {key} is not supported locally")
 
     def _ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
@@ -207,6 +234,16 @@ def _reject_unknown(resource: Resource, handled: set[str]) -> None:
             f"{resource.logical_id} ({resource.type}): no local applier for properties {unknown};"
             " extend devstack/provision.py"
         )
+
+
+# Types moto's CloudFormation skips without an error (measured, docs/infrastructure.md): their appliers
+# create them. Any other type it creates, and its applier sets the properties moto ignored.
+SKIPPED_BY_MOTO = frozenset({
+    "AWS::SNS::Subscription", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup", "AWS::SES::EmailIdentity",
+    "AWS::CloudWatch::Alarm", "AWS::WAFv2::WebACL", "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::Distribution",
+})
 
 
 def _require_skipped(resource: Resource) -> None:
@@ -337,7 +374,6 @@ def apply_queue_policy(ctx: Context, resource: Resource) -> Physical:
 
 
 def apply_subscription(ctx: Context, resource: Resource) -> Physical:
-    _require_skipped(resource)
     props = dict(resource.properties)
     if props.pop("Region", ctx.region) != ctx.region:
         raise ProvisionError(f"{resource.logical_id}: cross-region subscriptions are not supported locally")
@@ -424,7 +460,6 @@ def apply_bucket_policy(ctx: Context, resource: Resource) -> Physical:
 # Cognito's CloudFormation properties are its API's parameters, bar these renames; boto3 rejects
 # any unknown one, so nothing is dropped silently.
 def apply_user_pool(ctx: Context, resource: Resource) -> Physical:
-    _require_skipped(resource)
     request = {"PoolName" if k == "UserPoolName" else k: v for k, v in resource.properties.items()}
     pool = ctx.client("cognito-idp").create_user_pool(**request)["UserPool"]
     provider = f"cognito-idp.{ctx.region}.amazonaws.com/{pool['Id']}"
@@ -435,7 +470,6 @@ def apply_user_pool(ctx: Context, resource: Resource) -> Physical:
 
 
 def apply_user_pool_client(ctx: Context, resource: Resource) -> Physical:
-    _require_skipped(resource)
     client = ctx.client("cognito-idp").create_user_pool_client(**resource.properties)["UserPoolClient"]
     attributes = {"ClientId": client["ClientId"], "Name": client["ClientName"]}
     if client.get("ClientSecret"):
@@ -444,14 +478,12 @@ def apply_user_pool_client(ctx: Context, resource: Resource) -> Physical:
 
 
 def apply_user_pool_group(ctx: Context, resource: Resource) -> Physical:
-    _require_skipped(resource)
     group = ctx.client("cognito-idp").create_group(**resource.properties)["Group"]
     return Physical(group["GroupName"])
 
 
 def apply_email_identity(ctx: Context, resource: Resource) -> Physical:
     """An SES identity: an address (`a@b.example`) or a whole domain, verified at once on moto."""
-    _require_skipped(resource)
     _reject_unknown(resource, {"EmailIdentity"})
     identity = resource.properties["EmailIdentity"]
     if "@" in identity:
@@ -472,7 +504,6 @@ _ALARM_PROPERTIES = {
 
 
 def apply_alarm(ctx: Context, resource: Resource) -> Physical:
-    _require_skipped(resource)
     _reject_unknown(resource, _ALARM_PROPERTIES)
     props = dict(resource.properties)
     name = props.pop("AlarmName", None) or ctx.default_name(resource)
@@ -501,7 +532,6 @@ _WEB_ACL_PROPERTIES = {
 
 def apply_web_acl(ctx: Context, resource: Resource) -> Physical:
     """A WAFv2 web ACL; `Ref` is `name|id|scope`, as on CloudFormation."""
-    _require_skipped(resource)
     _reject_unknown(resource, _WEB_ACL_PROPERTIES)
     props = dict(resource.properties)
     name = props.pop("Name", None) or ctx.default_name(resource)
@@ -510,6 +540,61 @@ def apply_web_acl(ctx: Context, resource: Resource) -> Physical:
         "Arn": summary["ARN"], "Id": summary["Id"],
         "LabelNamespace": f"awswaf:{ctx.pseudo['AWS::AccountId']}:webacl:{name}:",
     })
+
+
+def apply_origin_access_control(ctx: Context, resource: Resource) -> Physical:
+    """CloudFront's CloudFormation property is CreateOriginAccessControl's parameter."""
+    _reject_unknown(resource, {"OriginAccessControlConfig"})
+    control = ctx.client("cloudfront").create_origin_access_control(
+        OriginAccessControlConfig=resource.properties["OriginAccessControlConfig"])["OriginAccessControl"]
+    return Physical(control["Id"], {"Id": control["Id"]})
+
+
+def _quantity(items: list[Any]) -> dict[str, Any]:
+    """CloudFront's API wraps every list as `{Quantity, Items}`; CloudFormation writes plain lists."""
+    return {"Quantity": len(items), "Items": list(items)}
+
+
+def _only(kind: str, value: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    if unknown := sorted(set(value) - known):
+        raise ProvisionError(f"{kind} properties {unknown} have no local applier; extend devstack/provision.py")
+    return value
+
+
+_ORIGIN_PROPERTIES = {"Id", "DomainName", "OriginPath", "OriginAccessControlId", "S3OriginConfig",
+                      "ConnectionAttempts", "ConnectionTimeout"}
+_CACHE_BEHAVIOR_PROPERTIES = {"TargetOriginId", "ViewerProtocolPolicy", "Compress", "CachePolicyId",
+                              "OriginRequestPolicyId", "ResponseHeadersPolicyId"}
+_DISTRIBUTION_PROPERTIES = {"Comment", "Enabled", "DefaultRootObject", "HttpVersion", "PriceClass",
+                            "IPV6Enabled", "Origins", "DefaultCacheBehavior"}
+
+
+def _distribution_config(caller_reference: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation `DistributionConfig` as CreateDistribution's (lists wrapped, `IPV6Enabled`
+    renamed, a caller reference added), for the properties the template uses."""
+    config = dict(_only("DistributionConfig", config, _DISTRIBUTION_PROPERTIES))
+    behavior = dict(config.pop("DefaultCacheBehavior"))
+    methods = _quantity(behavior.pop("AllowedMethods", ["GET", "HEAD"]))
+    cached = _quantity(behavior.pop("CachedMethods", ["GET", "HEAD"]))
+    api = {
+        "CallerReference": caller_reference,
+        "Comment": config.pop("Comment", ""),
+        "Origins": _quantity([_only("Origin", o, _ORIGIN_PROPERTIES) for o in config.pop("Origins")]),
+        "DefaultCacheBehavior": {**_only("DefaultCacheBehavior", behavior, _CACHE_BEHAVIOR_PROPERTIES),
+                                 "AllowedMethods": {**methods, "CachedMethods": cached}},
+    }
+    if "IPV6Enabled" in config:
+        api["IsIPV6Enabled"] = config.pop("IPV6Enabled")
+    return {**api, **config}  # Enabled, DefaultRootObject, HttpVersion, PriceClass: same names
+
+
+def apply_distribution(ctx: Context, resource: Resource) -> Physical:
+    """A CloudFront distribution; `Ref` is its id. moto keeps the cache behaviour, root object, HTTP
+    version and price class, and drops the origin's `OriginAccessControlId` (docs/infrastructure.md)."""
+    _reject_unknown(resource, {"DistributionConfig"})
+    config = _distribution_config(f"{ctx.stack_name}-{resource.logical_id}", resource.properties["DistributionConfig"])
+    distribution = ctx.client("cloudfront").create_distribution(DistributionConfig=config)["Distribution"]
+    return Physical(distribution["Id"], {"Id": distribution["Id"], "DomainName": distribution["DomainName"]})
 
 
 Applier = Callable[[Context, Resource], Physical]
@@ -529,6 +614,8 @@ APPLIERS: dict[str, Applier] = {
     "AWS::CloudWatch::Alarm": apply_alarm,
     "AWS::CloudWatch::Dashboard": apply_dashboard,
     "AWS::WAFv2::WebACL": apply_web_acl,
+    "AWS::CloudFront::OriginAccessControl": apply_origin_access_control,
+    "AWS::CloudFront::Distribution": apply_distribution,
 }
 
 
@@ -572,15 +659,28 @@ def _check_appliers(template: dict[str, Any]) -> None:
         )
 
 
+def template_for_moto(template: dict[str, Any]) -> dict[str, Any]:
+    """What moto's CloudFormation is sent. Its `create_stack` fails on a Fn::GetAtt of a resource of a
+    type it skips: with HTTP 500 in an Output (the Cognito pool's Arn), with "references undefined
+    resource" in a property (the uploads bucket's CORS origin, the distribution's DomainName). So the
+    Outputs are left out (they are resolved here), and so is every property of a resource that refers
+    to a skipped one: the resource's applier sets all its properties anyway."""
+    skipped = {logical_id for logical_id, spec in template["Resources"].items() if spec["Type"] in SKIPPED_BY_MOTO}
+    resources = {}
+    for logical_id, spec in template["Resources"].items():
+        properties = spec.get("Properties", {})
+        if spec["Type"] not in SKIPPED_BY_MOTO:
+            properties = {key: value for key, value in properties.items() if not references(value) & skipped}
+        resources[logical_id] = {**spec, "Properties": properties}
+    return {**{key: value for key, value in template.items() if key != "Outputs"}, "Resources": resources}
+
+
 def _create_stack(ctx: Context, template: dict[str, Any]) -> dict[str, str]:
     """moto's CloudFormation stack from the template; `{logical id: physical id}` of what it made."""
     cfn = ctx.client("cloudformation")
-    # moto's create_stack fails (HTTP 500) on an Output with Fn::GetAtt of a type it does not model
-    # (the Cognito pool); the Outputs are resolved here instead.
-    body = {key: value for key, value in template.items() if key != "Outputs"}
     cfn.create_stack(
         StackName=ctx.stack_name,
-        TemplateBody=json.dumps(body),
+        TemplateBody=json.dumps(template_for_moto(template)),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in ctx.parameters.items()],
     )
     deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
@@ -602,7 +702,8 @@ def create_local_stack(
     """Create every template resource on moto; return every template Output, resolved."""
     template = load_template()
     _check_appliers(template)
-    ctx = Context(endpoint_url, region, stack_name(stage), template_parameters(template, stage, parameters))
+    ctx = Context(endpoint_url, region, stack_name(stage), template_parameters(template, stage, parameters),
+                  template.get("Conditions"))
     created_by_moto = _create_stack(ctx, template)
     resources = template["Resources"]
     for logical_id in creation_order(resources):
@@ -613,6 +714,8 @@ def create_local_stack(
             properties=ctx.resolve(spec.get("Properties", {})),
             physical_id=created_by_moto.get(logical_id),
         )
+        if resource.type in SKIPPED_BY_MOTO:
+            _require_skipped(resource)
         ctx.physical[logical_id] = APPLIERS[resource.type](ctx, resource)
     return {key: str(ctx.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()}
 

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from chalicelib import settings
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
 from devstack.web_server import WebServer
@@ -111,8 +112,10 @@ def run(config: DevConfig) -> int:
     with ExitStack() as cleanup:
         moto = cleanup.enter_context(MotoServer(config.aws_port, log_path=ROOT / ".devstack" / "moto.log"))
         log(f"moto server on {moto.endpoint_url}")
+        # The uploads bucket lets the browser PUT from where web/ is served, the API's CORS origin.
         os.environ.update(provision(STAGE, moto.endpoint_url, config.region,
-                                    {"QueueVisibilityTimeoutSeconds": str(config.visibility_timeout)}))
+                                    {"QueueVisibilityTimeoutSeconds": str(config.visibility_timeout),
+                                     "WebOrigin": settings.web_origin() or ""}))
         log("resources of infra/template.yaml created")
         if config.seed:
             from devstack import seed

@@ -1,37 +1,33 @@
 """Serves the single-page app in web/ on 127.0.0.1, as the site bucket does on AWS.
 
-Static files come from web/ as they are (no build step); `config.js` is generated so the app knows
-the API's URL, the one thing that differs between the dev stack and a deployed stage (where
-`make deploy` writes the same file into the site bucket).
+Static files come from web/ as they are (no build step), with the Content-Type the site bucket gives
+them; `config.js` is generated so the app knows the API's URL, the one thing that differs between the
+dev stack and a deployed stage (where `make deploy` writes the same file into the site bucket, both
+from `infra.site.config_script`).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
-
-
-def config_script(api_url: str) -> bytes:
-    """The `config.js` the app loads before its modules: where the API is."""
-    return f"window.STOREFRONT_CONFIG = {json.dumps({'apiUrl': api_url})};\n".encode()
+from infra.site import CONFIG_SCRIPT, WEB_ROOT, config_script, content_type
 
 
 class _Handler(SimpleHTTPRequestHandler):
     config_js: bytes = b""
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript",
-                      ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/config.js":
-            self._send(200, "text/javascript", self.config_js)
+        if self.path.split("?", 1)[0] == f"/{CONFIG_SCRIPT}":
+            self._send(200, content_type(CONFIG_SCRIPT), self.config_js)
             return
         super().do_GET()
+
+    def guess_type(self, path: str | Path) -> str:
+        return content_type(str(path))  # the Content-Type the site bucket gives the same file
 
     def end_headers(self) -> None:
         # The same security headers CloudFront adds in front of the site bucket.

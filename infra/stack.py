@@ -24,6 +24,13 @@ OUTPUT_ENV: dict[str, str] = {
 }
 
 
+# Outputs only deployed stages read. The local stage serves web/ from 127.0.0.1 and its API allows
+# that origin (settings.web_origin), so the emulated distribution's URL stays out of its environment.
+DEPLOYED_OUTPUT_ENV: dict[str, str] = {
+    "SiteUrl": settings.WEB_ORIGIN,
+}
+
+
 def load_template() -> dict[str, Any]:
     """The template as plain data (it uses long-form intrinsics only, so `safe_load` reads it)."""
     with TEMPLATE_PATH.open(encoding="utf-8") as f:
@@ -40,9 +47,14 @@ def outputs_by_key(stack: dict[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def outputs_to_env(outputs: dict[str, str]) -> dict[str, str]:
+def outputs_to_env(outputs: dict[str, str], mapping: dict[str, str] = OUTPUT_ENV) -> dict[str, str]:
     """The app's environment variables from the stack outputs; a missing output is an error."""
-    missing = sorted(key for key in OUTPUT_ENV if not outputs.get(key))
+    missing = sorted(key for key in mapping if not outputs.get(key))
     if missing:
         raise KeyError(f"stack outputs missing or empty: {', '.join(missing)}")
-    return {env: outputs[key] for key, env in OUTPUT_ENV.items()}
+    return {env: outputs[key] for key, env in mapping.items()}
+
+
+def deployed_outputs_to_env(outputs: dict[str, str]) -> dict[str, str]:
+    """A deployed stage's environment variables from its stack outputs (`make deploy`)."""
+    return outputs_to_env(outputs, {**OUTPUT_ENV, **DEPLOYED_OUTPUT_ENV})

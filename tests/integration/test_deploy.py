@@ -1,10 +1,13 @@
 """The proof of `make deploy` / `make destroy`: the whole flow of deploy/flow.py runs in-process
 against moto (`mock_aws`), then the test checks what exists against what the app declares.
 
-Three emulator gaps are bridged here, and only here:
+Four emulator gaps are bridged here, and only here:
 - moto 5.2's ImportRestApi cannot import Chalice's swagger (`KeyError: 'description'`, then Swagger
   2.0 refused, authorizers ignored): `import_swagger_into_moto` applies the same document through
   API Gateway's resource/method/authorizer calls.
+- moto evaluates bucket policies without their conditions, so the buckets' DenyInsecureTransport
+  statement would refuse `make deploy`'s upload of web/ to the site bucket: the harness fix
+  `devstack.moto_fixes.honour_secure_transport_condition` (the emulator stands in for S3 over TLS).
 - moto's PutBucketNotificationConfiguration accepts only lower-case filter rule names
   (`with_moto_s3_filter_names`); Chalice sends `Prefix`/`Suffix`, which S3 accepts.
 - moto's CloudFormation skips Cognito, SNS subscriptions, policies and SES identities (FACTS.md), so
@@ -35,9 +38,12 @@ from chalice.config import Config
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 
-from deploy import flow, layers, packaging, policies, post_deploy, resources
+from chalicelib import settings
+from deploy import flow, layers, packaging, policies, post_deploy, resources, site
+from devstack.moto_fixes import honour_secure_transport_condition
 from devstack.provision import create_local_stack
 from infra.parameters import payment_provider_key_name
+from infra.site import SITE_BUCKET, WEB_ROOT, cache_control, config_script, content_type, site_files
 from infra.stack import stack_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]
@@ -53,7 +59,8 @@ def import_swagger_into_moto(self: Any, swagger_document: dict, endpoint_type: s
     ("Only OpenAPI 3.x.x are currently supported") and never reads `securityDefinitions`. So the
     document Chalice generated is applied here with the API Gateway calls an import amounts to:
     the API, each authorizer of `securityDefinitions`, each path and method with its `security`
-    (CUSTOM plus the authorizer, or NONE) and its Lambda proxy integration."""
+    (CUSTOM plus the authorizer, or NONE) and its Lambda proxy integration, or for the CORS preflight
+    `OPTIONS` methods their mock integration and its response headers."""
     apigw = self._client("apigateway")
     info = swagger_document["info"]
     api_id = apigw.create_rest_api(name=info["title"], description=info.get("description", ""),
@@ -80,10 +87,26 @@ def import_swagger_into_moto(self: Any, swagger_document: dict, endpoint_type: s
                 {"authorizationType": "NONE"}
             apigw.put_method(restApiId=api_id, resourceId=resource_ids[path], httpMethod=method.upper(), **auth)
             integration = spec["x-amazon-apigateway-integration"]
+            if integration["type"] == "mock":
+                _put_mock_integration(apigw, api_id, resource_ids[path], method.upper(), spec)
+                continue
             apigw.put_integration(restApiId=api_id, resourceId=resource_ids[path], httpMethod=method.upper(),
                                   type=integration["type"].upper(), integrationHttpMethod=integration["httpMethod"],
                                   uri=integration["uri"])
     return api_id
+
+
+def _put_mock_integration(apigw: Any, api_id: str, resource_id: str, method: str, spec: dict) -> None:
+    """Chalice's CORS preflight: a mock integration whose default response sets the CORS headers."""
+    integration = spec["x-amazon-apigateway-integration"]
+    where = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": method}
+    apigw.put_integration(**where, type="MOCK", requestTemplates=integration.get("requestTemplates", {}))
+    for status, response in spec["responses"].items():
+        apigw.put_method_response(**where, statusCode=status, responseParameters={
+            f"method.response.header.{header}": False for header in response.get("headers", {})})
+    for response in integration["responses"].values():
+        apigw.put_integration_response(**where, statusCode=response["statusCode"],
+                                       responseParameters=response.get("responseParameters", {}))
 
 
 def _lowercase_filter_rule_names(params: dict, **_: Any) -> None:
@@ -187,6 +210,7 @@ class Deployed:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     project_dir = copy_project(tmp_path_factory.mktemp("project"))
     stage = "dt" + uuid.uuid4().hex[:6]
+    honour_secure_transport_condition()
     with mock_aws(), pytest.MonkeyPatch.context() as mp, fresh_app_import(project_dir):
         mp.setattr(awsclient.TypedAWSClient, "import_rest_api", import_swagger_into_moto)
         mp.setattr(awsclient.TypedAWSClient, "_client", with_moto_s3_filter_names(awsclient.TypedAWSClient._client))
@@ -197,8 +221,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         deployed = Deployed(project_dir, result, app)
         yield deployed
         flow.destroy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
-                     stack_deleter=lambda cfn, s: resources.delete_stack(cfn, s, poll=0.01), log=lambda line: None)
+                     stack_deleter=delete_stack_of_emptied_buckets, log=lambda line: None)
         _assert_destroyed(deployed)
+
+
+def delete_stack_of_emptied_buckets(cfn: Any, stage: str) -> None:
+    """The stack deletion of `make destroy`, after checking the buckets were emptied before it (on AWS
+    CloudFormation cannot delete a bucket that holds objects)."""
+    s3 = boto3.client("s3", region_name=REGION)
+    for bucket in (settings.resource_name("uploads", stage), settings.resource_name(SITE_BUCKET, stage)):
+        assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, bucket
+    resources.delete_stack(cfn, stage, poll=0.01)
 
 
 def _assert_destroyed(d: Deployed) -> None:
@@ -476,3 +509,75 @@ def test_the_resources_stack_is_created_updated_and_deleted():
         assert attributes["VisibilityTimeout"] == "60"
         resources.delete_stack(cfn, stage, poll=0.01)
         assert resources._existing_status(cfn, stack_name(stage)) in (None, "DELETE_COMPLETE")
+
+
+# --- the web app: site bucket, config.js, invalidation, CORS origin ---------------------------------
+
+def _object_keys(s3: Any, bucket: str) -> set[str]:
+    return {item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def test_the_site_bucket_holds_every_file_of_web_with_its_content_type_and_the_stage_config(deployment: Deployed):
+    s3, outputs = deployment.client("s3"), deployment.result.outputs
+    bucket = outputs["SiteBucketName"]
+    assert bucket == f"storefront-{deployment.stage}-site"
+    files = site_files()
+    assert "index.html" in files and any(key.startswith("js/views/") for key in files)
+    assert _object_keys(s3, bucket) == {*files, "config.js"}
+    for key, path in files.items():
+        stored = s3.get_object(Bucket=bucket, Key=key)
+        assert stored["Body"].read() == path.read_bytes(), key
+        assert (stored["ContentType"], stored["CacheControl"]) == (content_type(key), cache_control(key)), key
+    assert content_type("index.html") == "text/html; charset=utf-8"
+    assert content_type("js/app.js") == "text/javascript; charset=utf-8"
+    assert content_type("css/app.css") == "text/css; charset=utf-8"
+    assert cache_control("index.html") == cache_control("config.js") == "no-cache"
+    (rest_api,) = [r for r in deployment.result.deployed["resources"] if r["resource_type"] == "rest_api"]
+    api_url = rest_api["rest_api_url"].rstrip("/")
+    assert api_url.startswith("https://") and api_url.endswith(f"/{deployment.config.api_gateway_stage}")
+    stored = s3.get_object(Bucket=bucket, Key="config.js")
+    assert stored["Body"].read() == config_script(api_url)  # the dev stack's server writes it the same way
+    assert (stored["ContentType"], stored["CacheControl"]) == ("text/javascript; charset=utf-8", "no-cache")
+
+
+def test_the_deploy_invalidates_the_whole_distribution(deployment: Deployed):
+    cloudfront = deployment.client("cloudfront")
+    distribution_id = deployment.result.outputs["SiteDistributionId"]
+    listed = cloudfront.list_invalidations(DistributionId=distribution_id)["InvalidationList"]["Items"]
+    assert deployment.result.site.invalidation_id in [i["Id"] for i in listed]  # (every publish makes one)
+    invalidation = cloudfront.get_invalidation(DistributionId=distribution_id,
+                                               Id=deployment.result.site.invalidation_id)["Invalidation"]
+    assert invalidation["InvalidationBatch"]["Paths"]["Items"] == ["/*"]
+
+
+def test_the_api_allows_the_site_origin_only(deployment: Deployed):
+    site_url = deployment.result.outputs["SiteUrl"]
+    distribution = deployment.client("cloudfront").get_distribution(Id=deployment.result.outputs["SiteDistributionId"])
+    assert site_url == f"https://{distribution['Distribution']['DomainName']}" == deployment.result.site.url
+    assert deployment.config.environment_variables[settings.WEB_ORIGIN] == site_url
+    origins = {entry.cors.allow_origin for methods in deployment.app.routes.values() for entry in methods.values()}
+    assert origins == {site_url}
+    apigw = deployment.client("apigateway")
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == "storefront"]
+    orders = _resource_id(apigw, api["id"], "/orders")
+    preflight = apigw.get_integration_response(restApiId=api["id"], resourceId=orders,
+                                               httpMethod="OPTIONS", statusCode="200")
+    assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == f"'{site_url}'"
+    (rule,) = deployment.client("s3").get_bucket_cors(Bucket=f"storefront-{deployment.stage}-uploads")["CORSRules"]
+    assert rule["AllowedOrigins"] == [site_url]  # the browser's presigned PUT
+
+
+def test_publishing_again_deletes_what_web_no_longer_has(deployment: Deployed, tmp_path: Path):
+    s3, outputs = deployment.client("s3"), deployment.result.outputs
+    bucket = outputs["SiteBucketName"]
+    s3.put_object(Bucket=bucket, Key="js/views/removed.js", Body=b"export {};")
+    (tmp_path / "index.html").write_bytes((WEB_ROOT / "index.html").read_bytes())
+    (tmp_path / "config.js").write_text("window.STOREFRONT_CONFIG = {};")  # on disk: never published
+    published = site.publish(s3, deployment.client("cloudfront"), bucket=bucket, root=tmp_path,
+                             distribution_id=outputs["SiteDistributionId"], site_url=outputs["SiteUrl"],
+                             api_url="https://api.example/api")
+    assert _object_keys(s3, bucket) == {"index.html", "config.js"} == set(published.uploaded)
+    assert "js/views/removed.js" in published.deleted and "js/app.js" in published.deleted
+    assert s3.get_object(Bucket=bucket, Key="config.js")["Body"].read() == config_script("https://api.example/api")
+    site.publish_stage(boto3.Session(region_name=REGION), outputs, deployment.result.deployed)  # as deployed again
+    assert _object_keys(s3, bucket) == {*site_files(), "config.js"}

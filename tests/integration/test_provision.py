@@ -89,6 +89,16 @@ class Stack:
     def topic_arn(self, logical_id: str) -> str:
         return f"arn:aws:sns:{REGION}:123456789012:{self.name(logical_id)}"
 
+    def distribution(self, logical_id: str) -> dict[str, Any]:
+        """The distribution whose comment is the template's (`storefront-<stage> web app`)."""
+        comment = RESOURCES[logical_id]["Properties"]["DistributionConfig"]["Comment"]["Fn::Sub"]
+        comment = comment.replace("${Stage}", self.stage)
+        cloudfront = self.client("cloudfront")
+        matches = [d["Id"] for d in cloudfront.list_distributions()["DistributionList"].get("Items", [])
+                   if d["Comment"] == comment]
+        assert len(matches) == 1, (logical_id, matches)
+        return cloudfront.get_distribution(Id=matches[0])["Distribution"]
+
     def user_pool_id(self, logical_id: str) -> str:
         pools = self.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
         matches = [p["Id"] for p in pools if p["Name"] == self.name(logical_id)]
@@ -199,9 +209,15 @@ def check_bucket(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     assert all(block.values()) and len(block) == 4
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    if "CorsConfiguration" not in props:  # the site bucket: read by CloudFront only
+        with pytest.raises(s3.exceptions.ClientError, match="NoSuchCORSConfiguration"):
+            s3.get_bucket_cors(Bucket=bucket)
+        return
     cors = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
     assert sorted(cors[0]["AllowedMethods"]) == ["GET", "PUT"]
-    assert cors[0]["AllowedOrigins"] == ["*"] and cors[0]["AllowedHeaders"] == ["*"]
+    # No WebOrigin given: the browser may PUT from the site's distribution only.
+    assert cors[0]["AllowedOrigins"] == [f"https://{stack.distribution('SiteDistribution')['DomainName']}"]
+    assert cors[0]["AllowedHeaders"] == ["*"]
     lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert lifecycle[0]["Status"] == "Enabled"
     assert lifecycle[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
@@ -210,10 +226,17 @@ def check_bucket(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
 def check_bucket_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     bucket = stack.name(target(props["Bucket"]))
     policy = json.loads(stack.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
-    (statement,) = policy["Statement"]
-    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*" and statement["Principal"] == "*"
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    deny = statements.pop("DenyInsecureTransport")
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Principal"] == "*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    for allow in statements.values():  # the site bucket: its distribution may read objects, nobody else
+        assert allow["Effect"] == "Allow" and allow["Action"] == "s3:GetObject"
+        assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        assert allow["Resource"] == f"arn:aws:s3:::{bucket}/*"
+        distribution_arn = stack.distribution("SiteDistribution")["ARN"]
+        assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution_arn}}
 
 
 def check_user_pool(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
@@ -303,6 +326,35 @@ def check_web_acl(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     assert [rule["Name"] for rule in acl["Rules"]] == [rule["Name"] for rule in props["Rules"]]
 
 
+def check_origin_access_control(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    cloudfront = stack.client("cloudfront")
+    wanted = {**props["OriginAccessControlConfig"], "Name": f"storefront-{stack.stage}-site"}
+    controls = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    (summary,) = [c for c in controls if c["Name"] == wanted["Name"]]
+    config = cloudfront.get_origin_access_control(Id=summary["Id"])["OriginAccessControl"]["OriginAccessControlConfig"]
+    assert config == wanted
+    assert (config["OriginAccessControlOriginType"], config["SigningBehavior"], config["SigningProtocol"]) == (
+        "s3", "always", "sigv4")
+
+
+def check_distribution(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    config = stack.distribution(logical_id)["DistributionConfig"]
+    wanted = props["DistributionConfig"]
+    assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
+    assert (config["HttpVersion"], config["PriceClass"], config["IsIPV6Enabled"]) == (
+        wanted["HttpVersion"], wanted["PriceClass"], wanted["IPV6Enabled"])
+    (origin,) = config["Origins"]["Items"]
+    # moto drops the origin's OriginAccessControlId (test_template.py checks the template has it)
+    assert origin["DomainName"] == f"storefront-{stack.stage}-site.s3.{REGION}.amazonaws.com"
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["TargetOriginId"] == origin["Id"]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    methods = behavior["AllowedMethods"]
+    assert methods["Items"] == methods["CachedMethods"]["Items"] == ["GET", "HEAD"]
+    assert behavior["CachePolicyId"] == wanted["DefaultCacheBehavior"]["CachePolicyId"]
+    assert behavior["ResponseHeadersPolicyId"] == wanted["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+
+
 CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::DynamoDB::Table": check_table,
     "AWS::SNS::Topic": check_topic,
@@ -318,6 +370,8 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::CloudWatch::Alarm": check_alarm,
     "AWS::CloudWatch::Dashboard": check_dashboard,
     "AWS::WAFv2::WebACL": check_web_acl,
+    "AWS::CloudFront::OriginAccessControl": check_origin_access_control,
+    "AWS::CloudFront::Distribution": check_distribution,
 }
 
 
@@ -418,3 +472,15 @@ def test_visibility_timeout_parameter_reaches_the_queues(moto: MotoServer) -> No
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
         "VisibilityTimeout": "45"
     }
+
+
+def test_web_origin_parameter_is_the_origin_the_uploads_bucket_allows(moto: MotoServer) -> None:
+    """The dev stack serves web/ from 127.0.0.1 (devstack/stack.py passes WebOrigin): the browser's
+    presigned PUT comes from there, not from the emulated distribution."""
+    stage = unique_stage()
+    provision(stage, moto.endpoint_url, REGION, {"WebOrigin": "http://127.0.0.1:8123"})
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint_url, region_name=REGION)
+    (rule,) = s3.get_bucket_cors(Bucket=settings.resource_name("uploads", stage))["CORSRules"]
+    assert rule["AllowedOrigins"] == ["http://127.0.0.1:8123"]
+    with pytest.raises(ValueError, match="WebOrigin"):
+        provision(unique_stage(), moto.endpoint_url, REGION, {"WebOrigin": "127.0.0.1:8123/"})

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.policies import API_HANDLER, function_names
-from infra.stack import OUTPUT_ENV, load_template, stack_name
+from infra.stack import DEPLOYED_OUTPUT_ENV, OUTPUT_ENV, load_template, stack_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,10 +84,71 @@ def test_subscriptions_filter_on_event_type() -> None:
     assert sorted(q["Ref"] for q in policy["Queues"]) == sorted(expected)
 
 
-def test_bucket_leaves_notifications_to_chalice() -> None:
-    (bucket,) = of_type("AWS::S3::Bucket").values()
-    assert "NotificationConfiguration" not in bucket
-    assert all(bucket["PublicAccessBlockConfiguration"].values())
+def test_buckets_are_private_and_leave_notifications_to_chalice() -> None:
+    buckets = of_type("AWS::S3::Bucket")
+    assert set(buckets) == {"UploadsBucket", "SiteBucket"}
+    for bucket in buckets.values():
+        assert "NotificationConfiguration" not in bucket
+        block = bucket["PublicAccessBlockConfiguration"]
+        assert all(block.values()) and len(block) == 4
+        (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    policies = {p["Bucket"]["Ref"]: p["PolicyDocument"]["Statement"] for p in of_type("AWS::S3::BucketPolicy").values()}
+    assert set(policies) == set(buckets)
+    for bucket, statements in policies.items():
+        (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["Resource"] == [{"Fn::GetAtt": [bucket, "Arn"]}, {"Fn::Sub": f"${{{bucket}.Arn}}/*"}]
+
+
+def test_the_uploads_bucket_allows_browser_puts_from_the_web_app_origin_only() -> None:
+    (rule,) = of_type("AWS::S3::Bucket")["UploadsBucket"]["CorsConfiguration"]["CorsRules"]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
+    assert rule["AllowedOrigins"] == [{"Fn::If": [
+        "HasWebOrigin", {"Ref": "WebOrigin"}, {"Fn::Sub": "https://${SiteDistribution.DomainName}"}]}]
+    assert TEMPLATE["Conditions"]["HasWebOrigin"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebOrigin"}, ""]}]}
+    assert TEMPLATE["Parameters"]["WebOrigin"]["Default"] == ""
+
+
+def test_the_site_is_served_over_https_only_through_origin_access_control() -> None:
+    (control,) = of_type("AWS::CloudFront::OriginAccessControl").values()
+    config = control["OriginAccessControlConfig"]
+    assert (config["OriginAccessControlOriginType"], config["SigningBehavior"], config["SigningProtocol"]) == (
+        "s3", "always", "sigv4")
+    (distribution,) = of_type("AWS::CloudFront::Distribution").values()
+    config = distribution["DistributionConfig"]
+    assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
+    assert config["HttpVersion"] == "http2" and config["PriceClass"] == "PriceClass_100"
+    (origin,) = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["TargetOriginId"] == origin["Id"]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    assert behavior["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized
+    # Managed-SecurityHeadersPolicy: HSTS, X-Content-Type-Options, X-Frame-Options, Referrer-Policy
+    assert behavior["ResponseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"
+    assert "CacheBehaviors" not in config  # one behaviour: nothing reaches the bucket another way
+
+
+def test_only_the_site_distribution_may_read_the_site_bucket() -> None:
+    (policy,) = [p for p in of_type("AWS::S3::BucketPolicy").values() if p["Bucket"] == {"Ref": "SiteBucket"}]
+    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == {"Fn::Sub": "${SiteBucket.Arn}/*"}
+    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"}}}
+
+
+def test_the_site_outputs_name_the_bucket_distribution_and_https_url() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["SiteBucketName"]["Value"] == {"Ref": "SiteBucket"}
+    assert outputs["SiteDistributionId"]["Value"] == {"Ref": "SiteDistribution"}
+    assert outputs["SiteUrl"]["Value"] == {"Fn::Sub": "https://${SiteDistribution.DomainName}"}
+    assert DEPLOYED_OUTPUT_ENV == {"SiteUrl": "STOREFRONT_WEB_ORIGIN"}
 
 
 def test_outputs_cover_the_app_settings() -> None:
