@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
                 "Keys": [{"pk": item["pk"], "sk": {"S": "STOCK"}} for item in page["Items"][:20]]}})
 
         pairs = [
-            ("GET /products/{id} (anonymous, 1 Query)",
+            ("GET /products/{id} (anonymous, 1 BatchGetItem)",
              lambda: client.http.get(f"/products/{product['product_id']}"),
-             lambda: dynamodb.query(TableName=catalog_table, ConsistentRead=True, KeyConditionExpression="pk = :p",
-                                    ExpressionAttributeValues={":p": {"S": f"PRODUCT#{product['product_id']}"}})),
+             lambda: dynamodb.batch_get_item(RequestItems={catalog_table: {"ConsistentRead": True, "Keys": [
+                 {"pk": {"S": f"PRODUCT#{product['product_id']}"}, "sk": {"S": sk}} for sk in ("PRODUCT", "STOCK")]}})),
             ("GET /orders/{id} (bearer token, 1 GetItem)",
              lambda: client.http.get(f"/orders/{order['order_id']}", headers=user.headers),
              lambda: dynamodb.get_item(TableName="storefront-local-orders", ConsistentRead=True,

@@ -5,9 +5,9 @@ Rules kept here (see models.py for the items and indexes):
   transaction as the product (condition attribute_not_exists), so a duplicate is a Conflict even
   when two creates race. SKUs are compared exactly (case-sensitive) and never change.
 - Stock is an item of its own (sk STOCK, in no index), so that orders, which change only stock,
-  never rewrite the product item or its list-index entries. A product is read with its stock in
-  one call: a Query of its partition (one product) or one BatchGetItem (many, and a list page's
-  stock). Its `updated_at` is the later of the two items'.
+  never rewrite the product item or its list-index entries. Products are read with their stock in
+  one BatchGetItem (two keys a product); a list page's stock is one BatchGetItem of its STOCK
+  items. A product's `updated_at` is the later of the two items'.
 - Lists are one Query on an index, newest first (`gsi*sk` is `<created_at>#<product_id>`, read
   backwards), one page per Query: `limit` items and an opaque cursor (chalicelib/pagination.py),
   then one BatchGetItem of the page's STOCK items.
@@ -98,8 +98,13 @@ def _new_product(fields: dict[str, Any], product_id: str | None = None,
 
 
 def get_product(product_id: str) -> dict[str, Any]:
-    """The active product `product_id` with its stock (one Query); NotFound if unknown or deleted."""
+    """The active product `product_id` with its stock (one BatchGetItem); NotFound if unknown or deleted."""
     return product_view(*_load_active(product_id))
+
+
+def ensure_active(product_id: str) -> None:
+    """NotFound unless `product_id` is an active product (one GetItem of the product item: no stock)."""
+    _load_active_product(product_id)
 
 
 def list_products(category: str | None = None, limit: int = DEFAULT_PAGE_SIZE,
@@ -125,8 +130,8 @@ def list_products(category: str | None = None, limit: int = DEFAULT_PAGE_SIZE,
 def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Apply `changes` (PRODUCT_CHANGES, at least one) to an active product; NotFound otherwise.
 
-    `stock` sets the count outright (orders move it with stock_reserve / stock_release) and writes
-    only the STOCK item: a restock does not rewrite the product's list-index entries.
+    `stock` sets the count outright (orders move it with stock_reserve / stock_release) in the
+    STOCK item; the product item is updated too (its `updated_at`, and the condition that it is active).
     """
     changes = PRODUCT_CHANGES.validate(dict(changes))
     if not changes:
@@ -134,16 +139,13 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
     current, current_stock = _load_active(product_id)
     updated_at = now_iso()
     listing = {name: value for name, value in changes.items() if name != "stock"}
+    actions = [getattr(Product, name).set(value) for name, value in listing.items()]
+    actions.append(Product.updated_at.set(updated_at))
+    if "category" in listing:
+        actions.append(Product.gsi2pk.set(_category_pk(listing["category"])))  # moves it between lists
     try:
         with transaction() as tx:
-            if listing:
-                actions = [getattr(Product, name).set(value) for name, value in listing.items()]
-                actions.append(Product.updated_at.set(updated_at))
-                if "category" in listing:
-                    actions.append(Product.gsi2pk.set(_category_pk(listing["category"])))  # moves it between lists
-                tx.update(current, actions=actions, condition=Product.status == ACTIVE)
-            else:
-                tx.condition_check(Product, current.pk, PRODUCT_SK, condition=Product.status == ACTIVE)
+            tx.update(current, actions=actions, condition=Product.status == ACTIVE)
             if "stock" in changes:
                 tx.update(_stock_key(product_id), actions=[
                     Stock.stock.set(changes["stock"]), Stock.status.set(ACTIVE), Stock.updated_at.set(updated_at)])
@@ -235,13 +237,21 @@ def product_view(product: Product, stock: Stock | None) -> dict[str, Any]:
 
 
 def _load_active(product_id: str) -> tuple[Product, Stock | None]:
-    """The active product and its STOCK item: one strongly consistent Query of its partition."""
-    raw = Product._get_connection().query(_product_pk(product_id), consistent_read=True)
-    items = _by_key(raw.get("Items", []))
-    product = items.get((_product_pk(product_id), PRODUCT_SK))
+    """The active product and its STOCK item: one strongly consistent BatchGetItem."""
+    product, stock = _read_products([product_id]).get(product_id, (None, None))
     if product is None or product.status != ACTIVE:
         raise NotFound("No such product")
-    return product, items.get((product.pk, STOCK_SK))
+    return product, stock
+
+
+def _load_active_product(product_id: str) -> Product:
+    try:
+        product = Product.get(_product_pk(product_id), PRODUCT_SK, consistent_read=True)
+    except Product.DoesNotExist:
+        raise NotFound("No such product") from None
+    if product.status != ACTIVE:
+        raise NotFound("No such product")
+    return product
 
 
 def _read_products(product_ids: Iterable[str]) -> dict[str, tuple[Product, Stock | None]]:
@@ -268,14 +278,8 @@ def _read_items(keys: Sequence[tuple[str, str]], consistent: bool) -> dict[tuple
                 break
         else:
             raise GetError(f"BatchGetItem left {len(pending)} key(s) unprocessed after {BATCH_MAX_ATTEMPTS} attempts")
-    return _by_key(found)
-
-
-def _by_key(raw_items: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Any]:
-    """Raw product and STOCK items as models, by (pk, sk)."""
     model_of = {PRODUCT_SK: Product, STOCK_SK: Stock}
-    return {(raw["pk"]["S"], raw["sk"]["S"]): model_of[raw["sk"]["S"]].from_raw_data(raw)
-            for raw in raw_items if raw["sk"]["S"] in model_of}
+    return {(raw["pk"]["S"], raw["sk"]["S"]): model_of[raw["sk"]["S"]].from_raw_data(raw) for raw in found}
 
 
 def _raise_not_found_if_gone(exc: TransactWriteError) -> None:
@@ -319,9 +323,9 @@ def _list_sort_key(created_at: str, product_id: str) -> str:
 
 # --- product images and bulk imports -------------------------------------------------------------
 
-def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> dict[str, Any]:
+def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> None:
     """Set an active product's `image_url` (and announce the thumbnail); NotFound if unknown or deleted."""
-    current, _ = _load_active(product_id)
+    current = _load_active_product(product_id)
     try:
         with transaction() as tx:
             tx.update(current, condition=Product.status == ACTIVE,
@@ -331,7 +335,6 @@ def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> dict[st
     except TransactWriteError as exc:
         _raise_not_found_if_gone(exc)
         raise
-    return get_product(product_id)
 
 
 
