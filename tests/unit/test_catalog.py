@@ -492,6 +492,22 @@ def test_a_stock_patch_sets_the_stock_item(client, admin):
     assert stored(product["product_id"], "STOCK")["stock"] == {"N": "40"}  # the product's condition held
 
 
+def test_a_list_reads_again_the_stock_an_eventually_consistent_read_missed(client, monkeypatch, dynamo_calls):
+    category = uid("cat")
+    products = put_products(2, category=category)
+    original = service._read_items
+
+    def lagging(keys, consistent):  # as a replica that has not yet seen the STOCK items
+        found = original(keys, consistent)
+        return found if consistent else {}
+
+    monkeypatch.setattr(service, "_read_items", lagging)
+    dynamo_calls.clear()
+    assert sorted(list_page(client, category=category)["items"], key=lambda p: p["product_id"]) == sorted(
+        products, key=lambda p: p["product_id"])
+    assert dynamo_calls == ["Query", "BatchGetItem", "BatchGetItem"]  # the lagging read, then the re-read
+
+
 def old_layout_product(stock: int, **overrides) -> dict:
     """A product as the code before the STOCK item stored it: stock on the product item, no STOCK item."""
     product, _, claim = service._new_product(service.NEW_PRODUCT.validate(new_fields(stock=stock, **overrides)))
