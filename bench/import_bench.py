@@ -8,7 +8,7 @@ events). Reported:
 
 - BatchWriteItem calls per 25 rows (every DynamoDB call PynamoDB sends is counted);
 - wall time, against the baseline: boto3's `Table.batch_writer()` writing the same items (each
-  row's product and SKU claim) to the same table in the same run; the ratio is import / baseline;
+  row's product, STOCK item and SKU claim) to the same table in the same run; the ratio is import / baseline;
 - peak memory (tracemalloc) during a second import of a file of the same size (tracemalloc slows
   allocation-heavy code several times, so it is kept out of the timed run). The emulator keeps
   what it stores in this process, so the figure that must not grow with the file is the transient
@@ -202,7 +202,8 @@ def csv_rows(prefix: str, count: int) -> Iterator[str]:
 
 
 def baseline_items(prefix: str, count: int) -> Iterator[dict]:
-    """The items the import writes for the same rows (a product and its SKU claim each), as plain values."""
+    """The items the import writes for the same rows (a product, its STOCK item and its SKU claim each),
+    as plain values."""
     deserializer = TypeDeserializer()
     for i in range(count):
         fields = {"sku": f"{prefix}-{i}", "name": f"Product {i}", "description": "A product made for the benchmark",
@@ -306,7 +307,7 @@ def report(figures: Figures) -> None:
     base_per25 = figures.baseline_batch_writes / (figures.rows / 25)
     other = ", ".join(f"{name} {count}" for name, count in sorted(figures.calls.items()) if name != "BatchWriteItem")
     print(f"\n{figures.rows:,} rows ({figures.file_bytes / MiB:.1f} MiB CSV, every row a new product: "
-          f"2 items each)")
+          f"3 items each)")
     print(f"  BatchWriteItem calls:  {figures.batch_writes:,} = {per25:.2f} per 25 rows "
           f"(baseline batch_writer: {figures.baseline_batch_writes:,} = {base_per25:.2f} per 25 rows)")
     print(f"  other DynamoDB calls:  {other}")

@@ -65,7 +65,7 @@ class InvalidImage(ValueError):
 
 def start_upload(product_id: str) -> dict[str, Any]:
     """A presigned PUT for a new image of an active product (NotFound otherwise)."""
-    catalog.get_product(product_id)
+    catalog.ensure_active(product_id)
     return uploads.presigned_put(f"{KEY_PREFIX}{product_id}/{uuid.uuid4().hex}", UPLOAD_CONTENT_TYPE)
 
 
@@ -204,7 +204,7 @@ def _product_id_of(key: str) -> str | None:
 
 def _is_active(product_id: str) -> bool:
     try:
-        catalog.get_product(product_id)
+        catalog.ensure_active(product_id)
     except NotFound:
         return False
     return True

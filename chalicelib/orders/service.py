@@ -98,19 +98,19 @@ def _reject_repeated_products(lines: Sequence[Mapping[str, Any]]) -> None:
         seen.add(line["product_id"])
 
 
-def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]], products: Mapping[str, Any],
-               shipping_address: Mapping[str, Any] | None) -> Order:
+def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]],
+               products: Mapping[str, Mapping[str, Any]], shipping_address: Mapping[str, Any] | None) -> Order:
     order_lines = []
     for i, line in enumerate(lines):
         product = products.get(line["product_id"])
         if product is None:
             raise Unprocessable(f"Unknown or deleted product: {line['product_id']}", errors=[
                 {"field": f"items[{i}].product_id", "message": "unknown or deleted product"}])
-        if int(product.stock) < line["quantity"]:
-            raise Conflict(f"Not enough stock for {product.sku}: {int(product.stock)} left")
-        order_lines.append(OrderLine(product_id=product.product_id, sku=product.sku, name=product.name,
-                                     unit_price_cents=int(product.price_cents), quantity=line["quantity"]))
-    currencies = {products[line["product_id"]].currency for line in lines}
+        if product["stock"] < line["quantity"]:
+            raise Conflict(f"Not enough stock for {product['sku']}: {product['stock']} left")
+        order_lines.append(OrderLine(product_id=product["product_id"], sku=product["sku"], name=product["name"],
+                                     unit_price_cents=product["price_cents"], quantity=line["quantity"]))
+    currencies = {products[line["product_id"]]["currency"] for line in lines}
     if len(currencies) != 1:
         raise Unprocessable("All products of an order must have the same currency")
     now = now_iso()

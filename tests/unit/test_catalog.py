@@ -14,7 +14,8 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import pagination
 from chalicelib.catalog import service
-from chalicelib.catalog.models import Product, SkuClaim
+from chalicelib.catalog.models import Product, SkuClaim, Stock
+from chalicelib.catalog.stock_migration import move_one, move_stock_out
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events.models import OutboxItem
@@ -24,8 +25,6 @@ pytestmark = pytest.mark.usefixtures("stack")
 
 PRODUCT_KEYS = {"product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
                 "image_url", "created_at", "updated_at"}
-
-
 
 
 def new_fields(**overrides) -> dict:
@@ -38,10 +37,24 @@ def put_products(count: int, **overrides) -> list[dict]:
     items = [service._new_product(service.NEW_PRODUCT.validate(new_fields(name=f"item {i}", **overrides)))
              for i in range(count)]
     with Product.batch_write() as batch:
-        for product, claim in items:
-            batch.save(product)
-            batch.save(claim)
-    return [service.product_view(product) for product, _ in items]
+        for item in (item for three in items for item in three):
+            batch.save(item)
+    return [service.product_view(product, stock) for product, stock, _ in items]
+
+
+def stored(product_id: str, sk: str) -> dict | None:
+    """The raw catalog item (`sk` PRODUCT or STOCK) of a product, or None."""
+    return Product._get_connection().get_item(f"PRODUCT#{product_id}", sk, consistent_read=True).get("Item")
+
+
+def index_entries(product_id: str) -> dict:
+    """What the two list indexes hold for a product (ALL projection: the whole item)."""
+    raw = stored(product_id, "PRODUCT")
+    entries = {}
+    for index, model in (("gsi1", Product.active), ("gsi2", Product.by_category)):
+        pk = raw.get(f"{index}pk", {}).get("S")
+        entries[index] = pk and [p.serialize() for p in model.query(pk) if p.product_id == product_id]
+    return entries
 
 
 def post(client, path, body, headers):
@@ -156,8 +169,10 @@ def test_delete_removes_from_lists_and_get(client, admin):
     assert client.http.get(f"/products/{doomed['product_id']}").status_code == 404
     assert [p["product_id"] for p in walk(client, category=category)] == [kept["product_id"]]
     assert doomed["product_id"] not in {p["product_id"] for p in walk(client, limit=100)}
-    stored = Product.get(f"PRODUCT#{doomed['product_id']}", "PRODUCT")
-    assert (stored.status, stored.gsi1pk, stored.gsi2pk, stored.sku) == ("DELETED", None, None, doomed["sku"])
+    item = Product.get(f"PRODUCT#{doomed['product_id']}", "PRODUCT")
+    assert (item.status, item.gsi1pk, item.gsi2pk, item.sku) == ("DELETED", None, None, doomed["sku"])
+    stock = Stock.get(f"PRODUCT#{doomed['product_id']}", "STOCK")
+    assert (stock.status, stock.stock) == ("DELETED", doomed["stock"])
 
 
 def test_a_deleted_products_sku_can_be_used_again(client, admin):
@@ -237,7 +252,7 @@ def test_deleted_product_is_404_for_patch_and_second_delete(client, admin):
     assert client.http.delete(path, headers=admin.headers).status_code == 204
     assert client.http.delete(path, headers=admin.headers).status_code == 404
     assert patch(client, path, {"stock": 9}, admin.headers).status_code == 404
-    assert Product.get(f"PRODUCT#{product['product_id']}", "PRODUCT").stock == product["stock"]
+    assert Stock.get(f"PRODUCT#{product['product_id']}", "STOCK").stock == product["stock"]
 
 
 def test_writes_need_an_admin(client, admin, member):
@@ -426,39 +441,140 @@ def test_each_change_records_exactly_one_event(client, admin):
 
 # --- AWS calls per request -------------------------------------------------------------------------
 
-def test_a_list_is_one_query_and_a_product_one_getitem(client, admin, dynamo_calls):
+def test_a_list_is_one_query_and_one_batch_get_and_a_product_one_batch_get(client, admin, dynamo_calls):
     category = uid("cat")
     product, _ = put_products(2, category=category)
     dynamo_calls.clear()
     first = list_page(client, category=category, limit=1)
-    assert dynamo_calls == ["Query"]
+    assert dynamo_calls == ["Query", "BatchGetItem"]
     dynamo_calls.clear()
     list_page(client, category=category, limit=1, cursor=first["next_cursor"])
-    assert dynamo_calls == ["Query"]
+    assert dynamo_calls == ["Query", "BatchGetItem"]
     dynamo_calls.clear()
-    list_page(client, limit=5)
-    assert dynamo_calls == ["Query"]
+    full = uid("cat")
+    put_products(100, category=full)
     dynamo_calls.clear()
-    assert client.http.get(f"/products/{product['product_id']}").status_code == 200
-    assert dynamo_calls == ["GetItem"]
+    assert len(list_page(client, category=full, limit=100)["items"]) == 100  # a full page's STOCK items: one call
+    assert dynamo_calls == ["Query", "BatchGetItem"]
+    dynamo_calls.clear()
+    assert list_page(client, category=uid("cat"))["items"] == []
+    assert dynamo_calls == ["Query"]  # nothing to read stock for
+    dynamo_calls.clear()
+    assert client.http.get(f"/products/{product['product_id']}").json_body == product
+    assert dynamo_calls == ["BatchGetItem"]  # its item and its STOCK item
     dynamo_calls.clear()
     create(client, admin)
     assert dynamo_calls == ["TransactWriteItems"]
 
 
+# --- the STOCK item (docs/scaling.md) ---------------------------------------------------------------
+
+def test_stock_is_an_item_of_its_own_that_no_index_holds(client, admin):
+    product = create(client, admin, stock=7, category=uid("cat"))
+    item, stock = stored(product["product_id"], "PRODUCT"), stored(product["product_id"], "STOCK")
+    assert "stock" not in item
+    assert stock == {"pk": item["pk"], "sk": {"S": "STOCK"}, "stock": {"N": "7"}, "status": {"S": "ACTIVE"},
+                     "updated_at": {"S": product["updated_at"]}}
+    entries = index_entries(product["product_id"])
+    assert entries["gsi1"] == entries["gsi2"] == [item] and "stock" not in entries["gsi1"][0]
+
+
+def test_a_stock_patch_sets_the_stock_item(client, admin):
+    product = create(client, admin, stock=3, category=uid("cat"))
+    response = patch(client, f"/products/{product['product_id']}", {"stock": 40}, admin.headers)
+    assert response.status_code == 200 and response.json_body["stock"] == 40
+    assert response.json_body["updated_at"] >= product["updated_at"]
+    assert client.http.get(f"/products/{product['product_id']}").json_body == response.json_body
+    assert stored(product["product_id"], "STOCK")["stock"] == {"N": "40"}
+    assert "stock" not in stored(product["product_id"], "PRODUCT")
+    assert client.http.delete(f"/products/{product['product_id']}", headers=admin.headers).status_code == 204
+    assert patch(client, f"/products/{product['product_id']}", {"stock": 1}, admin.headers).status_code == 404
+    assert stored(product["product_id"], "STOCK")["stock"] == {"N": "40"}  # the product's condition held
+
+
+def test_a_list_reads_again_the_stock_an_eventually_consistent_read_missed(client, monkeypatch, dynamo_calls):
+    category = uid("cat")
+    products = put_products(2, category=category)
+    original = service._read_items
+
+    def lagging(keys, consistent):  # as a replica that has not yet seen the STOCK items
+        found = original(keys, consistent)
+        return found if consistent else {}
+
+    monkeypatch.setattr(service, "_read_items", lagging)
+    dynamo_calls.clear()
+    assert sorted(list_page(client, category=category)["items"], key=lambda p: p["product_id"]) == sorted(
+        products, key=lambda p: p["product_id"])
+    assert dynamo_calls == ["Query", "BatchGetItem", "BatchGetItem"]  # the lagging read, then the re-read
+
+
+def old_layout_product(stock: int, **overrides) -> dict:
+    """A product as the code before the STOCK item stored it: stock on the product item, no STOCK item."""
+    product, _, claim = service._new_product(service.NEW_PRODUCT.validate(new_fields(stock=stock, **overrides)))
+    product.stock = stock
+    product.save()
+    claim.save()
+    return service.product_view(product, None)
+
+
+def test_an_old_layout_product_reads_its_own_stock_and_refuses_stock_writes_until_moved(client):
+    product = old_layout_product(4)
+    pid = product["product_id"]
+    assert product["stock"] == 4 and client.http.get(f"/products/{pid}").json_body == product
+    assert service.get_products([pid]) == {pid: product}
+    assert product in walk(client, category=product["category"])
+    for write in (service.stock_reserve, service.stock_release):
+        with pytest.raises(TransactWriteError):
+            with transaction() as tx:
+                write(tx, pid, 1)
+    assert stored(pid, "STOCK") is None and stored(pid, "PRODUCT")["stock"] == {"N": "4"}
+
+
+def test_the_migration_moves_stock_out_of_product_items_once():
+    plain, deleted, patched = old_layout_product(4), old_layout_product(0), old_layout_product(9)
+    service.delete_product(deleted["product_id"])  # deleting an old-layout product makes its STOCK item...
+    assert stored(deleted["product_id"], "STOCK")["stock"] == {"N": "0"}  # ...from its own stock attribute
+    service.update_product(patched["product_id"], {"stock": 2})  # a PATCH after the deploy: the newer value
+    assert move_stock_out() >= 2 and move_stock_out() == 0
+    for product, stock, status in ((plain, 4, "ACTIVE"), (deleted, 0, "DELETED"), (patched, 2, "ACTIVE")):
+        item, stock_item = stored(product["product_id"], "PRODUCT"), stored(product["product_id"], "STOCK")
+        assert "stock" not in item
+        assert (stock_item["stock"], stock_item["status"]) == ({"N": str(stock)}, {"S": status})
+    assert stored(plain["product_id"], "STOCK")["updated_at"] == {"S": plain["updated_at"]}
+    assert service.get_product(plain["product_id"]) == plain
+    with transaction() as tx:
+        service.stock_reserve(tx, plain["product_id"], 4)
+    assert service.get_product(plain["product_id"])["stock"] == 0
+
+
+def test_the_migration_rereads_a_product_that_changed_since_it_was_read():
+    product = old_layout_product(5)
+    key = (f"PRODUCT#{product['product_id']}", "PRODUCT")
+    stale = Product.get(*key)
+    Product.get(*key).update(actions=[Product.stock.add(-2)])  # an order served by the previous code
+    move_one(stale)
+    moved = stored(product["product_id"], "STOCK")
+    assert moved["stock"] == {"N": "3"} and "stock" not in stored(product["product_id"], "PRODUCT")
+    move_one(stale)  # moved already: nothing changes
+    assert stored(product["product_id"], "STOCK") == moved
+
+
 # --- functions for other services ------------------------------------------------------------------
 
-def test_get_products_is_one_batch_get(dynamo_calls):
+def test_get_products_is_one_batch_get_with_stock(dynamo_calls):
     live, (gone,) = put_products(3), put_products(1)
     service.delete_product(gone["product_id"])
     ids = [p["product_id"] for p in live] + [gone["product_id"], "unknown-id", live[0]["product_id"]]
     dynamo_calls.clear()
     found = service.get_products(ids)
     assert dynamo_calls == ["BatchGetItem"]
-    assert set(found) == {p["product_id"] for p in live}
-    assert service.product_view(found[live[1]["product_id"]]) == live[1]
-    assert set(service.get_products(ids, include_deleted=True)) == set(found) | {gone["product_id"]}
-    assert service.get_products([]) == {}
+    assert found == {p["product_id"]: p for p in live}
+    many = put_products(50)
+    dynamo_calls.clear()
+    assert set(service.get_products(p["product_id"] for p in many)) == {p["product_id"] for p in many}
+    assert dynamo_calls == ["BatchGetItem"]  # 50 products, 100 keys: an order's 50 lines in one call
+    dynamo_calls.clear()
+    assert service.get_products([]) == {} and dynamo_calls == []
 
 
 def test_stock_release_adds_within_a_transaction():
@@ -470,7 +586,7 @@ def test_stock_release_adds_within_a_transaction():
     with pytest.raises(TransactWriteError):
         with transaction() as tx:
             service.stock_release(tx, missing, 1)
-    assert service.get_products([missing], include_deleted=True) == {}
+    assert stored(missing, "STOCK") is None  # no stray item
     for quantity in (0, -1, 1.5, True):
         with pytest.raises(ValueError):
             service.stock_release(None, product["product_id"], quantity)
@@ -490,7 +606,7 @@ def test_stock_reserve_never_goes_negative():
     with pytest.raises(TransactWriteError):
         with transaction() as tx:
             service.stock_reserve(tx, product["product_id"], 1)  # a deleted product is not sold
-    assert service.get_products([product["product_id"]], include_deleted=True)[product["product_id"]].stock == 1
+    assert Stock.get(f"PRODUCT#{product['product_id']}", "STOCK").stock == 1
     with pytest.raises(ValueError):
         service.stock_reserve(None, product["product_id"], 0)
 

@@ -11,7 +11,7 @@ from pynamodb.connection.base import Connection
 from pynamodb.exceptions import PutError
 
 from chalicelib.catalog import service as catalog
-from chalicelib.catalog.models import Product
+from chalicelib.catalog.models import Product, Stock
 from chalicelib.events.models import OutboxItem
 from chalicelib.imports import parsing
 from chalicelib.imports import service as imports
@@ -243,6 +243,24 @@ def test_an_existing_sku_is_updated_never_duplicated(client, admin):
     assert [p["product_id"] for p in listed if p["sku"] == sku] == [before["product_id"]]
     [event] = imported_events(imports.import_id_for_key(key))
     assert event["data"]["products"] == [{"product_id": before["product_id"], "sku": sku, "created": False}]
+    stock = Stock.get(f"PRODUCT#{before['product_id']}", "STOCK")  # the row's stock is the STOCK item's
+    assert (stock.stock, stock.status) == (8, "ACTIVE")
+    assert Product.get(f"PRODUCT#{before['product_id']}", "PRODUCT").stock is None
+
+
+def test_an_import_moves_an_old_layout_products_stock_to_its_stock_item():
+    """A product stored before the STOCK item (stock on the product item): the import writes both items."""
+    sku = uid("OL")
+    [first] = catalog.upsert_products([catalog.NEW_PRODUCT.validate(
+        {"sku": sku, "name": "n", "price_cents": 1, "stock": 1})], id_seed="ol")
+    key = (f"PRODUCT#{first.product_id}", "STOCK")
+    Stock.get(*key).delete()
+    Product.get(key[0], "PRODUCT").update(actions=[Product.stock.set(3)])  # the old layout
+    assert product_for(sku)["stock"] == 3
+    catalog.upsert_products([catalog.NEW_PRODUCT.validate(
+        {"sku": sku, "name": "n", "price_cents": 1, "stock": 6})], id_seed="ol")
+    assert Stock.get(*key).stock == 6 and Product.get(key[0], "PRODUCT").stock is None
+    assert product_for(sku)["stock"] == 6
 
 
 def test_the_same_object_processed_twice_counts_once(client, admin):
@@ -420,12 +438,12 @@ def test_batch_writes_carry_25_items_per_call(dynamo_calls):
     s = uid("BW")
     rows = [catalog.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
             for i in range(50)]
-    catalog.upsert_products(rows, id_seed="bw")  # 50 new products: 100 items
-    assert dynamo_calls.count("BatchWriteItem") == 4
+    catalog.upsert_products(rows, id_seed="bw")  # 50 new products: 150 items (product, STOCK, SKU claim)
+    assert dynamo_calls.count("BatchWriteItem") == 6
     dynamo_calls.clear()
-    catalog.upsert_products(rows, id_seed="bw")  # 50 updates: 50 items
-    assert dynamo_calls.count("BatchWriteItem") == 2
-    assert dynamo_calls.count("BatchGetItem") == 2  # claims, then products
+    catalog.upsert_products(rows, id_seed="bw")  # 50 updates: 100 items (product, STOCK)
+    assert dynamo_calls.count("BatchWriteItem") == 4
+    assert dynamo_calls.count("BatchGetItem") == 2  # claims, then product items
     assert sum(1 for p in Product.scan(Product.sku.startswith(s))) == 50
 
 
@@ -445,8 +463,8 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     monkeypatch.setattr(Connection, "batch_write_item", throttled)
     monkeypatch.setattr(catalog.time, "sleep", sleeps.append)
     catalog.upsert_products(rows, id_seed="un")
-    assert sent == [6, 5, 4] and len(sleeps) == 2
-    assert all(0 <= wait <= catalog.BATCH_WRITE_BACKOFF_SECONDS[1] for wait in sleeps)
+    assert sent == [9, 8, 7] and len(sleeps) == 2
+    assert all(0 <= wait <= catalog.BATCH_BACKOFF_SECONDS[1] for wait in sleeps)
     assert all(catalog.product_id_for_sku(row["sku"]) for row in rows)
 
     def never(self, table_name, put_items=None, **kw):
@@ -455,7 +473,7 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     monkeypatch.setattr(Connection, "batch_write_item", never)
     with pytest.raises(PutError, match="unprocessed"):
         catalog.upsert_products(rows, id_seed="un")
-    assert len(sleeps) == 2 + catalog.BATCH_WRITE_MAX_ATTEMPTS - 1
+    assert len(sleeps) == 2 + catalog.BATCH_MAX_ATTEMPTS - 1
 
 
 def test_a_retried_batch_reuses_the_new_products_ids():

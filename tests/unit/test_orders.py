@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chalicelib.catalog import service as catalog
+from chalicelib.catalog.models import Product
 from chalicelib.events import inbox
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import OutboxItem
@@ -177,6 +178,37 @@ def test_concurrent_orders_never_oversell():
     with ThreadPoolExecutor(10) as pool:
         placed = sum(pool.map(attempt, range(30)))
     assert placed == 10 and stock_of(product["product_id"]) == 0
+
+
+def test_orders_write_only_the_stock_item_never_the_product_or_its_list_entries(client, monkeypatch):
+    """docs/scaling.md: the product item and its gsi1/gsi2 entries are not the hot key of a best-seller."""
+    user, product = make_user(), new_product(stock=6)
+    pid, connection = product["product_id"], Product._get_connection()
+
+    def raw(sk):
+        return connection.get_item(f"PRODUCT#{pid}", sk, consistent_read=True)["Item"]
+
+    def listed():
+        return [p.serialize() for index, pk in ((Product.active, "ACTIVE"), (Product.by_category, "CATEGORY#general"))
+                for p in index.query(pk) if p.product_id == pid]
+
+    item, entries, written = raw("PRODUCT"), listed(), []
+    original = type(connection.connection)._make_api_call
+
+    def recording(self, operation_name, operation_kwargs):
+        if operation_name == "TransactWriteItems":
+            written.extend(next(iter(action.values()))["Key"] for action in operation_kwargs["TransactItems"]
+                           if next(iter(action.values()))["TableName"] == Product.Meta.table_name)
+        return original(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(type(connection.connection), "_make_api_call", recording)
+    order = post_order(client, user, order_body((product, 4))).json_body
+    assert raw("STOCK")["stock"] == {"N": "2"}
+    cancelled = client.http.post(f"/orders/{order['order_id']}/cancel", headers=user.headers)
+    assert cancelled.status_code == 200 and raw("STOCK")["stock"] == {"N": "6"}
+    stock_key = {"pk": {"S": f"PRODUCT#{pid}"}, "sk": {"S": "STOCK"}}
+    assert written == [stock_key, stock_key]  # the placement's and the cancellation's only catalog item
+    assert raw("PRODUCT") == item and listed() == entries and len(entries) == 2
 
 
 def test_orders_are_visible_to_owner_and_admin_only(client, admin):
