@@ -92,24 +92,25 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "record_audit_event": (
         _table("audit", "PutItem"),
     ),
-    # Declared from the code, not yet exercised by tests/unit/test_iam.py (KNOWN_UNVERIFIED there).
     "import_uploaded_file": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),
         _table("imports", "GetItem", "PutItem", "UpdateItem"),
-        _table("catalog", "GetItem", "PutItem", "UpdateItem", "BatchGetItem"),
+        _table("catalog", "BatchGetItem", "BatchWriteItem"),
         _table("outbox", "PutItem"),
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
     ),
     "continue_import": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),
         _table("imports", "GetItem", "PutItem", "UpdateItem"),
-        _table("catalog", "GetItem", "PutItem", "UpdateItem", "BatchGetItem"),
+        _table("catalog", "BatchGetItem", "BatchWriteItem"),
         _table("outbox", "PutItem"),
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
     ),
     "attach_uploaded_image": (
-        Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), ("bucket:images/*",)),
+        Grant(("s3:GetObject", "s3:DeleteObject"), ("bucket:images/*",)),
+        Grant(("s3:PutObject",), ("bucket:products/*", "bucket:thumbnails/*")),
         _table("catalog", "GetItem", "PutItem", "UpdateItem"),
+        _table("outbox", "PutItem"),
     ),
 }
 
