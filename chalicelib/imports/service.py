@@ -50,7 +50,7 @@ from chalicelib.imports import parsing
 from chalicelib.imports.models import COMPLETED as STATUS_COMPLETED
 from chalicelib.imports.models import FAILED as STATUS_FAILED
 from chalicelib.imports.models import PENDING, PROCESSING, ImportRecord, RowError
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
 
 KEY_PREFIX = "imports/"
@@ -380,6 +380,8 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
         if _condition_failed(exc):
             raise LeaseLost("the lease was taken over") from None
         raise
+    metrics.add_metric(name="ImportRowsImported", unit="Count", value=len(valid))
+    metrics.add_metric(name="ImportRowsFailed", unit="Count", value=len(failed))
     if final:
         logger.info("import completed", extra={"import_id": record.import_id, "rows_imported": progress.rows_imported,
                                                "rows_failed": progress.rows_failed})

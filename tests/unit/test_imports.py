@@ -541,3 +541,18 @@ def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
     assert product_for(f"{s}-1")["name"] == 'Ü, "quoted"'
     size = s3().head_object(Bucket=BUCKET, Key=key)["ContentLength"]
     assert len(calls) == -(-size // 7)
+
+
+def test_imported_and_failed_rows_are_counted_as_metrics_once_committed(client, admin, monkeypatch):
+    counted: dict[str, float] = {}
+    monkeypatch.setattr(imports.metrics, "add_metric",
+                        lambda name, unit, value: counted.__setitem__(name, counted.get(name, 0) + value))
+    monkeypatch.setenv("IMPORT_CHUNK_ROWS", "2")
+    s = uid("MT")
+    key = put(f"imports/{uid()}/metrics.csv", HEADER + "\n" + "\n".join(
+        [f"{s}-1,One,,1,,,1", "broken,,,,,,", f"{s}-2,Two,,2,,,1"]) + "\n")
+    assert run_import(client, key) == "handed_on"
+    assert counted == {"ImportRowsImported": 1, "ImportRowsFailed": 1}
+    [body] = continuation_messages(imports.import_id_for_key(key))
+    invoke_continuation(client, body)
+    assert counted == {"ImportRowsImported": 2, "ImportRowsFailed": 1}
