@@ -57,6 +57,15 @@ def resources_of(deployed: dict[str, Any], resource_type: str) -> list[dict[str,
     return [r for r in deployed.get("resources", []) if r.get("resource_type") == resource_type]
 
 
+def rest_api(deployed: dict[str, Any]) -> dict[str, Any]:
+    """The app's one REST API in the deployed values: `rest_api_id` and `rest_api_url`
+    (`https://<id>.execute-api.<region>.amazonaws.com/<stage>/`)."""
+    apis = resources_of(deployed, "rest_api")
+    if len(apis) != 1 or not apis[0].get("rest_api_url"):
+        raise ValueError(f"the deployed state has {len(apis)} REST APIs, expected one with a rest_api_url")
+    return apis[0]
+
+
 def function_name(lambda_arn: str) -> str:
     return lambda_arn.rsplit(":", 1)[1]
 
@@ -105,7 +114,7 @@ def async_function_names(deployed: dict[str, Any]) -> list[str]:
 def protect_api(apigateway: Any, wafv2: Any, deployed: dict[str, Any], web_acl_arn: str,
                 target: Target) -> list[str]:
     """Throttle the API's stage and associate the web ACL with it; return one line per change."""
-    (api,) = resources_of(deployed, "rest_api")
+    api = rest_api(deployed)
     api_id, stage_name = api["rest_api_id"], api_stage_name(api["rest_api_url"])
     operations = _throttle(("*", "*"), STAGE_THROTTLE)
     for (path, method), limits in ROUTE_THROTTLES.items():

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploy.post_deploy import rest_api
 from infra.site import CONFIG_SCRIPT, WEB_ROOT, cache_control, config_script, content_type, site_files
 
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
@@ -27,12 +28,8 @@ class PublishedSite:
 
 
 def api_url(deployed: dict[str, Any]) -> str:
-    """The REST API's URL from Chalice's deployed values (`.chalice/deployed/<stage>.json`), without
-    the trailing slash (the dev stack's form)."""
-    urls = [r["rest_api_url"] for r in deployed.get("resources", []) if r.get("resource_type") == "rest_api"]
-    if len(urls) != 1:
-        raise RuntimeError(f"the deployed state names {len(urls)} REST APIs, expected one")
-    return urls[0].rstrip("/")
+    """The REST API's URL without the trailing slash (the dev stack's form)."""
+    return rest_api(deployed)["rest_api_url"].rstrip("/")
 
 
 def publish(s3: Any, cloudfront: Any, *, bucket: str, distribution_id: str, site_url: str, api_url: str,

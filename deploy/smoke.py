@@ -31,7 +31,7 @@ from chalicelib.catalog.api import PRODUCT_PAGE
 from chalicelib.errors import InvalidInput
 from chalicelib.system.api import HEALTH
 from deploy.flow import ROOT, deployed_state
-from deploy.post_deploy import resources_of
+from deploy.post_deploy import rest_api
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 RETRY_EVERY_SECONDS = 5.0
@@ -100,10 +100,10 @@ def api_url(stage: str, project_dir: Path = ROOT) -> str:
     if not path.exists():
         raise SystemExit(f"error: no {path.relative_to(project_dir)}: deploy the stage from here "
                          "(make deploy) or restore its state first, or pass --url")
-    apis = resources_of(deployed_state(project_dir, stage), "rest_api")
-    if len(apis) != 1 or not apis[0].get("rest_api_url"):
-        raise SystemExit(f"error: {path.relative_to(project_dir)} has no rest_api resource with a rest_api_url")
-    return apis[0]["rest_api_url"]
+    try:
+        return rest_api(deployed_state(project_dir, stage))["rest_api_url"]
+    except ValueError as exc:
+        raise SystemExit(f"error: {path.relative_to(project_dir)}: {exc}") from None
 
 
 def fetch(url: str, method: str = "GET") -> Response:
