@@ -8,6 +8,9 @@ Items (generic keys, see infra/template.yaml):
 - stock     pk "PRODUCT#<product_id>", sk "STOCK": the units available, in no index. Orders change only
             this item, so an order never rewrites the product item or its two index entries
             (docs/scaling.md). It carries a copy of the product's status, which reservations check.
+            A hot product's stock is sharded (docs/scaling.md): this item is shard 0 and holds the
+            shard count `shards` (absent: 1); shards 1..N-1 are sk "STOCK#1".."STOCK#<N-1>", the same
+            item without `shards`. The stock shown is the sum of the shards.
 - SKU claim pk "SKU#<sku>", sk "SKU", holding the product_id; written with attribute_not_exists in
             the product's creating transaction, so a SKU can be claimed once even by racing creates.
 """
@@ -24,6 +27,12 @@ ACTIVE = "ACTIVE"
 DELETED = "DELETED"
 PRODUCT_SK = "PRODUCT"
 STOCK_SK = "STOCK"
+MAX_STOCK_SHARDS = 10  # 50 order lines x 10 shards still fit BatchGetItem chunks; see docs/scaling.md
+
+
+def stock_sk(shard: int) -> str:
+    """The sort key of stock shard `shard`: shard 0 is the product's original STOCK item."""
+    return STOCK_SK if shard == 0 else f"{STOCK_SK}#{shard}"
 
 
 class ActiveProductsIndex(GlobalSecondaryIndex):
@@ -73,10 +82,15 @@ class Product(Model):
 class Stock(Model):
     Meta = table_meta("catalog")
     pk = UnicodeAttribute(hash_key=True)  # "PRODUCT#<product_id>"
-    sk = UnicodeAttribute(range_key=True)  # "STOCK"
+    sk = UnicodeAttribute(range_key=True)  # "STOCK" (shard 0), "STOCK#<i>" (shard i)
     stock = NumberAttribute()  # never negative: every decrement is conditional on it
     status = UnicodeAttribute()  # the product's, ACTIVE or DELETED: set in the product's own transactions
-    updated_at = UnicodeAttribute()  # when stock last changed; a product's updated_at is the later of the two
+    updated_at = UnicodeAttribute()  # when stock last changed; a product's updated_at is the latest of its items'
+    shards = NumberAttribute(null=True)  # on shard 0 only: how many shards the stock has, absent when 1
+
+    @property
+    def shard_count(self) -> int:
+        return int(self.shards or 1)
 
 
 class SkuClaim(Model):
