@@ -5,8 +5,9 @@
 It reads the product's shards (strongly consistent), then writes the new ones in ONE transaction:
 the total is kept and distributed like a stock set (total // N each, one more for the first
 total % N); each old shard is overwritten or deleted under the condition that its stock, its status
-and (shard 0) the shard count are still the ones read, and each new shard beyond the old ones is
-created under the condition that it does not exist. An order, a release, a PATCH or another
+and (shard 0) the shard count are still the ones read; new shards beyond the old ones are put
+without a condition (shard 0's count already excludes a concurrent re-shard, and so a stray item
+beyond the count, left by an import racing an earlier re-shard, is overwritten). An order, a release, a PATCH or another
 re-shard that lands between the read and the write cancels it: it is read and written again, up to
 RESHARD_ATTEMPTS times. The shards keep the product's status and their latest `updated_at`, so the
 product's API view does not change at all. Deleted products can be re-sharded too (their stock
@@ -56,12 +57,11 @@ def _write(old: list[Stock], new: list[int]) -> None:
     first, updated_at = old[0], max(shard.updated_at for shard in old)
     with transaction() as tx:
         for shard in range(max(len(old), len(new))):
+            unchanged = None
             if shard < len(old):
                 unchanged = (Stock.stock == old[shard].stock) & (Stock.status == first.status)
                 if shard == 0:
                     unchanged &= service._same_shard_count(len(old))
-            else:
-                unchanged = Stock.pk.does_not_exist()
             if shard < len(new):
                 tx.save(Stock(pk=first.pk, sk=stock_sk(shard), stock=new[shard], status=first.status,
                               updated_at=updated_at, shards=len(new) if shard == 0 and len(new) > 1 else None),
