@@ -39,7 +39,17 @@ from pynamodb.exceptions import GetError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import pagination
-from chalicelib.catalog.models import ACTIVE, DELETED, PRODUCT_SK, STOCK_SK, Product, SkuClaim, Stock, stock_sk
+from chalicelib.catalog.models import (
+    ACTIVE,
+    DELETED,
+    PRODUCT_SK,
+    STOCK_SK,
+    Product,
+    SkuClaim,
+    Stock,
+    stock_item,
+    stock_key,
+)
 from chalicelib.dynamo import now_iso, transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events import outbox
@@ -327,13 +337,13 @@ def _with_other_shards(firsts: Mapping[str, Stock | None], consistent: bool) -> 
     BatchGetItem per 100 other shards (an eventually consistent read that missed some reads those
     again, consistently). A shard still missing (a re-shard that removed it since shard 0 was read)
     counts as none."""
-    wanted = [(pk, stock_sk(shard)) for pk, first in firsts.items() if first is not None
+    wanted = [stock_key(pk, shard) for pk, first in firsts.items() if first is not None
               for shard in range(1, first.shard_count)]
     found = _read_items(wanted, consistent)
     if not consistent:
         found |= _read_items([key for key in wanted if key not in found], consistent=True)
-    return {pk: [] if first is None else [first, *(found[(pk, stock_sk(shard))] for shard in range(1, first.shard_count)
-                                                  if (pk, stock_sk(shard)) in found)]
+    return {pk: [] if first is None else [first, *(found[stock_key(pk, shard)] for shard in range(1, first.shard_count)
+                                                  if stock_key(pk, shard) in found)]
             for pk, first in firsts.items()}
 
 
@@ -380,7 +390,7 @@ def _cancelled_by(exc: TransactWriteError, codes: set[str]) -> bool:
 
 
 def _stock_key(product_id: str, shard: int = 0) -> Stock:
-    return Stock(pk=_product_pk(product_id), sk=stock_sk(shard))
+    return stock_item(_product_pk(product_id), shard)
 
 
 def _shard_count(shards: Sequence[Stock]) -> int:
@@ -481,8 +491,8 @@ def _overwritten(product: Product, shards: int, fields: Mapping[str, Any], now: 
         product.gsi2pk = _category_pk(product.category)
     product.updated_at = now
     product.stock = None  # of the layout before the STOCK item, if it still is: the STOCK item replaces it
-    return [product, *(Stock(pk=product.pk, sk=stock_sk(shard), stock=units, status=product.status, updated_at=now,
-                             shards=shards if shard == 0 and shards > 1 else None)
+    return [product, *(stock_item(product.pk, shard, stock=units, status=product.status, updated_at=now,
+                                  shards=shards if shard == 0 and shards > 1 else None)
                        for shard, units in enumerate(distribute_stock(fields["stock"], shards)))]
 
 

@@ -22,7 +22,7 @@ import sys
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog import service
-from chalicelib.catalog.models import MAX_STOCK_SHARDS, Stock, stock_sk
+from chalicelib.catalog.models import MAX_STOCK_SHARDS, Stock, stock_item
 from chalicelib.dynamo import transaction
 
 RESHARD_ATTEMPTS = 5
@@ -63,11 +63,11 @@ def _write(old: list[Stock], new: list[int]) -> None:
                 if shard == 0:
                     unchanged &= service._same_shard_count(len(old))
             if shard < len(new):
-                tx.save(Stock(pk=first.pk, sk=stock_sk(shard), stock=new[shard], status=first.status,
-                              updated_at=updated_at, shards=len(new) if shard == 0 and len(new) > 1 else None),
+                tx.save(stock_item(first.pk, shard, stock=new[shard], status=first.status, updated_at=updated_at,
+                                   shards=len(new) if shard == 0 and len(new) > 1 else None),
                         condition=unchanged)
             else:
-                tx.delete(Stock(pk=first.pk, sk=stock_sk(shard)), condition=unchanged)
+                tx.delete(stock_item(first.pk, shard), condition=unchanged)
 
 
 def main(argv: list[str] | None = None) -> int:

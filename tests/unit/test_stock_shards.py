@@ -11,7 +11,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog import stock_shards
-from chalicelib.catalog.models import stock_sk
+from chalicelib.catalog.models import stock_key
 from chalicelib.catalog.stock_shards import reshard
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict
@@ -37,7 +37,8 @@ def new_product(stock: int, shards: int = 1, **overrides) -> dict:
 def stored_shards(product_id: str) -> list[dict]:
     """The raw stock items of a product, shard 0 first."""
     connection, items = catalog.Product._get_connection(), []
-    while item := connection.get_item(f"PRODUCT#{product_id}", stock_sk(len(items)), consistent_read=True).get("Item"):
+    while item := connection.get_item(*stock_key(f"PRODUCT#{product_id}", len(items)),
+                                      consistent_read=True).get("Item"):
         items.append(item)
     return items
 
@@ -57,7 +58,9 @@ def test_a_resharded_product_stores_n_shards_and_shows_their_sum_unchanged(clien
     product = new_product(10, category=category)
     assert reshard(product["product_id"], 3) == [4, 3, 3]
     items = stored_shards(product["product_id"])
-    assert [item["sk"]["S"] for item in items] == ["STOCK", "STOCK#1", "STOCK#2"]
+    pk = f"PRODUCT#{product['product_id']}"
+    assert [(item["pk"]["S"], item["sk"]["S"]) for item in items] == [
+        (pk, "STOCK"), (f"{pk}#STOCK#1", "STOCK"), (f"{pk}#STOCK#2", "STOCK")]
     assert [item["stock"]["N"] for item in items] == ["4", "3", "3"]
     assert items[0]["shards"] == {"N": "3"} and all("shards" not in item for item in items[1:])
     assert {item["status"]["S"] for item in items} == {"ACTIVE"}
