@@ -70,6 +70,8 @@ MINIMUM: dict[str, tuple[int, str]] = {
     "PATCH /products/{product_id}": (2, "BatchGetItem product + STOCK (to diff, emit the event and answer) + tx"),
     "DELETE /products/{product_id}": (2, "BatchGetItem + TransactWriteItems (product, STOCK, SKU claim, outbox)"),
     "POST /orders": (2, "BatchGetItem products + STOCK items + TransactWriteItems (order, STOCK items, outbox)"),
+    "POST /orders (sharded product)": (3, "BatchGetItem products + shard 0s + BatchGetItem the other shards + tx"),
+    "GET /products/{product_id} (sharded stock)": (2, "BatchGetItem product + shard 0 (says N) + the other shards"),
     "POST /orders (with Idempotency-Key)": (3, "GetItem key record (a replay costs 2, not 3) + BatchGetItem + tx"),
     "POST /orders (idempotent replay)": (2, "GetItem the key record + GetItem the order's current state"),
     "GET /orders": (1, "Query the user's orders"),
@@ -177,6 +179,15 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
     results.pop()  # already measured above
     http("POST /orders/{order_id}/cancel", "POST", f"/orders/{second['order_id']}/cancel", user)
     http("DELETE /products/{product_id}", "DELETE", f"/products/{pid}", admin)
+    from chalicelib.catalog.service import create_product
+    from chalicelib.catalog.stock_shards import reshard  # the operator's command, for a hot product
+
+    hot = create_product({"sku": f"BENCH-{uuid.uuid4().hex[:8]}", "name": "Bench best-seller", "price_cents": 900,
+                          "stock": 100, "category": "bench"})["product_id"]
+    reshard(hot, 4)
+    http("GET /products/{product_id} (sharded stock)", "GET", f"/products/{hot}")
+    http("POST /orders (sharded product)", "POST", "/orders", user,
+         {"items": [{"product_id": hot, "quantity": 1}], "payment_token": "tok_visa"})
     return results
 
 

@@ -8,11 +8,17 @@ Items (generic keys, see infra/template.yaml):
 - stock     pk "PRODUCT#<product_id>", sk "STOCK": the units available, in no index. Orders change only
             this item, so an order never rewrites the product item or its two index entries
             (docs/scaling.md). It carries a copy of the product's status, which reservations check.
+            A hot product's stock is sharded (docs/scaling.md): this item is shard 0 and holds the
+            shard count `shards` (absent: 1); shard i (1..N-1) is pk "PRODUCT#<product_id>#STOCK#<i>",
+            sk "STOCK", the same item without `shards`, in a partition of its own so that a hot
+            product's writes spread over partitions. The stock shown is the sum of the shards.
 - SKU claim pk "SKU#<sku>", sk "SKU", holding the product_id; written with attribute_not_exists in
             the product's creating transaction, so a SKU can be claimed once even by racing creates.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -24,6 +30,19 @@ ACTIVE = "ACTIVE"
 DELETED = "DELETED"
 PRODUCT_SK = "PRODUCT"
 STOCK_SK = "STOCK"
+MAX_STOCK_SHARDS = 10  # 50 order lines x 10 shards still fit BatchGetItem chunks; see docs/scaling.md
+
+
+def stock_key(product_pk: str, shard: int) -> tuple[str, str]:
+    """The (pk, sk) of stock shard `shard` of the product `product_pk`: shard 0 is the product's own
+    STOCK item; every other shard has a partition key of its own (a partition takes ~1,000 WCU/s)."""
+    return (product_pk, STOCK_SK) if shard == 0 else (f"{product_pk}#{STOCK_SK}#{shard}", STOCK_SK)
+
+
+def stock_item(product_pk: str, shard: int, **attributes: Any) -> Stock:
+    """Stock shard `shard` of the product `product_pk`, with `attributes` (none: just its key)."""
+    pk, sk = stock_key(product_pk, shard)
+    return Stock(pk=pk, sk=sk, **attributes)
 
 
 class ActiveProductsIndex(GlobalSecondaryIndex):
@@ -72,11 +91,16 @@ class Product(Model):
 
 class Stock(Model):
     Meta = table_meta("catalog")
-    pk = UnicodeAttribute(hash_key=True)  # "PRODUCT#<product_id>"
+    pk = UnicodeAttribute(hash_key=True)  # "PRODUCT#<product_id>" (shard 0), "PRODUCT#<product_id>#STOCK#<i>"
     sk = UnicodeAttribute(range_key=True)  # "STOCK"
     stock = NumberAttribute()  # never negative: every decrement is conditional on it
     status = UnicodeAttribute()  # the product's, ACTIVE or DELETED: set in the product's own transactions
-    updated_at = UnicodeAttribute()  # when stock last changed; a product's updated_at is the later of the two
+    updated_at = UnicodeAttribute()  # when stock last changed; a product's updated_at is the latest of its items'
+    shards = NumberAttribute(null=True)  # on shard 0 only: how many shards the stock has, absent when 1
+
+    @property
+    def shard_count(self) -> int:
+        return int(self.shards or 1)
 
 
 class SkuClaim(Model):

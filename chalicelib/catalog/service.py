@@ -7,7 +7,13 @@ Rules kept here (see models.py for the items and indexes):
 - Stock is an item of its own (sk STOCK, in no index), so that orders, which change only stock,
   never rewrite the product item or its list-index entries. Products are read with their stock in
   one BatchGetItem (two keys a product); a list page's stock is one BatchGetItem of its STOCK
-  items. A product's `updated_at` is the later of the two items'.
+  items. A product's `updated_at` is the latest of its items'.
+- A hot product's stock is sharded over N items (models.py; set by the operator command
+  catalog/stock_shards.py): the stock shown is their sum. Shard 0 is the STOCK item and holds N,
+  so reads stay as above for N=1; only products whose shard 0 says N>1 cost a second BatchGetItem
+  of their other shards. An order takes its units from one shard with enough (at random, to spread
+  the writes), or splits them over several; a release adds to shard 0; a stock set distributes the
+  total over the N shards.
 - Lists are one Query on an index, newest first (`gsi*sk` is `<created_at>#<product_id>`, read
   backwards), one page per Query: `limit` items and an opaque cursor (chalicelib/pagination.py),
   then one BatchGetItem of the page's STOCK items.
@@ -33,7 +39,17 @@ from pynamodb.exceptions import GetError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import pagination
-from chalicelib.catalog.models import ACTIVE, DELETED, PRODUCT_SK, STOCK_SK, Product, SkuClaim, Stock
+from chalicelib.catalog.models import (
+    ACTIVE,
+    DELETED,
+    PRODUCT_SK,
+    STOCK_SK,
+    Product,
+    SkuClaim,
+    Stock,
+    stock_item,
+    stock_key,
+)
 from chalicelib.dynamo import now_iso, transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events import outbox
@@ -74,12 +90,12 @@ def create_product(fields: Mapping[str, Any]) -> dict[str, Any]:
             tx.save(claim, condition=SkuClaim.pk.does_not_exist())
             tx.save(product, condition=Product.pk.does_not_exist())
             tx.save(stock, condition=Stock.pk.does_not_exist())
-            outbox.record(tx, Event("ProductCreated", product_view(product, stock)))
+            outbox.record(tx, Event("ProductCreated", product_view(product, [stock])))
     except TransactWriteError as exc:
         if _cancelled_by(exc, {"ConditionalCheckFailed", "TransactionConflict"}):
             raise Conflict(f"A product with sku {product.sku!r} already exists") from None
         raise
-    return product_view(product, stock)
+    return product_view(product, [stock])
 
 
 def _new_product(fields: dict[str, Any], product_id: str | None = None,
@@ -115,6 +131,7 @@ def list_products(category: str | None = None, limit: int = DEFAULT_PAGE_SIZE,
     One Query of the list index, then (unless the page is empty) one BatchGetItem of the page's
     STOCK items, eventually consistent like the index itself. Such a read can miss a STOCK item
     written moments ago with its product: only then are the missed ones read again, consistently.
+    Sharded products on the page cost one more BatchGetItem of their other shards.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}")
@@ -128,19 +145,21 @@ def list_products(category: str | None = None, limit: int = DEFAULT_PAGE_SIZE,
     stocks = _read_items([(p.pk, STOCK_SK) for p in products], consistent=False)
     stocks |= _read_items([(p.pk, STOCK_SK) for p in products if (p.pk, STOCK_SK) not in stocks and p.stock is None],
                           consistent=True)
-    return pagination.page_of([product_view(p, stocks.get((p.pk, STOCK_SK))) for p in products], scope, last_key)
+    shards = _with_other_shards({p.pk: stocks.get((p.pk, STOCK_SK)) for p in products}, consistent=False)
+    return pagination.page_of([product_view(p, shards[p.pk]) for p in products], scope, last_key)
 
 
 def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Apply `changes` (PRODUCT_CHANGES, at least one) to an active product; NotFound otherwise.
 
     `stock` sets the count outright (orders move it with stock_reserve / stock_release) in the
-    STOCK item; the product item is updated too (its `updated_at`, and the condition that it is active).
+    STOCK item, distributed over the shards of a sharded product; the product item is updated too
+    (its `updated_at`, and the condition that it is active).
     """
     changes = PRODUCT_CHANGES.validate(dict(changes))
     if not changes:
         raise InvalidInput(f"Nothing to change: send any of {', '.join(CHANGEABLE)}")
-    current, current_stock = _load_active(product_id)
+    current, current_shards = _load_active(product_id)
     updated_at = now_iso()
     listing = {name: value for name, value in changes.items() if name != "stock"}
     actions = [getattr(Product, name).set(value) for name, value in listing.items()]
@@ -151,36 +170,44 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
         with transaction() as tx:
             tx.update(current, actions=actions, condition=Product.status == ACTIVE)
             if "stock" in changes:
-                tx.update(_stock_key(product_id), actions=[
-                    Stock.stock.set(changes["stock"]), Stock.status.set(ACTIVE), Stock.updated_at.set(updated_at)])
+                count = _shard_count(current_shards)
+                for shard, units in enumerate(distribute_stock(changes["stock"], count)):
+                    tx.update(_stock_key(product_id, shard), condition=_same_shard_count(count) if shard == 0 else None,
+                              actions=[Stock.stock.set(units), Stock.status.set(ACTIVE),
+                                       Stock.updated_at.set(updated_at)])
             outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku, **changes}))
     except TransactWriteError as exc:
-        _raise_not_found_if_gone(exc)
+        _raise_not_found_if_gone(exc, shard_zero_at=2 if "stock" in changes else None)  # outbox put, product, shard 0
         raise
     # What the write produced, without reading it back (a transaction cannot return the new item);
     # like any read, `stock` is as of the moment it was read unless this change set it.
-    return {**product_view(current, current_stock), **changes, "updated_at": updated_at}
+    return {**product_view(current, current_shards), **changes, "updated_at": updated_at}
 
 
 def delete_product(product_id: str) -> None:
     """Soft-delete an active product: unlisted, not orderable, its sku released; NotFound otherwise."""
-    current, current_stock = _load_active(product_id)
+    current, current_shards = _load_active(product_id)
     now = now_iso()
-    # The STOCK item is written without a condition (the product's is enough); `if_not_exists` makes it
-    # from the product's own stock attribute if it is still of the layout before the STOCK item.
+    # Every stock shard gets the status (reservations check it on the shard they take from), under the
+    # condition that the shard count is still the one read (the product's condition covers the rest);
+    # `if_not_exists` makes the STOCK item from the product's own stock attribute if it is still of
+    # the layout before the STOCK item.
     stock_actions = [Stock.status.set(DELETED), Stock.updated_at.set(now)]
-    if current_stock is None:
+    if not current_shards:
         stock_actions.append(Stock.stock.set(Stock.stock | int(current.stock or 0)))
+    count = _shard_count(current_shards)
     try:
         with transaction() as tx:
             tx.update(current, condition=Product.status == ACTIVE, actions=[
                 Product.status.set(DELETED), Product.updated_at.set(now),
                 Product.gsi1pk.remove(), Product.gsi1sk.remove(), Product.gsi2pk.remove(), Product.gsi2sk.remove()])
-            tx.update(_stock_key(product_id), actions=stock_actions)
+            for shard in range(count):
+                tx.update(_stock_key(product_id, shard), actions=stock_actions,
+                          condition=_same_shard_count(count) if shard == 0 else None)
             tx.delete(SkuClaim(pk=_sku_pk(current.sku), sk="SKU"), condition=SkuClaim.product_id == product_id)
             outbox.record(tx, Event("ProductDeleted", {"product_id": product_id, "sku": current.sku}))
     except TransactWriteError as exc:
-        _raise_not_found_if_gone(exc)
+        _raise_not_found_if_gone(exc, shard_zero_at=3)  # SKU claim delete, outbox put, product, shard 0
         raise
 
 
@@ -188,28 +215,65 @@ def get_products(product_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The active products among `product_ids` with their stock, by id, as product_view dicts.
 
     One strongly consistent BatchGetItem per 50 ids (a product and its STOCK item are two keys of
-    the call's 100). Unknown and deleted ids are absent.
+    the call's 100), and one more per 100 other shards of the sharded ones among them. Unknown and
+    deleted ids are absent.
     """
-    return {product_id: product_view(product, stock)
-            for product_id, (product, stock) in _read_products(product_ids).items() if product.status == ACTIVE}
+    return get_products_and_shards(product_ids)[0]
 
 
-def stock_reserve(tx: TransactWrite, product_id: str, quantity: int) -> None:
+def get_products_and_shards(product_ids: Iterable[str]) -> tuple[dict[str, dict[str, Any]], dict[str, list[int]]]:
+    """get_products, and the stock of each of those products by shard (shard 0 first), as read:
+    what stock_reserve needs to pick the shards of a sharded product."""
+    found = {product_id: (product, shards)
+             for product_id, (product, shards) in _read_products(product_ids).items() if product.status == ACTIVE}
+    return ({product_id: product_view(product, shards) for product_id, (product, shards) in found.items()},
+            {product_id: [int(shard.stock) for shard in shards] for product_id, (_, shards) in found.items()})
+
+
+def stock_reserve(tx: TransactWrite, product_id: str, quantity: int, shards: Sequence[int] = ()) -> int:
     """Take `quantity` units of an active product's stock inside the caller's transaction.
 
-    Writes the STOCK item only. Its condition (ACTIVE and stock >= quantity) cancels the whole
-    transaction otherwise (reason ConditionalCheckFailed on this item), so stock never goes negative.
+    Writes stock items only: each has the condition ACTIVE and stock >= what it gives, which cancels
+    the whole transaction otherwise (reason ConditionalCheckFailed on that item), so stock never goes
+    negative. `shards` is the product's stock by shard as read (get_products_and_shards); with one
+    shard (or none given) it is the STOCK item. With more: one shard that has enough, chosen at
+    random, or if none has, the fewest shards that together have enough (largest first), one update
+    each. Returns how many updates it added, in order, so the caller can match cancellation reasons.
     """
     _check_quantity(quantity)
-    tx.update(_stock_key(product_id), condition=(Stock.status == ACTIVE) & (Stock.stock >= quantity),
-              actions=[Stock.stock.add(-quantity), Stock.updated_at.set(now_iso())])
+    takes = _takes(shards, quantity) if len(shards) > 1 else [(0, quantity)]
+    for shard, units in takes:
+        tx.update(_stock_key(product_id, shard), condition=(Stock.status == ACTIVE) & (Stock.stock >= units),
+                  actions=[Stock.stock.add(-units), Stock.updated_at.set(now_iso())])
+    return len(takes)
+
+
+def _takes(shards: Sequence[int], quantity: int) -> list[tuple[int, int]]:
+    """(shard, units) pairs that take `quantity` from stock `shards` (see stock_reserve). If the
+    shards do not hold `quantity` together, one shard's condition is left to refuse it."""
+    enough = [shard for shard, units in enumerate(shards) if units >= quantity]
+    if enough:
+        return [(random.choice(enough), quantity)]
+    takes, left = [], quantity
+    for shard in sorted(range(len(shards)), key=lambda shard: -shards[shard]):
+        if left <= 0 or shards[shard] <= 0:
+            break
+        takes.append((shard, min(left, shards[shard])))
+        left -= takes[-1][1]
+    return takes if left <= 0 else [(0, quantity)]
+
+
+def distribute_stock(total: int, shards: int) -> list[int]:
+    """`total` units over `shards` shards: total // shards each, one more for the first total % shards."""
+    return [total // shards + (1 if shard < total % shards else 0) for shard in range(shards)]
 
 
 def stock_release(tx: TransactWrite, product_id: str, quantity: int) -> None:
     """Add `quantity` units back to a product's stock inside the caller's transaction.
 
     Works on deleted products too (their STOCK item remains); the transaction fails if the STOCK
-    item does not exist, rather than creating a stray one.
+    item does not exist, rather than creating a stray one. A sharded product gets them on shard 0:
+    the cancel paths do not read the product, and shard 0 always exists.
     """
     _check_quantity(quantity)
     tx.update(_stock_key(product_id), condition=Stock.pk.exists(),
@@ -224,28 +288,28 @@ def product_id_for_sku(sku: str) -> str | None:
         return None
 
 
-def product_view(product: Product, stock: Stock | None) -> dict[str, Any]:
-    """The contract's product JSON, from its two items.
+def product_view(product: Product, shards: Sequence[Stock]) -> dict[str, Any]:
+    """The contract's product JSON, from its product item and its stock shards (the sum is its stock).
 
-    `stock` None: the product is still of the layout before the STOCK item (stock on the product
+    No shards: the product is still of the layout before the STOCK item (stock on the product
     item), which is read instead until catalog/stock_migration.py has moved it.
     """
-    updated_at = product.updated_at if stock is None else max(product.updated_at, stock.updated_at)
+    updated_at = max([product.updated_at, *(shard.updated_at for shard in shards)])
     return {
         "product_id": product.product_id, "sku": product.sku, "name": product.name,
         "description": product.description or "", "price_cents": int(product.price_cents),
         "currency": product.currency, "category": product.category,
-        "stock": int(product.stock if stock is None else stock.stock),
+        "stock": int(sum(shard.stock for shard in shards) if shards else product.stock),
         "image_url": product.image_url, "created_at": product.created_at, "updated_at": updated_at,
     }
 
 
-def _load_active(product_id: str) -> tuple[Product, Stock | None]:
-    """The active product and its STOCK item: one strongly consistent BatchGetItem."""
-    product, stock = _read_products([product_id]).get(product_id, (None, None))
+def _load_active(product_id: str) -> tuple[Product, list[Stock]]:
+    """The active product and its stock shards: one strongly consistent BatchGetItem (two if sharded)."""
+    product, shards = _read_products([product_id]).get(product_id, (None, []))
     if product is None or product.status != ACTIVE:
         raise NotFound("No such product")
-    return product, stock
+    return product, shards
 
 
 def _load_active_product(product_id: str) -> Product:
@@ -258,12 +322,29 @@ def _load_active_product(product_id: str) -> Product:
     return product
 
 
-def _read_products(product_ids: Iterable[str]) -> dict[str, tuple[Product, Stock | None]]:
-    """The products among `product_ids` (deleted ones too) and their STOCK items, strongly consistent."""
+def _read_products(product_ids: Iterable[str]) -> dict[str, tuple[Product, list[Stock]]]:
+    """The products among `product_ids` (deleted ones too) and their stock shards, strongly consistent."""
     pks = [_product_pk(product_id) for product_id in dict.fromkeys(product_ids)]
     items = _read_items([(pk, sk) for pk in pks for sk in (PRODUCT_SK, STOCK_SK)], consistent=True)
-    return {product.product_id: (product, items.get((pk, STOCK_SK)))
-            for pk in pks if (product := items.get((pk, PRODUCT_SK))) is not None}
+    products = {pk: product for pk in pks if (product := items.get((pk, PRODUCT_SK))) is not None}
+    shards = _with_other_shards({pk: items.get((pk, STOCK_SK)) for pk in products}, consistent=True)
+    return {product.product_id: (product, shards[pk]) for pk, product in products.items()}
+
+
+def _with_other_shards(firsts: Mapping[str, Stock | None], consistent: bool) -> dict[str, list[Stock]]:
+    """Each product's stock shards by product pk, shard 0 first, given its shard 0 (None: a product
+    of the layout before the STOCK item, no shards). No call unless a shard 0 says N>1; then one
+    BatchGetItem per 100 other shards (an eventually consistent read that missed some reads those
+    again, consistently). A shard still missing (a re-shard that removed it since shard 0 was read)
+    counts as none."""
+    wanted = [stock_key(pk, shard) for pk, first in firsts.items() if first is not None
+              for shard in range(1, first.shard_count)]
+    found = _read_items(wanted, consistent)
+    if not consistent:
+        found |= _read_items([key for key in wanted if key not in found], consistent=True)
+    return {pk: [] if first is None else [first, *(found[stock_key(pk, shard)] for shard in range(1, first.shard_count)
+                                                  if stock_key(pk, shard) in found)]
+            for pk, first in firsts.items()}
 
 
 def _read_items(keys: Sequence[tuple[str, str]], consistent: bool) -> dict[tuple[str, str], Any]:
@@ -282,17 +363,20 @@ def _read_items(keys: Sequence[tuple[str, str]], consistent: bool) -> dict[tuple
                 break
         else:
             raise GetError(f"BatchGetItem left {len(pending)} key(s) unprocessed after {BATCH_MAX_ATTEMPTS} attempts")
-    model_of = {PRODUCT_SK: Product, STOCK_SK: Stock}
-    return {(raw["pk"]["S"], raw["sk"]["S"]): model_of[raw["sk"]["S"]].from_raw_data(raw) for raw in found}
+    return {(raw["pk"]["S"], raw["sk"]["S"]): (Product if raw["sk"]["S"] == PRODUCT_SK else Stock).from_raw_data(raw)
+            for raw in found}
 
 
-def _raise_not_found_if_gone(exc: TransactWriteError) -> None:
+def _raise_not_found_if_gone(exc: TransactWriteError, shard_zero_at: int | None = None) -> None:
     """A condition failed: the product was deleted since it was read (the outbox item's condition, on
-    a fresh event id, cannot fail). PynamoDB reorders a transaction's items (checks, deletes, puts,
-    updates), so the reasons are not matched by position."""
-    if _cancelled_by(exc, {"ConditionalCheckFailed"}):
+    a fresh event id, cannot fail), or, if only shard 0's did (at position `shard_zero_at` of the
+    reasons: PynamoDB sends checks, deletes, puts, then updates, each kind in the order added), the
+    product was re-sharded since it was read."""
+    codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
+    failed = {at for at, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+    if failed - {shard_zero_at}:
         raise NotFound("No such product") from None
-    if _cancelled_by(exc, {"TransactionConflict"}):
+    if failed or "TransactionConflict" in codes:
         raise Conflict("The product is being changed by another request; retry") from None
 
 
@@ -305,8 +389,17 @@ def _cancelled_by(exc: TransactWriteError, codes: set[str]) -> bool:
     return any(reason is not None and reason.code in codes for reason in exc.cancellation_reasons or [])
 
 
-def _stock_key(product_id: str) -> Stock:
-    return Stock(pk=_product_pk(product_id), sk=STOCK_SK)
+def _stock_key(product_id: str, shard: int = 0) -> Stock:
+    return stock_item(_product_pk(product_id), shard)
+
+
+def _shard_count(shards: Sequence[Stock]) -> int:
+    return shards[0].shard_count if shards else 1
+
+
+def _same_shard_count(count: int) -> Any:
+    """The condition on shard 0 that the product still has `count` shards (a re-shard changes it)."""
+    return Stock.shards.does_not_exist() if count == 1 else Stock.shards == count
 
 
 def _product_pk(product_id: str) -> str:
@@ -356,9 +449,9 @@ def upsert_products(rows: Sequence[Mapping[str, Any]], id_seed: str) -> list[Ups
       rewrite the same three items instead of making a second product.
     - A held sku overwrites that product and its STOCK item: the row's fields replace the product's,
       optional fields the row leaves out keep their current value; product_id, created_at, image_url
-      and status stay; the row's stock is set outright.
+      and status stay; the row's stock is set outright (distributed over the shards of a sharded product).
     - A sku repeated in `rows`: the last row wins.
-    Reads: BatchGetItem (claims, then their product items; strongly consistent). Writes: BatchWriteItem,
+    Reads: BatchGetItem (claims, then their product and STOCK items; strongly consistent). Writes: BatchWriteItem,
     25 items per call, unprocessed items resent with exponential backoff. The writes carry no
     conditions (BatchWriteItem has none): docs/imports.md says what that leaves to a concurrent
     create or delete of the same sku.
@@ -368,18 +461,19 @@ def upsert_products(rows: Sequence[Mapping[str, Any]], id_seed: str) -> list[Ups
         return []
     claims = {claim.pk.removeprefix("SKU#"): claim.product_id
               for claim in SkuClaim.batch_get([(_sku_pk(sku), "SKU") for sku in latest], consistent_read=True)}
-    found = _read_items([(_product_pk(product_id), PRODUCT_SK) for product_id in set(claims.values())],
-                        consistent=True)
-    current = {product.product_id: product for product in found.values()}
+    found = _read_items([(_product_pk(product_id), sk) for product_id in set(claims.values())
+                         for sk in (PRODUCT_SK, STOCK_SK)], consistent=True)
+    current = {item.product_id: (item, found.get((item.pk, STOCK_SK))) for item in found.values()
+               if isinstance(item, Product)}
     now, items, upserted = now_iso(), [], []
     for sku, fields in latest.items():
-        existing = current.get(claims.get(sku, ""))
+        existing, stock = current.get(claims.get(sku, ""), (None, None))
         if existing is None:  # a new sku, or a claim whose product was never written (a crashed import)
             product_id = claims.get(sku) or _derived_product_id(id_seed, sku)
             items.extend(_new_product(fields, product_id=product_id, now=now))
             upserted.append(UpsertedProduct(product_id, sku, created=True))
         else:
-            items.extend(_overwritten(existing, fields, now))
+            items.extend(_overwritten(existing, stock.shard_count if stock else 1, fields, now))
             upserted.append(UpsertedProduct(existing.product_id, sku, created=False))
     _batch_put(items)
     return upserted
@@ -389,7 +483,7 @@ def _derived_product_id(id_seed: str, sku: str) -> str:
     return hashlib.sha256(f"{id_seed}\n{sku}".encode()).hexdigest()[:32]
 
 
-def _overwritten(product: Product, fields: Mapping[str, Any], now: str) -> tuple[Product, Stock]:
+def _overwritten(product: Product, shards: int, fields: Mapping[str, Any], now: str) -> list[Product | Stock]:
     for name in ("name", "description", "price_cents", "currency", "category"):
         if name in fields:
             setattr(product, name, fields[name])
@@ -397,7 +491,9 @@ def _overwritten(product: Product, fields: Mapping[str, Any], now: str) -> tuple
         product.gsi2pk = _category_pk(product.category)
     product.updated_at = now
     product.stock = None  # of the layout before the STOCK item, if it still is: the STOCK item replaces it
-    return product, Stock(pk=product.pk, sk=STOCK_SK, stock=fields["stock"], status=product.status, updated_at=now)
+    return [product, *(stock_item(product.pk, shard, stock=units, status=product.status, updated_at=now,
+                                  shards=shards if shard == 0 and shards > 1 else None)
+                       for shard, units in enumerate(distribute_stock(fields["stock"], shards)))]
 
 
 def _batch_put(items: Sequence[Product | Stock | SkuClaim]) -> None:

@@ -3,7 +3,9 @@
 Rules kept here (the items are described in models.py):
 - Placing an order is ONE transaction: the order, each product's stock decrement (conditional on
   enough stock and the product being active), the idempotency record and the OrderPlaced outbox
-  item. Not enough stock: nothing is written. Prices are copied into the order.
+  item. Not enough stock: nothing is written. Prices are copied into the order. A sharded
+  product's units come from the shards the read showed with enough (catalog.stock_reserve); if a
+  concurrent order took them first, the shards are read again and the placement retried.
 - Every status change is a conditional update from the status it was read in, in the same
   transaction as its event; cancelling releases each line's stock in that transaction too, so
   stock is released exactly once.
@@ -45,6 +47,7 @@ from chalicelib.orders.models import (
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 TRANSACTION_ATTEMPTS = 3  # TransactionConflict under contention on one product: retried with jitter
+MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 CONSUMER = "orders"
 _ORDER_SK = "ORDER"
 _USER_LIST_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
@@ -66,18 +69,20 @@ def place_order(user_id: str, email: str, request: Mapping[str, Any],
             return replay, False
     lines = request["items"]
     _reject_repeated_products(lines)
-    products = catalog.get_products(line["product_id"] for line in lines)
+    products, shards = catalog.get_products_and_shards(line["product_id"] for line in lines)
     order = _new_order(user_id, email, lines, products, request.get("shipping_address"))
     placed = Event("OrderPlaced", {**_event_data(order), "items": _lines_data(order),
                                    "payment_token": request["payment_token"]})
     for attempt in range(TRANSACTION_ATTEMPTS):
+        owners: list[OrderLine] = []
         try:
-            _commit_placement(order, placed, idempotency_key, request_hash)
+            _commit_placement(order, placed, idempotency_key, request_hash, shards, owners)
             break
         except TransactWriteError as exc:
-            outcome = _placement_failure(exc, order, idempotency_key)
+            outcome = _placement_failure(exc, owners, shards, idempotency_key)
             if outcome == "retry" and attempt + 1 < TRANSACTION_ATTEMPTS:
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # backoff between conflicting transactions
+                shards |= _reread_sharded(order, shards)
                 continue
             if outcome == "idempotency" and idempotency_key:
                 replay = _replay(user_id, idempotency_key, request_hash)
@@ -124,7 +129,9 @@ def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]],
         gsi2pk=_pending_shard(order_id), gsi2sk=f"{now}#{order_id}")
 
 
-def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, request_hash: str) -> None:
+def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, request_hash: str,
+                      shards: Mapping[str, list[int]], owners: list[OrderLine]) -> None:
+    """The placement transaction; `owners` gets the line of each stock update, in the order sent."""
     with transaction() as tx:
         tx.save(order, condition=Order.pk.does_not_exist())
         if idempotency_key:
@@ -134,25 +141,52 @@ def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, 
                     condition=IdempotencyRecord.pk.does_not_exist())
         outbox.record(tx, placed)
         for line in order.items:
-            catalog.stock_reserve(tx, line.product_id, int(line.quantity))
+            owners += [line] * catalog.stock_reserve(tx, line.product_id, int(line.quantity),
+                                                     shards.get(line.product_id, ()))
+        if _puts(idempotency_key) + len(owners) > MAX_TRANSACTION_ITEMS:  # raised here, nothing is sent
+            raise Conflict("Too few units left on each stock shard of these products for one order; "
+                           "order fewer lines at once")
 
 
-def _placement_failure(exc: TransactWriteError, order: Order, idempotency_key: str | None) -> str:
+def _puts(idempotency_key: str | None) -> int:
+    return 3 if idempotency_key else 2
+
+
+def _placement_failure(exc: TransactWriteError, owners: Sequence[OrderLine], shards: Mapping[str, list[int]],
+                       idempotency_key: str | None) -> str:
     """Why the placement transaction was cancelled: 'stock' raises, else 'idempotency' or 'retry'.
 
     PynamoDB sends a transaction's puts before its updates, each in the order they were added:
-    order, [idempotency record], outbox item, then one stock update per line.
+    order, [idempotency record], outbox item, then the stock updates, whose lines are `owners`.
+    A failed condition on a product of one stock item is final (not enough, or deleted); on a
+    sharded product it may be a shard another order emptied meanwhile: 'retry' (after a re-read).
     """
     reasons = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-    puts = 3 if idempotency_key else 2
-    for line, code in zip(order.items, reasons[puts:], strict=False):
-        if code == "ConditionalCheckFailed":
+    failed = [line for line, code in zip(owners, reasons[_puts(idempotency_key):], strict=False)
+              if code == "ConditionalCheckFailed"]
+    for line in failed:
+        if len(shards.get(line.product_id, ())) <= 1:
             raise Conflict(f"Not enough stock for {line.sku}, or it is no longer sold") from None
+    if failed:
+        return "retry"
     if idempotency_key and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
         return "idempotency"
     if "TransactionConflict" in reasons or not reasons:
         return "retry"
     raise exc
+
+
+def _reread_sharded(order: Order, shards: Mapping[str, list[int]]) -> dict[str, list[int]]:
+    """The current shards of the order's sharded products (no call if it has none); Conflict if one
+    no longer has enough stock in total or was deleted."""
+    sharded = [line for line in order.items if len(shards.get(line.product_id, ())) > 1]
+    if not sharded:
+        return {}
+    _, fresh = catalog.get_products_and_shards(line.product_id for line in sharded)
+    for line in sharded:
+        if sum(fresh.get(line.product_id, ())) < int(line.quantity):
+            raise Conflict(f"Not enough stock for {line.sku}, or it is no longer sold")
+    return fresh
 
 
 def _replay(user_id: str, key: str, request_hash: str) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ def put_products(count: int, **overrides) -> list[dict]:
     with Product.batch_write() as batch:
         for item in (item for three in items for item in three):
             batch.save(item)
-    return [service.product_view(product, stock) for product, stock, _ in items]
+    return [service.product_view(product, [stock]) for product, stock, _ in items]
 
 
 def stored(product_id: str, sk: str) -> dict | None:
@@ -514,7 +514,7 @@ def old_layout_product(stock: int, **overrides) -> dict:
     product.stock = stock
     product.save()
     claim.save()
-    return service.product_view(product, None)
+    return service.product_view(product, [])
 
 
 def test_an_old_layout_product_reads_its_own_stock_and_refuses_stock_writes_until_moved(client):
