@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
+from chalicelib import aws
 from chalicelib.schema import Int, Obj, Str
 from chalicelib.settings import get_settings, upload_settings
 
@@ -62,3 +64,13 @@ def media_url(key: str) -> str:
         return f"{settings.media_base_url}/{quote(key, safe='/')}"
     return _presigning_client().generate_presigned_url(
         "get_object", Params={"Bucket": settings.bucket, "Key": key}, ExpiresIn=MEDIA_URL_EXPIRES_SECONDS)
+
+
+def head_object(key: str) -> dict[str, Any] | None:
+    """The uploaded object's metadata (HeadObject), or None when there is no object at `key`."""
+    try:
+        return aws.client("s3").head_object(Bucket=upload_settings().bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise

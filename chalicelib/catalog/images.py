@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib import aws, uploads
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog.image_models import ACCEPTED, REJECTED, ImageUpload
@@ -110,7 +108,7 @@ def make_thumbnail(data: bytes, kind: str) -> bytes:
 
 def process_upload(key: str, etag: str | None) -> Outcome:
     """Accept or reject the object `key` (under images/); an S3 event reports its ETag."""
-    head = _head(key)
+    head = uploads.head_object(key)
     if head is None:
         logger.info("image: the object no longer exists (already handled)", extra={"key": key})
         return Outcome.SKIPPED
@@ -208,15 +206,6 @@ def _is_active(product_id: str) -> bool:
     except NotFound:
         return False
     return True
-
-
-def _head(key: str) -> dict[str, Any] | None:
-    try:
-        return aws.client("s3").head_object(Bucket=upload_settings().bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
 
 
 def _delete(*keys: str) -> None:

@@ -153,7 +153,7 @@ def import_view(record: ImportRecord) -> dict[str, Any]:
 
 def import_object(key: str, etag: str | None, budget: Budget) -> Outcome:
     """Start, resume or ignore the import of the object `key` (whose ETag an S3 event reports)."""
-    head = _head(key)
+    head = uploads.head_object(key)
     if head is None:
         return _object_gone(key, etag, budget)
     current_etag = head["ETag"].strip('"')
@@ -186,15 +186,6 @@ def continue_import(message: dict[str, Any], budget: Budget) -> Outcome:
 
 def continuation_message(record: ImportRecord) -> str:
     return json.dumps({"import_id": record.import_id, "key": record.key, "etag": record.object_etag})
-
-
-def _head(key: str) -> dict[str, Any] | None:
-    try:
-        return aws.client("s3").head_object(Bucket=upload_settings().bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
 
 
 def _object_gone(key: str, etag: str | None, budget: Budget) -> Outcome:
