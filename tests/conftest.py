@@ -20,11 +20,10 @@ import pytest  # noqa: E402
 def stack():
     """The local stage's resources in in-process moto, once per test process."""
     from chalicelib.accounts import tokens
-    from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb
+    from devstack import moto_fixes
     from tests.aws import local_stack, moto_public_jwks
 
-    serialize_dynamodb()
-    honour_secure_transport_condition()
+    moto_fixes.apply_all()
 
     original_fetch = tokens.fetch_jwks
     tokens.fetch_jwks = moto_public_jwks
