@@ -42,7 +42,7 @@ from chalice.app import (
     SQSEventConfig,
 )
 
-from devstack import lambda_events
+from devstack import iam, lambda_events
 
 RESOURCE_PREFIX = "storefront"
 INTERNAL_QUEUE_MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: 1 try + 2 retries
@@ -106,7 +106,8 @@ class HandlerInvoker:
         records = len(event.get("Records", [])) or 1
         started = time.monotonic()
         try:
-            response = handler(event, context)
+            with iam.running_as(handler_name):  # its AWS calls are checked against its own role's policy
+                response = handler(event, context)
         except Exception as exc:  # a handler error must never kill the poller
             outcome, summary = Outcome(all_failed=True), f"error {type(exc).__name__}: {exc}"
         else:

@@ -15,6 +15,8 @@ for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.iam_coverage"]
+
 
 @pytest.fixture(scope="session")
 def stack():
@@ -30,6 +32,7 @@ def stack():
     tokens.keys.clear()
     try:
         with local_stack() as env:
+            enforce_iam()
             yield env
     finally:
         tokens.fetch_jwks = original_fetch
@@ -43,3 +46,12 @@ def devstack():
 
     with running_devstack() as running:
         yield running
+
+
+def enforce_iam():
+    """Handlers and routes run as their own functions, each held to its generated policy (devstack/iam.py)."""
+    from app import app
+    from devstack import iam
+    from tests.aws import REGION
+
+    return iam.enforce(iam.Policies(iam.local_policy_documents(app), region=REGION))
