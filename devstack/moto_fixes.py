@@ -106,7 +106,10 @@ def keep_streams_through_cancelled_transactions() -> None:
 
 
 def apply_all() -> None:
-    """Every fix of this module: what the dev stack's moto server and the in-process tests run with."""
+    """Every fix of the emulator: what the dev stack's moto server and the in-process tests run with."""
+    from devstack.s3_auth import authenticate_s3_object_requests
+
     serialize_dynamodb()
     honour_secure_transport_condition()
     keep_streams_through_cancelled_transactions()
+    authenticate_s3_object_requests()
