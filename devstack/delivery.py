@@ -12,8 +12,8 @@ as the Lambda runtime calls the deployed function:
   (with a DLQ after 3 receives, standing in for Lambda's async retries and on-failure
   destination), subscribed to the topic / named in the bucket's notification configuration.
 - DynamoDB streams: a fresh shard iterator on every poll (AFTER_SEQUENCE_NUMBER of the last
-  processed record), because moto's cancelled TransactWriteItems corrupts iterator chains
-  (see FACTS.md). A failing batch is retried 3 times, then logged and skipped.
+  processed record), so each committed record is read once and in commit order (moto's own stream is
+  made faithful by devstack/moto_fixes.py). A failing batch is retried 3 times, then logged and skipped.
 - Schedules: `rate(...)` expressions on a timer (`schedule_interval_override` replaces them all).
 """
 
@@ -246,9 +246,9 @@ class ShardPosition:
 class StreamPoller:
     """One `@on_dynamodb_record` handler.
 
-    Takes a fresh iterator on every poll (moto's iterator chains break after a cancelled
-    transaction), keeps the last processed sequence number per shard, reads parents before
-    children and picks up shards that appear later from their start.
+    Takes a fresh iterator on every poll (as a poller must once an iterator expires, after 15 minutes
+    on AWS), keeps the last processed sequence number per shard, reads parents before children and
+    picks up shards that appear later from their start.
     """
 
     config: DynamoDBEventConfig

@@ -247,3 +247,16 @@ def test_openapi_describes_the_list(client):
     assert page["required"] == ["items", "next_cursor"]
     assert page["properties"]["items"]["items"]["required"] == [
         "notification_id", "type", "subject", "body", "created_at"]
+
+
+def test_sending_from_an_unverified_identity_is_rejected_as_in_the_ses_sandbox(monkeypatch):
+    """SES refuses a sender that is not a verified identity (MessageRejected), in the sandbox and out of
+    it; the local stack verifies exactly the template's sender identity, so only that one sends."""
+    from botocore.exceptions import ClientError
+
+    assert service.send_email("someone@example.com", "Hello", "Body")  # the stage's verified sender
+    monkeypatch.setenv("STOREFRONT_SENDER_EMAIL", "noreply@unverified.example")
+    with pytest.raises(ClientError) as error:
+        service.send_email("someone@example.com", "Hello", "Body")
+    assert error.value.response["Error"]["Code"] == "MessageRejected"
+    assert "not verified" in error.value.response["Error"]["Message"]
