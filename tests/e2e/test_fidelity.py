@@ -237,6 +237,7 @@ def test_a_presigned_upload_needs_the_signers_grant_on_that_key(devstack):
     devstack.expected_denials.append(denial)
     response = put(refused, {})
     assert response.status_code == 403 and "<Code>AccessDenied</Code>" in response.text
+    poll(lambda: devstack.lines_containing(denial), deadline_s=5, what="the denial line in the stack's output")
 
 
 # --- API Gateway's edge ----------------------------------------------------------------------------------
