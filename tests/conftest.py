@@ -26,6 +26,7 @@ def stack():
     from tests.aws import local_stack, moto_public_jwks
 
     moto_fixes.apply_all()
+    give_invocations_their_configured_timeout()
 
     original_fetch = tokens.fetch_jwks
     tokens.fetch_jwks = moto_public_jwks
@@ -55,3 +56,34 @@ def enforce_iam():
     from tests.aws import REGION
 
     return iam.enforce(iam.Policies(iam.local_policy_documents(app), region=REGION))
+
+
+def give_invocations_their_configured_timeout():
+    """`chalice.test.Client.lambda_.invoke` gives every invocation chalice local's 3 s, whatever the
+    function's `lambda_timeout`; Lambda gives the configured timeout (30 s here, .chalice/config.json).
+    A handler that budgets its work by the remaining time (the import runner) would hand on early and
+    differently under load, so the test context gets the function's own timeout, as on Lambda."""
+    import functools
+    import json
+    from pathlib import Path
+
+    import chalice.test as chalice_test
+    from chalice.config import Config
+
+    if getattr(chalice_test.LambdaContext, "configured_by_storefront", False):
+        return
+    config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
+    original = chalice_test.LambdaContext
+
+    @functools.cache
+    def timeout_ms(function_name: str) -> int:
+        scoped = Config(chalice_stage="local", function_name=function_name, config_from_disk=config)
+        return int(scoped.lambda_timeout) * 1000
+
+    class ConfiguredLambdaContext(original):
+        configured_by_storefront = True
+
+        def __init__(self, function_name, memory_size, max_runtime_ms=None, time_source=None):
+            super().__init__(function_name, memory_size, max_runtime_ms or timeout_ms(function_name), time_source)
+
+    chalice_test.LambdaContext = ConfiguredLambdaContext

@@ -57,3 +57,10 @@ def test_concurrent_layer_builds_share_one_complete_zip(tmp_path, monkeypatch):
     with zipfile.ZipFile(results[0]) as z:
         assert len(z.namelist()) == 200 and z.testzip() is None
     assert not list(results[0].parent.glob("*.partial")), "no temporary file is left behind"
+
+
+def test_in_process_invocations_get_the_functions_configured_timeout(stack):
+    import chalice.test as chalice_test
+
+    context = chalice_test.LambdaContext("import_uploaded_file", 512)
+    assert 29_000 < context.get_remaining_time_in_millis() <= 30_000  # lambda_timeout 30, not chalice's 3 s
