@@ -1,5 +1,6 @@
-"""The local stack behind `make dev`: moto server, the resources of infra/, seed data, `chalice local`
-and the event delivery, started in that order and stopped in reverse on Ctrl-C (or SIGTERM).
+"""The local stack behind `make dev`: moto server, the resources of infra/, seed data, the WebSocket
+gateway, the event delivery and `chalice local`, started in that order and stopped in reverse on
+Ctrl-C (or SIGTERM).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from pathlib import Path
 from chalicelib import settings
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
+from devstack.websocket_gateway import WebSocketGateway, route_management_api
 from devstack.web_server import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
+# The id the local WebSocket gateway gives its API (in each event's requestContext.apiId, and in
+# STOREFRONT_WEBSOCKET_API_ID for the pusher); requests to its AWS endpoint are routed to the gateway.
+LOCAL_WEBSOCKET_API_ID = "localws"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class DevConfig:
     api_port: int
     aws_port: int
     web_port: int
+    ws_port: int
     region: str
     visibility_timeout: int
     schedule_seconds: float | None
@@ -44,6 +50,7 @@ class DevConfig:
             api_port=int(env.get("STOREFRONT_API_PORT", "8000")),
             aws_port=int(env.get("STOREFRONT_AWS_PORT", "5000")),
             web_port=int(env.get("STOREFRONT_WEB_PORT", "8001")),
+            ws_port=int(env.get("STOREFRONT_WS_PORT", "8002")),
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             visibility_timeout=int(env.get("STOREFRONT_DEV_VISIBILITY_TIMEOUT", "30")),
             schedule_seconds=float(schedule) if schedule else None,
@@ -107,6 +114,7 @@ def run(config: DevConfig) -> int:
                        **stage_environment(STAGE)})
     # The local stage's CORS origin follows the web port (chalicelib.settings.web_origin).
     os.environ["STOREFRONT_WEB_PORT"] = str(config.web_port)
+    os.environ[settings.WEBSOCKET_API_ID] = LOCAL_WEBSOCKET_API_ID
     os.environ.pop("AWS_PROFILE", None)
     (ROOT / ".devstack").mkdir(exist_ok=True)
     with ExitStack() as cleanup:
@@ -127,6 +135,12 @@ def run(config: DevConfig) -> int:
         delivery = EventDelivery(app_module.app, endpoint_url=moto.endpoint_url, region=config.region,
                                  stage=STAGE, visibility_timeout=config.visibility_timeout,
                                  schedule_interval_override=config.schedule_seconds, log=log)
+        gateway = cleanup.enter_context(WebSocketGateway(
+            app_module.app, port=config.ws_port, api_id=LOCAL_WEBSOCKET_API_ID,
+            stage=settings.websocket_api()[1], region=config.region, log=log))
+        route_management_api(app_module.app.websocket_api.session, LOCAL_WEBSOCKET_API_ID, config.region,
+                             gateway.management_url)
+        log(f"WebSocket gateway on {gateway.url} (management API {gateway.management_url})")
         delivery.setup()
         delivery.start()
         cleanup.callback(delivery.stop)
@@ -134,10 +148,10 @@ def run(config: DevConfig) -> int:
         cleanup.callback(stop_process_group, api)
         api_url = f"http://127.0.0.1:{config.api_port}"
         wait_for_http(f"{api_url}/health", 60, api)
-        web = cleanup.enter_context(WebServer(config.web_port, api_url))
+        web = cleanup.enter_context(WebServer(config.web_port, api_url, websocket_url=gateway.url))
         log(f"web app on {web.url}")
-        print(f"Storefront dev stack ready: API {api_url} web {web.url} (AWS emulator {moto.endpoint_url})",
-              flush=True)
+        print(f"Storefront dev stack ready: API {api_url} web {web.url} WebSocket {gateway.url} "
+              f"(AWS emulator {moto.endpoint_url})", flush=True)
         while not stop.wait(0.5):
             if api.poll() is not None:
                 log(f"chalice local exited with {api.returncode}; stopping")
