@@ -21,8 +21,8 @@ from pathlib import Path
 from chalicelib import settings
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
-from devstack.websocket_gateway import WebSocketGateway, route_management_api
 from devstack.web_server import WebServer
+from devstack.websocket_gateway import WebSocketGateway, route_management_api
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
