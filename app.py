@@ -1,6 +1,5 @@
 """Storefront: one Chalice app. This file only wires blueprints; the logic lives in chalicelib/."""
 
-import boto3
 from chalice import Chalice
 from chalice.app import WebsocketEvent
 
@@ -24,7 +23,7 @@ from chalicelib.system import api as system_api
 
 app = Chalice(app_name="storefront")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-app.websocket_api.session = boto3.session.Session()
+app.websocket_api.session = realtime_handlers.management_session()
 observability.install(app)
 
 for blueprint in (

@@ -14,7 +14,7 @@ from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
 
 from chalicelib.events.handlers import consume_sqs_batch
 from chalicelib.realtime import connections, pusher
-from chalicelib.settings import REALTIME_QUEUE, resource_name, websocket_api
+from chalicelib.settings import REALTIME_QUEUE, get_settings, resource_name, websocket_api
 
 bp = Blueprint(__name__)
 
@@ -41,10 +41,15 @@ def disconnect(event: WebsocketEvent) -> None:
     connections.close_connection(event.connection_id)
 
 
+def management_session() -> boto3.session.Session:
+    """The session `app.websocket_api` makes its management API client from, in the stage's region."""
+    return boto3.session.Session(region_name=get_settings().region)
+
+
 def configure_management_api(api: WebsocketAPI) -> None:
     """Point `api` at the stage's WebSocket API (idempotent: Chalice keeps the first endpoint)."""
     if api.session is None:
-        api.session = boto3.session.Session()
+        api.session = management_session()
     api_id, stage = websocket_api()
     if not api_id:
         raise RuntimeError("STOREFRONT_WEBSOCKET_API_ID is not set: the pusher cannot reach any connection")
