@@ -133,6 +133,7 @@ export function orderView(main, { orderId }) {
         .filter(Boolean).join(", ")) : null,
       pending ? null : await paymentLine(id));
     history.querySelector(".timeline-body").replaceChildren(timeline(events));
+    shown = { order, events };
   };
 
   // The timeline is a list page ({items, next_cursor}); a failure shows in its place, not instead of the order.
@@ -147,7 +148,9 @@ export function orderView(main, { orderId }) {
     || ((!SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]))
       && !(order.status === "CANCELLED" && events.some((e) => e.event_type === "PaymentSucceeded")
         && !events.some((e) => e.event_type === "PaymentRefunded"))));
+  let shown = null; // what the page shows: a pushed snapshot it already has costs no request
   const applyPushed = async (order) => {
+    if (shown && shown.order.updated_at === order.updated_at && shown.order.status === order.status) return shown;
     const events = await loadEvents();
     if (!stopped.signal.aborted) await show(order, events);
     return { order, events };
