@@ -30,11 +30,12 @@ def connect(event: WebsocketEvent) -> Response:
 
 
 def message(event: WebsocketEvent, api: WebsocketAPI) -> None:
-    """`$default`: every client message gets one reply frame (`pong`, or an error)."""
+    """`$default`: every client message gets one reply frame (`pong`, or an error). A client gone
+    before its reply is left to its own `$disconnect`."""
     try:
         api.send(event.connection_id, connections.reply_to(event.to_dict().get("body")))
     except WebsocketDisconnectedError:
-        connections.close_connection(event.connection_id)
+        pass
 
 
 def disconnect(event: WebsocketEvent) -> None:
