@@ -19,8 +19,10 @@ export function unseenNotifications(listener) {
 
 let onPage = null; // the open notifications page's list, which shows pushed notifications at once
 live.on("notification", (notification) => {
-  if (onPage?.isConnected) onPage.prepend(item(notification));
-  else setUnseen(unseen + 1);
+  if (!onPage?.isConnected) setUnseen(unseen + 1);
+  else if (![...onPage.children].some((li) => li.dataset.notificationId === notification.notification_id)) {
+    onPage.prepend(item(notification));
+  }
 });
 
 function item(n) {
