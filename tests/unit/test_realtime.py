@@ -241,7 +241,14 @@ def test_import_progress_frames_are_at_most_one_a_second_and_the_end_always_goes
     import_id = start["import_id"]
     progress = Event("ProductImported", {"import_id": import_id})
     clock = [1000.0]
-    monkeypatch.setattr(pusher.time, "time", lambda: clock[0])
+
+    real_monotonic, real_sleep = time.monotonic, time.sleep
+
+    class Clock:  # the pusher's clock only (time.time itself stays real for everything else)
+        time = staticmethod(lambda: clock[0])
+        monotonic, sleep = staticmethod(real_monotonic), staticmethod(real_sleep)
+
+    monkeypatch.setattr(pusher, "time", Clock)
     send = Recorder()
     pusher.push_event(progress, send)
     clock[0] += 0.5
