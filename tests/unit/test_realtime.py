@@ -27,7 +27,7 @@ from chalicelib.orders.models import PAID, Order
 from chalicelib.realtime import connections, pusher
 from chalicelib.realtime.models import Connection, PushMark
 from devstack import websocket_events
-from devstack.lambda_events import ACCOUNT_ID
+from devstack.lambda_events import ACCOUNT_ID, records_event, sqs_record
 from tests.unit.test_orders import new_product, order_body, post_order
 from tests.users import make_user
 
@@ -329,3 +329,17 @@ def test_the_pusher_configures_its_management_endpoint_itself_in_a_fresh_process
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "unconfigured before the first invocation"
     assert lines[-1] == "https://abc123.execute-api.eu-west-1.amazonaws.com/api/@connections/c1%3D"
+
+
+def test_a_malformed_message_fails_alone_and_the_rest_of_the_batch_is_pushed(client, member, monkeypatch):
+    monkeypatch.setenv("STOREFRONT_WEBSOCKET_API_ID", API_ID)
+    connection_id = connect(client, member)
+    order = paid_order(client, member)
+    bodies = ["not json", json.dumps({"event_type": "OrderShipped"}), "[" * 10000 + "]" * 10000,
+              Event("OrderShipped", {"order_id": order["order_id"]}).to_json()]
+    records = [sqs_record({"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Body": body, "MD5OfBody": "",
+                           "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1"}},
+                          f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:storefront-local-realtime", REGION) for body in bodies]
+    answer = client.lambda_.invoke("push_updates", records_event(records)).payload
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [r["messageId"] for r in records[:3]]
+    assert json.loads(posted_to(connection_id))["order"] == order
