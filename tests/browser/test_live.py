@@ -117,3 +117,19 @@ def test_the_admin_import_report_follows_pushed_progress(page, devstack, admin_t
     expect(page.get_by_test_id("import-report")).to_have_attribute("data-status", "COMPLETED", timeout=SAGA_MS)
     expect(page.get_by_test_id("rows-imported")).to_have_text("3")
     assert len(requests.times("GET", r"/imports/[0-9a-f]+")) == 1, requests.seen  # the rest came pushed
+
+
+def test_the_orders_list_shows_a_new_order_and_its_payment_from_pushes(page, devstack, admin_token):
+    requests = Requests(page, devstack.api_url)
+    product = create_product(devstack, admin_token, name="Listed Kettle")
+    sign_up(page)
+    page.get_by_role("link", name="Orders", exact=True).click()
+    expect(page.get_by_text("No orders yet.")).to_be_visible()
+    token = page.evaluate("JSON.parse(sessionStorage.getItem('storefront.session')).tokens.id_token")
+    placed = http_requests.post(devstack.url("/orders"), timeout=10, headers={"Authorization": f"Bearer {token}"},
+                                json={"items": [{"product_id": product["product_id"], "quantity": 1}],
+                                      "payment_token": "tok_visa"}).json()  # from another client
+    row = page.locator(f'.order-row[data-order-id="{placed["order_id"]}"]')
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "PAID", timeout=SAGA_MS)
+    expect(page.get_by_text("No orders yet.")).to_have_count(0)
+    assert len(requests.times("GET", "/orders")) == 1, requests.seen  # the list was never fetched again
