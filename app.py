@@ -1,6 +1,7 @@
 """Storefront: one Chalice app. This file only wires blueprints; the logic lives in chalicelib/."""
 
 from chalice import Chalice
+from chalice.app import WebsocketEvent
 
 from chalicelib import observability
 from chalicelib.accounts import api as accounts_api
@@ -17,9 +18,12 @@ from chalicelib.notifications import handlers as notifications_handlers
 from chalicelib.orders import api as orders_api
 from chalicelib.orders import handlers as orders_handlers
 from chalicelib.payments import handlers as payments_handlers
+from chalicelib.realtime import handlers as realtime_handlers
 from chalicelib.system import api as system_api
 
 app = Chalice(app_name="storefront")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.websocket_api.session = realtime_handlers.management_session()
 observability.install(app)
 
 for blueprint in (
@@ -31,5 +35,23 @@ for blueprint in (
     payments_handlers.bp,
     notifications_api.bp, notifications_handlers.bp,
     audit_api.bp, audit_handlers.bp,
+    realtime_handlers.bp,
 ):
     app.register_blueprint(blueprint)
+
+
+# The WebSocket API's handlers are registered on the app itself: Chalice 1.34 wraps WebSocket handlers
+# (WebsocketEvent, endpoint configuration) only when they are declared on the app, not on a blueprint.
+@app.on_ws_connect()
+def websocket_connect(event: WebsocketEvent) -> object:
+    return realtime_handlers.connect(event)
+
+
+@app.on_ws_message()
+def websocket_message(event: WebsocketEvent) -> None:
+    realtime_handlers.message(event, app.websocket_api)
+
+
+@app.on_ws_disconnect()
+def websocket_disconnect(event: WebsocketEvent) -> None:
+    realtime_handlers.disconnect(event)

@@ -89,6 +89,11 @@ MINIMUM: dict[str, tuple[int, str]] = {
     "handler apply_payment_results (PaymentSucceeded)": (2, "GetItem order + TransactWriteItems (inbox, order)"),
     "handler send_notifications (OrderPlaced)": (3, "TransactWriteItems (inbox, notification) + SES + mark sent"),
     "handler record_audit_event": (1, "TransactWriteItems (inbox marker, event)"),
+    "handler websocket_connect": (1, "PutItem connection (the token is checked against the cached JWKS)"),
+    "handler websocket_message (ping)": (1, "PostToConnection (the pong)"),
+    "handler push_updates (OrderShipped, 1 connection)": (
+        4, "GetItem order + Query owner's connections + Query admins' connections + PostToConnection"),
+    "handler websocket_disconnect": (1, "DeleteItem connection"),
     "handler cancel_unpaid_orders (nothing due)": (8, "one Query per pending-index shard"),
 }
 
@@ -191,6 +196,32 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
     return results
 
 
+def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, order_id: str, sqs: Any) -> None:
+    """A connection's life: open it, ping, one order frame to it (no admin is connected), close it."""
+    import os
+
+    from chalicelib.events.envelope import Event
+    from chalicelib.realtime.models import Connection
+    from devstack import websocket_events
+
+    os.environ["STOREFRONT_WEBSOCKET_API_ID"] = "benchws"
+    for item in Connection.scan():  # only this connection is live: the frame goes to one recipient
+        item.delete()
+    common = {"api_id": "benchws", "stage": "api", "region": "us-east-1", "connected_at_ms": 0,
+              "source_ip": "127.0.0.1"}
+    connect = websocket_events.connect_event(websocket_events.new_connection_id(), f"/?token={user.id_token}",
+                                             {}, **common)
+    connection_id = connect["requestContext"]["connectionId"]
+    invoke("handler websocket_connect", "websocket_connect", connect)
+    invoke("handler websocket_message (ping)", "websocket_message",
+           websocket_events.message_event(connection_id, '{"action": "ping"}', user_agent="bench", **common))
+    invoke("handler push_updates (OrderShipped, 1 connection)", "push_updates",
+           sqs(message_bodies=[Event("OrderShipped", {"order_id": order_id}).to_json()],
+               queue_name="storefront-local-realtime"))
+    invoke("handler websocket_disconnect", "websocket_disconnect", {"requestContext": {
+        **connect["requestContext"], "routeKey": "$disconnect", "eventType": "DISCONNECT"}})
+
+
 def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -> None:
     """Each event handler once, with the event Lambda would give it, made from the real outbox."""
     from chalicelib.events.envelope import Event
@@ -221,6 +252,7 @@ def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -
            sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-notifications"))
     invoke("handler record_audit_event", "record_audit_event",
            client.events.generate_sns_event(message=succeeded.to_json(), subject=""))
+    run_websocket_handlers(invoke, user, order_id, sqs)
     invoke("handler cancel_unpaid_orders (nothing due)", "cancel_unpaid_orders", client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"))
 

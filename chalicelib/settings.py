@@ -136,3 +136,19 @@ def upload_settings() -> UploadSettings:
         image_max_bytes=int(env.get(IMAGE_MAX_BYTES) or DEFAULT_IMAGE_MAX_BYTES),
         media_base_url=(env.get(MEDIA_BASE_URL) or "").rstrip("/"),
     )
+
+
+# --- Live updates (chalicelib/realtime): the stage's WebSocket API, which `chalice deploy` creates ---
+# Its id and stage, from which each function that posts to connections builds the management
+# endpoint (https://<id>.execute-api.<region>.amazonaws.com/<stage>). `make deploy` sets the id once
+# Chalice has created the API (deploy/flow.py); the dev stack sets the id its gateway uses.
+WEBSOCKET_API_ID = "STOREFRONT_WEBSOCKET_API_ID"
+WEBSOCKET_STAGE = "STOREFRONT_WEBSOCKET_STAGE"
+DEFAULT_WEBSOCKET_STAGE = "api"  # Chalice deploys the WebSocket API on api_gateway_stage (.chalice/config.json)
+REALTIME_QUEUE = "realtime"  # short name of the pusher's queue
+
+
+def websocket_api() -> tuple[str, str]:
+    """(api id, stage) of the stage's WebSocket API; the id is "" until the API exists."""
+    env = os.environ
+    return env.get(WEBSOCKET_API_ID, ""), env.get(WEBSOCKET_STAGE) or DEFAULT_WEBSOCKET_STAGE

@@ -29,6 +29,7 @@ class DeployResult:
     outputs: dict[str, str]
     environment: dict[str, str]
     deployed: dict[str, Any]
+    websocket_url: str
     post_deploy: list[str]
     layer: layers.PublishedLayer
     site: site.PublishedSite
@@ -59,15 +60,17 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     ensure_secrets(session.client("ssm"), stage, log)
     environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs),
                    settings.SENDER_EMAIL: sender_email or settings.DEFAULT_SENDER_EMAIL}
-    names = policies.StageNames(stage=stage, target=target, outputs=outputs,
-                                sender_email=environment[settings.SENDER_EMAIL])
-    stage_config.write_stage(project_dir, stage, environment)  # the app imports with these names
-    app = chalice_app.load_app(project_dir, stage)
-    default_file, function_files = policies.write_policy_files(project_dir, app, names)
-    stage_config.write_policies(project_dir, stage, default_file, function_files)
-    log(f".chalice/config.json stage {stage}: environment and {len(function_files) + 1} policy files written")
+    websocket_api_id = known_websocket_api_id(project_dir, stage)
+    app = configure_stage(project_dir, stage, target, outputs, environment, websocket_api_id, log)
     layer = publish_layer(project_dir, stage, app, session.client("lambda"), log)
     deployed = chalice_app.deploy_app(project_dir, stage)
+    created = post_deploy.websocket_api(deployed)
+    if created is not None and created["websocket_api_id"] != websocket_api_id:
+        # The stage's first deploy created the WebSocket API: only now can the functions that post to
+        # its connections be told its id and be granted ManageConnections on exactly its connections.
+        log(f"WebSocket API {created['websocket_api_id']} created: deploying again with its id and grants")
+        configure_stage(project_dir, stage, target, outputs, environment, created["websocket_api_id"], log)
+        deployed = chalice_app.deploy_app(project_dir, stage)
     changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
     changes += post_deploy.protect_api(session.client("apigateway"), session.client("wafv2"), deployed,
                                        outputs["WebAclArn"], target)
@@ -76,7 +79,36 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     published = site.publish_stage(session, outputs, deployed)
     log(f"web app {published.url}: {len(published.uploaded)} files published to {published.bucket}, "
         f"{len(published.deleted)} removed, invalidation {published.invalidation_id}")
-    return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
+    websocket_url = site.websocket_url(deployed)
+    log(f"WebSocket API {websocket_url}")
+    environment = {**environment, settings.WEBSOCKET_API_ID: post_deploy.websocket_api(deployed)["websocket_api_id"]}
+    return DeployResult(stage, outputs, environment, deployed, websocket_url, changes, layer, published)
+
+
+def known_websocket_api_id(project_dir: Path, stage: str) -> str | None:
+    """The stage's WebSocket API id from Chalice's deployed state (None before the first deploy)."""
+    path = project_dir / ".chalice" / "deployed" / f"{stage}.json"
+    if not path.exists():
+        return None
+    api = post_deploy.websocket_api(json.loads(path.read_text(encoding="utf-8")))
+    return api["websocket_api_id"] if api else None
+
+
+def configure_stage(project_dir: Path, stage: str, target: post_deploy.Target, outputs: dict[str, str],
+                    environment: dict[str, str], websocket_api_id: str | None, log: Log) -> Any:
+    """Write the stage's environment and every function's policy into .chalice/; return the app as
+    `chalice deploy` imports it. Without a WebSocket API id yet, ManageConnections is not granted."""
+    if websocket_api_id:
+        environment = {**environment, settings.WEBSOCKET_API_ID: websocket_api_id}
+        outputs = {**outputs, policies.WEBSOCKET_API_ID_OUTPUT: websocket_api_id}
+    names = policies.StageNames(stage=stage, target=target, outputs=outputs,
+                                sender_email=environment[settings.SENDER_EMAIL])
+    stage_config.write_stage(project_dir, stage, environment)  # the app imports with these names
+    app = chalice_app.load_app(project_dir, stage)
+    default_file, function_files = policies.write_policy_files(project_dir, app, names)
+    stage_config.write_policies(project_dir, stage, default_file, function_files)
+    log(f".chalice/config.json stage {stage}: environment and {len(function_files) + 1} policy files written")
+    return app
 
 
 def ensure_secrets(ssm: Any, stage: str, log: Log) -> None:

@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.settings import DEFAULT_WEBSOCKET_STAGE as WEBSOCKET_STAGE
 from chalicelib.settings import PAYMENT_PROVIDER_API_KEY, PROJECT, parameter_name, resource_name
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, STREAM_FAILURES_QUEUE, Target
 
 API_HANDLER = "api_handler"
+# Not a stack output: Chalice creates the WebSocket API, and deploy/flow.py adds its id to the outputs.
+WEBSOCKET_API_ID_OUTPUT = "WebsocketApiId"
+# The functions Chalice creates for the WebSocket API's routes (chalice/deploy/appgraph.py names them).
+WEBSOCKET_FUNCTIONS = {"$connect": "websocket_connect", "$default": "websocket_message",
+                       "$disconnect": "websocket_disconnect"}
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,9 @@ class Grant:
     """Actions on resources named symbolically: `table:<name>`, `index:<name>` (every index of the
     table), `topic:<name>`, `queue:<name>`, `queue-name:<full name>` (a queue the app names itself, as
     its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`,
-    `parameter:<name>` (an SSM parameter of the stage), `*` (services without resource-level
-    permissions)."""
+    `parameter:<name>` (an SSM parameter of the stage), `websocket-connections` (POST to any connection
+    of the stage's WebSocket API, whose id Chalice assigns: `outputs["WebsocketApiId"]`), `*` (services
+    without resource-level permissions)."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -44,6 +51,10 @@ def _table(name: str, *actions: str) -> Grant:
 
 def _index(name: str) -> Grant:
     return Grant(("dynamodb:Query",), (f"index:{name}",))
+
+
+# Posting to a connection: execute-api:ManageConnections on the stage's WebSocket API's connections only.
+_MANAGE_CONNECTIONS = Grant(("execute-api:ManageConnections",), ("websocket-connections",))
 
 
 # What each function's code calls (recorded by tests/unit/test_iam.py). The transactions of a
@@ -83,7 +94,24 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
     "send_notifications": (
         _table("notifications", "GetItem", "PutItem", "UpdateItem"),
+        _table("outbox", "PutItem"),
         Grant(("ses:SendEmail",), ("email-identity",)),
+    ),
+    "websocket_connect": (
+        _table("connections", "PutItem"),
+    ),
+    "websocket_message": (
+        _MANAGE_CONNECTIONS,
+    ),
+    "websocket_disconnect": (
+        _table("connections", "DeleteItem"),
+    ),
+    "push_updates": (
+        _table("orders", "GetItem"),
+        _table("imports", "GetItem"),
+        _table("connections", "UpdateItem", "DeleteItem"),
+        _index("connections"),
+        _MANAGE_CONNECTIONS,
     ),
     "cancel_unpaid_orders": (
         _table("orders", "UpdateItem"),
@@ -172,6 +200,10 @@ class StageNames:
             return self._arn("ses", f"identity/{self.sender_email}")
         if kind == "parameter":  # the name starts with "/", which the ARN does not repeat
             return self._arn("ssm", f"parameter{parameter_name(arg, self.stage)}")
+        if kind == "websocket-connections":
+            t = self.target
+            return (f"arn:{t.partition}:execute-api:{t.region}:{t.account}:{self.outputs[WEBSOCKET_API_ID_OUTPUT]}/"
+                    f"{WEBSOCKET_STAGE}/POST/@connections/*")
         if kind == "log-group":
             return self._arn("logs", f"log-group:/aws/lambda/{self.function_name(arg)}:*")
         if symbol == "*":
@@ -205,10 +237,19 @@ def function_names(app: Any) -> list[str]:
     names |= {a.name for a in app.builtin_auth_handlers}
     names |= {s.name for s in app.event_sources}
     names |= {f.name for f in app.pure_lambda_functions}
+    names |= {WEBSOCKET_FUNCTIONS[route] for route in app.websocket_handlers}
     return sorted(names)
 
 
+def needs_websocket_api(grants: tuple[Grant, ...]) -> bool:
+    return any("websocket-connections" in grant.resources for grant in grants)
+
+
 def policy_document(names: StageNames, function: str, grants: tuple[Grant, ...]) -> dict[str, Any]:
+    """The function's policy. Before the stage's WebSocket API exists (its first deploy) its id is not
+    known, so the ManageConnections grant is left out; deploy/flow.py then deploys again with it."""
+    if WEBSOCKET_API_ID_OUTPUT not in names.outputs:
+        grants = tuple(g for g in grants if not needs_websocket_api((g,)))
     statements: list[dict[str, Any]] = [
         {"Sid": "OwnLogs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -57,6 +57,13 @@ def resources_of(deployed: dict[str, Any], resource_type: str) -> list[dict[str,
     return [r for r in deployed.get("resources", []) if r.get("resource_type") == resource_type]
 
 
+def websocket_api(deployed: dict[str, Any]) -> dict[str, Any] | None:
+    """The app's WebSocket API in the deployed values (`websocket_api_id`, `websocket_api_url`
+    `wss://<id>.execute-api.<region>.amazonaws.com/<stage>/`), or None before Chalice created it."""
+    apis = resources_of(deployed, "websocket_api")
+    return apis[0] if apis and apis[0].get("websocket_api_id") else None
+
+
 def rest_api(deployed: dict[str, Any]) -> dict[str, Any]:
     """The app's one REST API in the deployed values: `rest_api_id` and `rest_api_url`
     (`https://<id>.execute-api.<region>.amazonaws.com/<stage>/`)."""

@@ -2,7 +2,7 @@
 longer in web/ deleted, then one CloudFront invalidation of `/*` so the edge serves the new files at
 once (docs/deploy.md, docs/web.md).
 
-Runs after `chalice deploy`, the step that makes the API's URL known.
+Runs after `chalice deploy`, the step that makes the API's and the WebSocket API's URLs known.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy.post_deploy import rest_api
+from deploy.post_deploy import rest_api, websocket_api
 from infra.site import CONFIG_SCRIPT, WEB_ROOT, cache_control, config_script, content_type, site_files
 
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
@@ -32,12 +32,20 @@ def api_url(deployed: dict[str, Any]) -> str:
     return rest_api(deployed)["rest_api_url"].rstrip("/")
 
 
+def websocket_url(deployed: dict[str, Any]) -> str:
+    """The WebSocket API's URL without the trailing slash (`wss://<id>.execute-api.<region>.amazonaws.com/<stage>`)."""
+    api = websocket_api(deployed)
+    if api is None or not api.get("websocket_api_url"):
+        raise ValueError("the deployed state has no WebSocket API with a websocket_api_url")
+    return api["websocket_api_url"].rstrip("/")
+
+
 def publish(s3: Any, cloudfront: Any, *, bucket: str, distribution_id: str, site_url: str, api_url: str,
-            root: Path = WEB_ROOT) -> PublishedSite:
+            root: Path = WEB_ROOT, websocket_url: str = "") -> PublishedSite:
     """Upload every file of `root` and the generated `config.js`, delete the bucket's other objects,
     invalidate `/*` on the distribution."""
     bodies = {key: path.read_bytes() for key, path in site_files(root).items()}
-    bodies[CONFIG_SCRIPT] = config_script(api_url)
+    bodies[CONFIG_SCRIPT] = config_script(api_url, websocket_url)
     for key, body in bodies.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(key),
                       CacheControl=cache_control(key))
@@ -55,7 +63,7 @@ def publish_stage(session: Any, outputs: dict[str, str], deployed: dict[str, Any
     """`publish` to the site bucket and distribution named by the stage's stack outputs."""
     return publish(session.client("s3"), session.client("cloudfront"), bucket=outputs["SiteBucketName"],
                    distribution_id=outputs["SiteDistributionId"], site_url=outputs["SiteUrl"],
-                   api_url=api_url(deployed))
+                   api_url=api_url(deployed), websocket_url=websocket_url(deployed))
 
 
 def _keys(s3: Any, bucket: str) -> list[str]:

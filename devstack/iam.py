@@ -271,7 +271,8 @@ def local_policy_documents(app: Any) -> dict[str, Any]:
     config = settings.get_settings()
     names = policies.StageNames(stage=config.stage, target=Target(account=LOCAL_ACCOUNT, region=config.region),
                                 outputs={"OutboxStreamArn": config.outbox_stream_arn,
-                                         "UserPoolId": config.user_pool_id},
+                                         "UserPoolId": config.user_pool_id,
+                                         policies.WEBSOCKET_API_ID_OUTPUT: settings.websocket_api()[0]},
                                 sender_email=config.sender_email)
     return policies.policies_for(app, names)
 

@@ -1,5 +1,6 @@
-"""The local stack behind `make dev`: moto server, the resources of infra/, seed data, `chalice local`
-and the event delivery, started in that order and stopped in reverse on Ctrl-C (or SIGTERM).
+"""The local stack behind `make dev`: moto server, the resources of infra/, seed data, the WebSocket
+gateway, the event delivery and `chalice local`, started in that order and stopped in reverse on
+Ctrl-C (or SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from devstack import iam
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
 from devstack.web_server import WebServer
+from devstack.websocket_gateway import WebSocketGateway, route_management_api
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
+# The id the local WebSocket gateway gives its API (in each event's requestContext.apiId, and in
+# STOREFRONT_WEBSOCKET_API_ID for the pusher); requests to its AWS endpoint are routed to the gateway.
+LOCAL_WEBSOCKET_API_ID = "localws"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class DevConfig:
     api_port: int
     aws_port: int
     web_port: int
+    ws_port: int
     region: str
     visibility_timeout: int
     schedule_seconds: float | None
@@ -47,6 +53,7 @@ class DevConfig:
             api_port=int(env.get("STOREFRONT_API_PORT", "8000")),
             aws_port=int(env.get("STOREFRONT_AWS_PORT", "5000")),
             web_port=int(env.get("STOREFRONT_WEB_PORT", "8001")),
+            ws_port=int(env.get("STOREFRONT_WS_PORT", "8002")),
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             visibility_timeout=int(env.get("STOREFRONT_DEV_VISIBILITY_TIMEOUT", "30")),
             schedule_seconds=float(schedule) if schedule else None,
@@ -131,6 +138,7 @@ def run(config: DevConfig) -> int:
     # media are served by the web server, as the site's CloudFront distribution serves them deployed.
     os.environ["STOREFRONT_WEB_PORT"] = str(config.web_port)
     os.environ.setdefault(settings.MEDIA_BASE_URL, f"http://127.0.0.1:{config.web_port}/media")
+    os.environ[settings.WEBSOCKET_API_ID] = LOCAL_WEBSOCKET_API_ID
     os.environ.pop("AWS_PROFILE", None)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     policy_file = config.state_dir / "iam-policies.json"
@@ -158,6 +166,12 @@ def run(config: DevConfig) -> int:
         delivery = EventDelivery(app_module.app, endpoint_url=moto.endpoint_url, region=config.region,
                                  stage=STAGE, visibility_timeout=config.visibility_timeout,
                                  schedule_interval_override=config.schedule_seconds, log=log)
+        gateway = cleanup.enter_context(WebSocketGateway(
+            app_module.app, port=config.ws_port, api_id=LOCAL_WEBSOCKET_API_ID,
+            stage=settings.websocket_api()[1], region=config.region, log=log))
+        route_management_api(app_module.app.websocket_api.session, LOCAL_WEBSOCKET_API_ID, config.region,
+                             gateway.management_url)
+        log(f"WebSocket gateway on {gateway.url} (management API {gateway.management_url})")
         delivery.setup()
         delivery.start()
         cleanup.callback(delivery.stop)
@@ -165,10 +179,11 @@ def run(config: DevConfig) -> int:
         cleanup.callback(stop_process_group, api)
         api_url = f"http://127.0.0.1:{config.api_port}"
         wait_for_http(f"{api_url}/health", 60, api)
-        web = cleanup.enter_context(WebServer(config.web_port, api_url, read_media=media_reader(moto.endpoint_url)))
+        web = cleanup.enter_context(WebServer(config.web_port, api_url, websocket_url=gateway.url,
+                                              read_media=media_reader(moto.endpoint_url)))
         log(f"web app on {web.url}")
-        print(f"Storefront dev stack ready: API {api_url} web {web.url} (AWS emulator {moto.endpoint_url})",
-              flush=True)
+        print(f"Storefront dev stack ready: API {api_url} web {web.url} WebSocket {gateway.url} "
+              f"(AWS emulator {moto.endpoint_url})", flush=True)
         while not stop.wait(0.5):
             if api.poll() is not None:
                 log(f"chalice local exited with {api.returncode}; stopping")

@@ -1,8 +1,8 @@
 """Serves the single-page app in web/ on 127.0.0.1, as the site's CloudFront distribution does on AWS.
 
 Static files come from web/ as they are (no build step), with the Content-Type the site bucket gives
-them; `config.js` is generated so the app knows the API's URL, the one thing that differs between the
-dev stack and a deployed stage (where `make deploy` writes the same file into the site bucket, both
+them; `config.js` is generated so the app knows the API's and the WebSocket endpoint's URLs, what
+differs between the dev stack and a deployed stage (where `make deploy` writes the same file into the site bucket, both
 from `infra.site.config_script`).
 
 Product media (`/media/products/...`, `/media/thumbnails/...`) come from the uploads bucket, as the
@@ -79,8 +79,9 @@ class _Handler(SimpleHTTPRequestHandler):
 class WebServer:
     """`with WebServer(port, api_url) as web:` serves web/ in a thread until the block ends."""
 
-    def __init__(self, port: int, api_url: str, root: Path = WEB_ROOT, read_media: MediaReader | None = None) -> None:
-        handler = type("Handler", (_Handler,), {"config_js": config_script(api_url),
+    def __init__(self, port: int, api_url: str, root: Path = WEB_ROOT, websocket_url: str = "",
+                 read_media: MediaReader | None = None) -> None:
+        handler = type("Handler", (_Handler,), {"config_js": config_script(api_url, websocket_url),
                                                 "read_media": staticmethod(read_media) if read_media else None})
         self._server = ThreadingHTTPServer(("127.0.0.1", port), partial(handler, directory=str(root)))
         self._server.daemon_threads = True

@@ -33,7 +33,8 @@ def declared_grants() -> set[tuple[str, str, str]]:
     from deploy.post_deploy import Target
 
     names = policies.StageNames(stage="local", target=Target(account=iam.LOCAL_ACCOUNT, region="us-east-1"),
-                                outputs={"OutboxStreamArn": "*", "UserPoolId": "*"},
+                                outputs={"OutboxStreamArn": "*", "UserPoolId": "*",
+                                         policies.WEBSOCKET_API_ID_OUTPUT: "*"},
                                 sender_email="*")
     return {(function, action, names.resolve(symbol))
             for function in policies.ACCESS

@@ -10,7 +10,8 @@ the object it is importing. Rules kept here:
   nothing, so no row is ever counted twice.
 - Progress is a checkpoint: every CHECKPOINT_ROWS rows the products are written (BatchWriteItem,
   catalog.service.upsert_products) and then the record's byte offset, row number, counts and
-  errors move forward in one transaction with that batch's `ProductImported` event. A crash
+  errors move forward in one transaction with that batch's `ProductImported` event (the last one,
+  and a FAILED end, also with `ImportFinished`). A crash
   between the two repeats the batch's writes (same items, same product ids) but not its counts
   or its event.
 - An invocation reads from the checkpoint's byte offset to the end of the object as a stream
@@ -367,6 +368,8 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
                     "first_row": group[0].row, "last_row": group[-1].row,
                     "products": [{"product_id": p.product_id, "sku": p.sku, "created": p.created}
                                  for p in upserted]}))
+            if final:
+                outbox.record(tx, _finished_event(record, STATUS_COMPLETED))
     except TransactWriteError as exc:
         if _condition_failed(exc):
             raise LeaseLost("the lease was taken over") from None
@@ -381,16 +384,23 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
 def _fail(record: ImportRecord, message: str, row: int = 0) -> Outcome:
     """End the import FAILED with a file-level error (row 0: the file as a whole)."""
     try:
-        record.update(condition=_holding(record), actions=[
-            ImportRecord.status.set(STATUS_FAILED), ImportRecord.errors.set([RowError(row=row, message=message)]),
-            ImportRecord.updated_at.set(now_iso()), ImportRecord.lease_token.remove(),
-            ImportRecord.lease_until.remove()])
-    except UpdateError as exc:
+        with transaction() as tx:
+            tx.update(record, condition=_holding(record), actions=[
+                ImportRecord.status.set(STATUS_FAILED), ImportRecord.errors.set([RowError(row=row, message=message)]),
+                ImportRecord.updated_at.set(now_iso()), ImportRecord.lease_token.remove(),
+                ImportRecord.lease_until.remove()])
+            outbox.record(tx, _finished_event(record, STATUS_FAILED))
+    except TransactWriteError as exc:
         if _condition_failed(exc):
             return Outcome.SKIPPED
         raise
     logger.info("import failed", extra={"import_id": record.import_id, "reason": message})
     return Outcome.FAILED
+
+
+def _finished_event(record: ImportRecord, status: str) -> Event:
+    """ImportFinished: the import reached COMPLETED or FAILED (the live-update pusher's cue, docs/realtime.md)."""
+    return Event("ImportFinished", {"import_id": record.import_id, "key": record.key, "status": status})
 
 
 def _hand_on(record: ImportRecord) -> Outcome:

@@ -1,12 +1,13 @@
 """Notifications: store one notification and send one email per customer-facing event; list them.
 
 Idempotent on the event id. The notification id is derived from the event id and stored with a
-conditional put, then the email is sent and the notification marked sent (PENDING -> SENT, also
-conditional). A redelivery finds the notification: if it is SENT nothing happens; if it is still
-PENDING (the last attempt stopped between the store and the send, or SES refused) the send is
-retried. So there is at most one notification per event, and an email is sent once, except in the
-unavoidable window where SES accepted it but the SENT mark was never written (then it is sent again
-on the redelivery: at least once, never silently lost).
+conditional put (with its NotificationStored event, in one transaction), then the email is sent and
+the notification marked sent (PENDING -> SENT, also conditional). A redelivery finds the
+notification: if it is SENT nothing happens; if it is still PENDING (the last attempt stopped
+between the store and the send, or SES refused) the send is retried. So there is at most one
+notification per event, and an email is sent once, except in the unavoidable window where SES
+accepted it but the SENT mark was never written (then it is sent again on the redelivery: at least
+once, never silently lost).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from chalicelib import aws, pagination
-from chalicelib.dynamo import now_iso, put_if_absent, utc_now
+from chalicelib.dynamo import now_iso, transaction, utc_now
 from chalicelib.errors import InvalidInput
+from chalicelib.events import outbox
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
 from chalicelib.notifications.models import EMAIL_PENDING, EMAIL_SENT, Notification
@@ -101,9 +103,19 @@ def _store_once(event: Event, recipient: Recipient, message: templates.Message) 
         body=message.body, created_at=created_at, email_status=EMAIL_PENDING,
         gsi1pk=_user_partition(recipient.user_id), gsi1sk=f"NOTIFICATION#{created_at}#{notification_id}",
         expires_at=utc_now() + NOTIFICATION_RETENTION)
-    if put_if_absent(notification):
-        return notification
-    return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
+    stored = Event("NotificationStored", {"notification_id": notification_id, "user_id": recipient.user_id,
+                                          "notification": notification_view(notification)},
+                   correlation_id=event.correlation_id)
+    try:
+        with transaction() as tx:  # the live-update pusher learns of it from its event (docs/realtime.md)
+            tx.save(notification, condition=Notification.pk.does_not_exist())
+            outbox.record(tx, stored)
+    except TransactWriteError as exc:
+        if not any(reason is not None and reason.code == "ConditionalCheckFailed"
+                   for reason in exc.cancellation_reasons or []):
+            raise
+        return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
+    return notification
 
 
 def send_email(to_address: str, subject: str, body: str) -> str:

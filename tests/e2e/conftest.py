@@ -55,6 +55,7 @@ class DevStack:
     aws_url: str
     web_url: str
     state_dir: Path
+    ws_url: str = ""
     output: list[str] = field(default_factory=list)
     # Denial lines a test provokes on purpose (a revoked grant); any other denial fails the run.
     expected_denials: list[str] = field(default_factory=list)
@@ -84,19 +85,21 @@ def _pump(stream: Any, sink: list[str], ready: threading.Event) -> None:
 
 @contextmanager
 def running_devstack() -> Iterator[DevStack]:
-    api_port, aws_port, web_port = free_port(), free_port(), free_port()
+    api_port, aws_port, web_port, ws_port = free_port(), free_port(), free_port(), free_port()
     state_dir = Path(tempfile.mkdtemp(prefix="storefront-devstack-"))
     env = {**os.environ, "STOREFRONT_API_PORT": str(api_port), "STOREFRONT_AWS_PORT": str(aws_port),
-           "STOREFRONT_WEB_PORT": str(web_port), "STOREFRONT_DEV_STATE_DIR": str(state_dir),
+           "STOREFRONT_WEB_PORT": str(web_port), "STOREFRONT_WS_PORT": str(ws_port),
+           "STOREFRONT_DEV_STATE_DIR": str(state_dir),
            "STOREFRONT_DEV_VISIBILITY_TIMEOUT": "2", "STOREFRONT_DEV_SCHEDULE_SECONDS": "2",
            "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1"}
     for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_WEB_ORIGIN", "STOREFRONT_EVENTS_TOPIC_ARN",
+                 "STOREFRONT_WEBSOCKET_API_ID",
                  "STOREFRONT_OUTBOX_STREAM_ARN", "STOREFRONT_USER_POOL_ID", "STOREFRONT_USER_POOL_CLIENT_ID"):
         env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     stack = DevStack(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}",
-                     f"http://127.0.0.1:{web_port}", state_dir)
+                     f"http://127.0.0.1:{web_port}", state_dir, f"ws://127.0.0.1:{ws_port}")
     ready = threading.Event()
     threading.Thread(target=_pump, args=(process.stdout, stack.output, ready), daemon=True).start()
     deadline = time.monotonic() + READY_DEADLINE_S
@@ -112,7 +115,7 @@ def running_devstack() -> Iterator[DevStack]:
         os.killpg(process.pid, signal.SIGKILL)
         pytest.fail("dev stack did not stop within 30 s of Ctrl-C")
     assert process.returncode == 0, "\n".join(stack.output[-40:])
-    for port in (api_port, aws_port, web_port):  # nothing it started is left listening
+    for port in (api_port, aws_port, web_port, ws_port):  # nothing it started is left listening
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after Ctrl-C"
     denials = [line for line in stack.lines_containing("access denied")

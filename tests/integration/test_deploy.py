@@ -1,7 +1,7 @@
 """The proof of `make deploy` / `make destroy`: the whole flow of deploy/flow.py runs in-process
 against moto (`mock_aws`), then the test checks what exists against what the app declares.
 
-Four emulator gaps are bridged here, and only here:
+Six emulator gaps are bridged here, and only here:
 - moto 5.2's ImportRestApi cannot import Chalice's swagger (`KeyError: 'description'`, then Swagger
   2.0 refused, authorizers ignored): `import_swagger_into_moto` applies the same document through
   API Gateway's resource/method/authorizer calls.
@@ -14,6 +14,11 @@ Four emulator gaps are bridged here, and only here:
   the resources step uses devstack's provisioning of the same template (moto's CloudFormation plus
   appliers for what it skips) instead of `resources.deploy_stack`; the CloudFormation step itself is
   exercised by `test_the_resources_stack_is_created_updated_and_deleted` on the resources moto models.
+- moto's PutRestApi (the update of the REST API on a later `chalice deploy`) refuses Swagger 2.0 too:
+  `update_api_from_swagger_in_moto` overwrites the API the same way.
+- moto 5.2's apigatewayv2 has no CreateDeployment ("Not yet implemented"), which Chalice calls to
+  deploy the WebSocket API before creating its stage: `deploy_websocket_api_in_moto` stands in for
+  that one call (the API, its integrations, routes and stage are moto's own).
 Everything else (Chalice's packaging, its deploy and delete, the post-deploy step) is the real code.
 """
 
@@ -65,6 +70,26 @@ def import_swagger_into_moto(self: Any, swagger_document: dict, endpoint_type: s
     info = swagger_document["info"]
     api_id = apigw.create_rest_api(name=info["title"], description=info.get("description", ""),
                                    endpointConfiguration={"types": [endpoint_type]})["id"]
+    _apply_swagger(apigw, api_id, swagger_document)
+    return api_id
+
+
+def update_api_from_swagger_in_moto(self: Any, rest_api_id: str, swagger_document: dict) -> None:
+    """PutRestApi in overwrite mode, which moto 5.2 refuses for Swagger 2.0 like ImportRestApi (a stage's
+    first deploy runs `chalice deploy` twice, deploy/flow.py): every resource but the root and every
+    authorizer is removed, then the document is applied as `import_swagger_into_moto` does."""
+    apigw = self._client("apigateway")
+    resources = apigw.get_resources(restApiId=rest_api_id, limit=500)["items"]
+    for resource in sorted(resources, key=lambda r: -r["path"].count("/")):
+        if resource["path"] != "/":
+            with contextlib.suppress(apigw.exceptions.NotFoundException):
+                apigw.delete_resource(restApiId=rest_api_id, resourceId=resource["id"])
+    for authorizer in apigw.get_authorizers(restApiId=rest_api_id)["items"]:
+        apigw.delete_authorizer(restApiId=rest_api_id, authorizerId=authorizer["id"])
+    _apply_swagger(apigw, rest_api_id, swagger_document)
+
+
+def _apply_swagger(apigw: Any, api_id: str, swagger_document: dict) -> None:
     authorizers = {}
     for name, definition in swagger_document.get("securityDefinitions", {}).items():
         spec = definition["x-amazon-apigateway-authorizer"]
@@ -93,7 +118,13 @@ def import_swagger_into_moto(self: Any, swagger_document: dict, endpoint_type: s
             apigw.put_integration(restApiId=api_id, resourceId=resource_ids[path], httpMethod=method.upper(),
                                   type=integration["type"].upper(), integrationHttpMethod=integration["httpMethod"],
                                   uri=integration["uri"])
-    return api_id
+
+
+def deploy_websocket_api_in_moto(self: Any, api_id: str) -> str:
+    """CreateDeployment of a WebSocket API, which moto 5.2 does not implement: a deployment id for the
+    stage Chalice creates next (moto's CreateStage accepts any)."""
+    assert self._client("apigatewayv2").get_api(ApiId=api_id)["ProtocolType"] == "WEBSOCKET"
+    return uuid.uuid4().hex[:6]
 
 
 def _put_mock_integration(apigw: Any, api_id: str, resource_id: str, method: str, spec: dict) -> None:
@@ -202,6 +233,10 @@ class Deployed:
         """The handler string Chalice's app declares for the function."""
         if function == policies.API_HANDLER:
             return "app.app"
+        websocket = {policies.WEBSOCKET_FUNCTIONS[route]: config.handler_string
+                     for route, config in self.app.websocket_handlers.items()}
+        if function in websocket:
+            return websocket[function]
         declared = [*self.app.event_sources, *self.app.builtin_auth_handlers, *self.app.pure_lambda_functions]
         return next(d.handler_string for d in declared if d.name == function)
 
@@ -213,6 +248,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     honour_secure_transport_condition()
     with mock_aws(), pytest.MonkeyPatch.context() as mp, fresh_app_import(project_dir):
         mp.setattr(awsclient.TypedAWSClient, "import_rest_api", import_swagger_into_moto)
+        mp.setattr(awsclient.TypedAWSClient, "update_api_from_swagger", update_api_from_swagger_in_moto)
+        mp.setattr(awsclient.TypedAWSClient, "deploy_websocket_api", deploy_websocket_api_in_moto)
         mp.setattr(awsclient.TypedAWSClient, "_client", with_moto_s3_filter_names(awsclient.TypedAWSClient._client))
         mp.setattr(resources, "POLL_SECONDS", 0.01)
         result = flow.deploy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
@@ -240,6 +277,7 @@ def _assert_destroyed(d: Deployed) -> None:
             if f["FunctionName"].startswith(f"storefront-{d.stage}")]
     assert left == [], left
     assert [a for a in d.client("apigateway").get_rest_apis()["items"] if a["name"] == "storefront"] == []
+    assert [a for a in d.client("apigatewayv2").get_apis()["Items"] if d.stage in a["Name"]] == []
     assert [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if d.stage in m["FunctionArn"]] == []
     stacks = d.client("cloudformation").list_stacks()["StackSummaries"]
     assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks if s["StackName"] == stack_name(d.stage))
@@ -253,7 +291,8 @@ def _assert_destroyed(d: Deployed) -> None:
 def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(deployment: Deployed):
     lam, iam = deployment.client("lambda"), deployment.client("iam")
     functions = policies.function_names(deployment.app)
-    assert {"api_handler", "jwt_authorizer", *(s.name for s in deployment.app.event_sources)} == set(functions)
+    assert {"api_handler", "jwt_authorizer", *(s.name for s in deployment.app.event_sources),
+            "websocket_connect", "websocket_message", "websocket_disconnect"} == set(functions)
     expected_env = deployment.config.environment_variables
     assert expected_env["STOREFRONT_STAGE"] == deployment.stage
     assert expected_env["STOREFRONT_OUTBOX_STREAM_ARN"] == deployment.result.outputs["OutboxStreamArn"]
@@ -536,7 +575,8 @@ def test_the_site_bucket_holds_every_file_of_web_with_its_content_type_and_the_s
     api_url = rest_api["rest_api_url"].rstrip("/")
     assert api_url.startswith("https://") and api_url.endswith(f"/{deployment.config.api_gateway_stage}")
     stored = s3.get_object(Bucket=bucket, Key="config.js")
-    assert stored["Body"].read() == config_script(api_url)  # the dev stack's server writes it the same way
+    # the dev stack's server writes it the same way
+    assert stored["Body"].read() == config_script(api_url, deployment.result.websocket_url)
     assert (stored["ContentType"], stored["CacheControl"]) == ("text/javascript; charset=utf-8", "no-cache")
 
 
@@ -581,3 +621,42 @@ def test_publishing_again_deletes_what_web_no_longer_has(deployment: Deployed, t
     assert s3.get_object(Bucket=bucket, Key="config.js")["Body"].read() == config_script("https://api.example/api")
     site.publish_stage(boto3.Session(region_name=REGION), outputs, deployment.result.deployed)  # as deployed again
     assert _object_keys(s3, bucket) == {*site_files(), "config.js"}
+
+
+def test_the_websocket_api_has_its_routes_and_only_the_posting_functions_may_manage_its_connections(
+        deployment: Deployed):
+    api = post_deploy.websocket_api(deployment.result.deployed)
+    assert api is not None
+    api_id = api["websocket_api_id"]
+    assert deployment.result.websocket_url == f"wss://{api_id}.execute-api.{REGION}.amazonaws.com/api"
+    v2 = deployment.client("apigatewayv2")
+    live = v2.get_api(ApiId=api_id)
+    assert (live["ProtocolType"], live["Name"]) == ("WEBSOCKET", f"storefront-{deployment.stage}-websocket-api")
+    integrations = {i["IntegrationId"]: i["IntegrationUri"] for i in v2.get_integrations(ApiId=api_id)["Items"]}
+    routes = {r["RouteKey"]: integrations[r["Target"].removeprefix("integrations/")]
+              for r in v2.get_routes(ApiId=api_id)["Items"]}
+    assert set(routes) == {"$connect", "$default", "$disconnect"}
+    for route, uri in routes.items():
+        assert deployment.function_arn(policies.WEBSOCKET_FUNCTIONS[route]) in uri
+    assert [stage["StageName"] for stage in v2.get_stages(ApiId=api_id)["Items"]] == ["api"]
+    # Every function sees the API's id; the pusher and the message handler may post to its connections, only.
+    assert deployment.config.environment_variables[settings.WEBSOCKET_API_ID] == api_id
+    scoped = f"arn:aws:execute-api:{REGION}:{deployment.account}:{api_id}/api/POST/@connections/*"
+    iam = deployment.client("iam")
+    for function in policies.function_names(deployment.app):
+        role = deployment.client("lambda").get_function(
+            FunctionName=deployment.function_name(function))["Configuration"]["Role"].rsplit("/", 1)[1]
+        (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        statements = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]
+        manage = [s for s in statements if "execute-api:ManageConnections" in s["Action"]]
+        if function in ("push_updates", "websocket_message"):
+            (statement,) = manage
+            assert statement["Action"] == ["execute-api:ManageConnections"] and statement["Resource"] == [scoped]
+        else:
+            assert manage == [], function
+
+
+def test_the_web_apps_config_names_the_websocket_url(deployment: Deployed):
+    body = deployment.client("s3").get_object(Bucket=deployment.result.outputs["SiteBucketName"],
+                                              Key="config.js")["Body"].read().decode()
+    assert json.dumps(deployment.result.websocket_url) in body

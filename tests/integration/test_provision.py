@@ -309,7 +309,7 @@ def check_dashboard(stack: Stack, logical_id: str, props: dict[str, Any]) -> Non
     assert sorted(m[3] for m in metrics if m[0] == "AWS/SQS") == sorted(dlqs)
     assert {m[1] for m in metrics if m[0] == "Storefront"} == {
         "OrdersPlaced", "PaymentsSucceeded", "PaymentsFailed", "NotificationsSent", "EventsPublished", "OrdersTimedOut",
-        "ImportRowsImported", "ImportRowsFailed",
+        "ImportRowsImported", "ImportRowsFailed", "FramesPushed", "PushFailures",
     }
 
 

@@ -38,6 +38,7 @@ def test_tables_share_the_generic_keys_and_protections() -> None:
     tables = of_type("AWS::DynamoDB::Table")
     assert {sub_name(p["TableName"]).rsplit("-", 1)[1] for p in tables.values()} == {
         "accounts", "catalog", "orders", "payments", "notifications", "imports", "audit", "outbox", "inbox",
+        "connections",
     }
     for logical_id, props in tables.items():
         assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -73,6 +74,10 @@ def test_subscriptions_filter_on_event_type() -> None:
             "OrderShipped",
         ],
         "CatalogQueue": ["OrderCancelled"],
+        "RealtimeQueue": [
+            "OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled", "PaymentRefunded",
+            "OrderShipped", "NotificationStored", "ProductImported", "ImportFinished",
+        ],
     }
     found = {}
     for props in of_type("AWS::SNS::Subscription").values():
@@ -202,3 +207,18 @@ def test_the_api_has_a_5xx_alarm_on_chalices_api_name_and_stage() -> None:
         "ApiName": config["app_name"], "Stage": config["stages"]["prod"]["api_gateway_stage"],
     }
     assert {s["api_gateway_stage"] for s in config["stages"].values()} == {"api"}
+
+
+def test_the_realtime_subscription_is_every_event_the_pusher_turns_into_a_frame() -> None:
+    from chalicelib.realtime.pusher import PUSHED_EVENT_TYPES
+
+    (props,) = [p for p in of_type("AWS::SNS::Subscription").values()
+                if p["Endpoint"]["Fn::GetAtt"][0] == "RealtimeQueue"]
+    assert set(props["FilterPolicy"]["event_type"]) == PUSHED_EVENT_TYPES
+
+
+def test_push_failures_are_alarmed_on_the_pushers_metric() -> None:
+    (props,) = [p for p in of_type("AWS::CloudWatch::Alarm").values() if p.get("MetricName") == "PushFailures"]
+    assert props["Namespace"] == "Storefront"
+    assert props["Dimensions"] == [{"Name": "service", "Value": "storefront"}]
+    assert (props["Statistic"], props["ComparisonOperator"], props["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)

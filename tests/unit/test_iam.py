@@ -17,6 +17,7 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -183,7 +184,9 @@ def exercised(denials, account, stack) -> set[str]:
         call("GET", "/notifications", "/notifications", shopper)
         assert call("POST", "/orders/{order_id}/ship", f"/orders/{paid['order_id']}/ship",
                     admin).json_body["status"] == "SHIPPED"
-        exercise_uploads(call, invoke, client, admin, product["product_id"], mp)
+        finished_import = exercise_uploads(call, invoke, client, admin, product["product_id"], mp)
+        exercise_realtime(invoke, client, app, shopper, admin, paid["order_id"],
+                          (new_import["import_id"], finished_import), account, mp)
         client.lambda_.invoke("jwt_authorizer", {"type": "TOKEN", "authorizationToken": shopper.headers[
             "Authorization"], "methodArn": "arn:aws:execute-api:us-east-1:1:api/api/GET/users/me"})
         functions_invoked.add("jwt_authorizer")
@@ -256,6 +259,67 @@ def exercise_uploads(call: Any, invoke: Any, client: Client, admin: Any, product
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         invoke("attach_uploaded_image", s3_event(key))
     assert call("GET", "/products/{product_id}", f"/products/{product_id}").json_body["image_url"]
+    return upload["import_id"]
+
+
+def exercise_realtime(invoke: Any, client: Client, app: Any, shopper: Any, admin: Any, order_id: str,
+                      import_ids: tuple[str, str], account: Account, mp: pytest.MonkeyPatch) -> None:
+    """Connect (a shopper and an admin), ping, push an order, a notification and the frames of an import
+    in progress and of a finished one (one connection gone: API Gateway answers GoneException, which
+    moto's stub never does), disconnect."""
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.realtime.models import Connection
+    from devstack import websocket_events
+
+    api_id, stage = settings.websocket_api()
+    # Each function has its own app.websocket_api in its own container: start unconfigured.
+    mp.setattr(app.websocket_api, "_endpoint", None)
+    mp.setattr(app.websocket_api, "_client", None)
+    stale = "stale000000000="
+
+    class Gone:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            return iter([b'{"message": "Gone"}'])
+
+    def gone_for_stale(request: Any, **_: Any) -> Any:
+        if quote_plus(stale) in request.url:
+            return AWSResponse(request.url, 410, {"x-amzn-ErrorType": "GoneException"}, Gone())
+        return None
+
+    app.websocket_api.session.events.register("before-send.apigatewaymanagementapi", gone_for_stale)
+
+    def ws_event(user: Any) -> dict:
+        return websocket_events.connect_event(websocket_events.new_connection_id(), f"/?token={user.id_token}", {},
+                                              api_id=api_id, stage=stage, region=REGION, connected_at_ms=0,
+                                              source_ip="127.0.0.1")
+
+    shopper_connect, admin_connect = ws_event(shopper), ws_event(admin)
+    for event in (shopper_connect, admin_connect):
+        assert invoke("websocket_connect", event)["statusCode"] == 200
+    connection_id = shopper_connect["requestContext"]["connectionId"]
+    invoke("websocket_message", websocket_events.message_event(
+        connection_id, '{"action": "ping"}', api_id=api_id, stage=stage, region=REGION, connected_at_ms=0,
+        source_ip="127.0.0.1", user_agent="iam"))
+    mp.setattr(app.websocket_api, "_endpoint", None)  # the pusher: a container of its own
+    mp.setattr(app.websocket_api, "_client", None)
+    connection = Connection.get(f"CONNECTION#{connection_id}", "CONNECTION")
+    Connection(pk=f"CONNECTION#{stale}", sk="CONNECTION", connection_id=stale, user_id=shopper.user_id,
+               is_admin=False, connected_at=connection.connected_at, gsi1pk=connection.gsi1pk,
+               gsi1sk=f"CONNECTION#{stale}", expires_at=connection.expires_at).save()
+    notification = {"notification_id": "n1", "type": "OrderPlaced", "subject": "s", "body": "b",
+                    "created_at": connection.connected_at}
+    for envelope in (event_of(order_id, "OrderPlaced"),
+                     {**event_of(order_id, "OrderPlaced"), "event_type": "NotificationStored",
+                      "data": {"user_id": shopper.user_id, "notification_id": "n1", "notification": notification}},
+                     {**event_of(order_id, "OrderPlaced"), "event_type": "ProductImported",
+                      "data": {"import_id": import_ids[0]}},
+                     {**event_of(order_id, "OrderPlaced"), "event_type": "ImportFinished",
+                      "data": {"import_id": import_ids[1]}}):
+        response = invoke("push_updates", sqs_event(settings.REALTIME_QUEUE, envelope, account))
+        assert response == {"batchItemFailures": []}, response
+    invoke("websocket_disconnect", {"requestContext": {**shopper_connect["requestContext"],
+                                                       "routeKey": "$disconnect", "eventType": "DISCONNECT"}})
 
 
 def png() -> bytes:
@@ -269,7 +333,8 @@ def png() -> bytes:
 def stage_names(stack: dict[str, str], account: Account) -> policies.StageNames:
     return policies.StageNames(stage="local", target=Target(account=account.id, region=REGION),
                                outputs={"OutboxStreamArn": stack[settings.OUTBOX_STREAM_ARN],
-                                        "UserPoolId": stack[settings.USER_POOL_ID]},
+                                        "UserPoolId": stack[settings.USER_POOL_ID],
+                                        policies.WEBSOCKET_API_ID_OUTPUT: settings.websocket_api()[0]},
                                sender_email=settings.DEFAULT_SENDER_EMAIL)
 
 

@@ -1,12 +1,13 @@
 // Entry point: the navigation bar and the route table.
 import { h } from "./dom.js";
+import { startLive } from "./live.js";
 import { route, startRouter } from "./router.js";
 import { cart, session } from "./session.js";
 import { adminHome, adminImports, adminOrders, adminProductEdit, adminProductNew } from "./views/admin.js";
 import { login, signup } from "./views/auth.js";
 import { cartView, checkoutView } from "./views/cart.js";
 import { catalogView } from "./views/catalog.js";
-import { notificationsView } from "./views/notifications.js";
+import { notificationsView, unseenNotifications } from "./views/notifications.js";
 import { orderView, ordersView } from "./views/orders.js";
 import { productView } from "./views/product.js";
 
@@ -36,7 +37,10 @@ function renderNav() {
     h("a", { href: "#/cart", "data-testid": "cart-link" }, count ? `Cart (${count})` : "Cart"),
   ];
   if (user) {
-    links.push(h("a", { href: "#/orders" }, "Orders"), h("a", { href: "#/notifications" }, "Notifications"));
+    const unseen = unseenNotifications(renderNav);
+    links.push(h("a", { href: "#/orders" }, "Orders"), h("a", { href: "#/notifications", "data-testid": "notifications-link" },
+      "Notifications", unseen ? h("span", { class: "badge badge-count", "data-testid": "notifications-badge",
+        "aria-label": `${unseen} new` }, String(unseen)) : null));
     if (user.is_admin) links.push(h("a", { href: "#/admin" }, "Admin"));
     links.push(h("button", {
       type: "button", class: "link", onclick: () => {
@@ -53,4 +57,5 @@ function renderNav() {
 session.onChange(renderNav);
 window.addEventListener("hashchange", () => document.getElementById("flash").replaceChildren());
 renderNav();
+startLive();
 startRouter();

@@ -1,5 +1,6 @@
 // Admin: products (create, edit, picture), catalog imports, shipping orders.
 import { api, pollUntil, postTolerant, uploadFile } from "../api.js";
+import { follow, subscription } from "../live.js";
 import {
   centsToText, field, h, money, parseMoney, productImage, showError, spinner, statusBadge, when, withProgress,
 } from "../dom.js";
@@ -181,10 +182,17 @@ export function adminImports(main) {
         report.replaceChildren();
         await withProgress(submit, "Uploading…", async () => {
           const upload = await api("/imports", { method: "POST", body: { filename: chosen.name } });
+          const sub = subscription("import", (r) => r.import_id === upload.import_id);
           await uploadFile(upload, chosen);
-          await pollUntil(() => api(`/imports/${encodeURIComponent(upload.import_id)}`),
-            (r) => ["COMPLETED", "FAILED"].includes(r.status),
-            { deadlineMs: 300000, onUpdate: (r) => report.replaceChildren(importReport(r)) });
+          const shown = (r) => (report.replaceChildren(importReport(r)), r);
+          const finished = shown(await api(`/imports/${encodeURIComponent(upload.import_id)}`));
+          if (!["COMPLETED", "FAILED"].includes(finished.status)) {
+            // Progress frames while the socket is up (at most one a second), polling while it is down.
+            await follow(sub, { apply: shown, poll: async () => shown(await api(`/imports/${encodeURIComponent(
+              upload.import_id)}`)), done: (r) => ["COMPLETED", "FAILED"].includes(r.status), untilDone: true });
+          } else {
+            sub.close();
+          }
         }, errors);
       },
     }, field("Catalog file (.csv or .jsonl)", file), errors, submit),

@@ -1,10 +1,10 @@
-// Orders: the list, and one order whose status refreshes by itself while payment is processed.
-import { api, pollUntil } from "../api.js";
+// Orders: the list and one order, both kept current by pushed order frames (live.js), or by polling
+// with backoff while the socket is down.
+import { api } from "../api.js";
 import { errorBox, fill, h, money, showError, spinner, statusBadge, when, withProgress } from "../dom.js";
+import { follow, subscription } from "../live.js";
 import { session } from "../session.js";
 
-const POLL_INTERVAL_MS = 1000;
-const POLL_DEADLINE_MS = 120000;
 // The event that explains each settled status: the timeline is complete once it has arrived.
 const SETTLING_EVENT = { PAID: "PaymentSucceeded", CANCELLED: "OrderCancelled", SHIPPED: "OrderShipped" };
 
@@ -36,7 +36,31 @@ export async function orderList(path, extra) {
 }
 
 export async function ordersView(main) {
-  main.append(h("h1", {}, "Your orders"), await orderList("/orders"));
+  const stopped = new AbortController();
+  const sub = subscription("order", (order) => order.user_id === session.user?.user_id);
+  let list;
+  try {
+    list = await orderList("/orders");
+  } catch (error) {
+    sub.close();
+    throw error;
+  }
+  main.append(h("h1", {}, "Your orders"), list);
+  const rows = list.querySelector("ul.orders");
+  const update = (order) => {
+    const row = orderRow(order);
+    const current = rows.querySelector(`li[data-order-id="${CSS.escape(order.order_id)}"]`);
+    if (current) current.replaceWith(row);
+    else rows.prepend(row); // placed in another tab
+    rows.parentElement.querySelector(":scope > div > p.muted")?.remove();
+  };
+  const pending = () => Boolean(rows.querySelector('li [data-status="PENDING_PAYMENT"]'));
+  follow(sub, {
+    apply: (order) => (update(order), null),
+    poll: async () => ((await api("/orders?limit=20")).items.forEach(update), null),
+    done: () => !pending(), settled: !pending(), signal: stopped.signal,
+  }).catch(() => {}); // a failed refresh leaves the list as it was
+  return () => stopped.abort();
 }
 
 function timeline(events) {
@@ -80,11 +104,13 @@ export function orderView(main, { orderId }) {
     h("h2", { id: "timeline-heading" }, "Timeline"), h("div", { class: "timeline-body" }));
   main.append(h("h1", {}, `Order ${orderId.slice(0, 8)}`), status, errors, actions, details, history);
 
+  // Frames for this order, buffered from before the first load so none is missed.
+  const sub = subscription("order", (order) => order.order_id === orderId);
   const act = (label, busy, path) => {
     const button = h("button", { type: "button" }, label);
     button.addEventListener("click", async () => {
       const order = await withProgress(button, busy, () => api(`/orders/${id}/${path}`, { method: "POST" }), errors);
-      if (order) show(order, await loadEvents());
+      if (order) sub.offer(order); // shown like a pushed frame, and followed until its refund is recorded
     });
     return button;
   };
@@ -107,6 +133,7 @@ export function orderView(main, { orderId }) {
         .filter(Boolean).join(", ")) : null,
       pending ? null : await paymentLine(id));
     history.querySelector(".timeline-body").replaceChildren(timeline(events));
+    shown = { order, events };
   };
 
   // The timeline is a list page ({items, next_cursor}); a failure shows in its place, not instead of the order.
@@ -116,20 +143,29 @@ export function orderView(main, { orderId }) {
     if (!stopped.signal.aborted) await show(order, events);
     return { order, events };
   };
+  // Settled: nothing more is expected by itself (a paid order that was cancelled still awaits its refund).
   const settled = ({ order, events }) => order.status !== "PENDING_PAYMENT" && (events instanceof Error
-    || !SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]));
-
-  const watch = async () => {
-    try {
-      await pollUntil(load, (result) => settled(result) || stopped.signal.aborted,
-        { intervalMs: POLL_INTERVAL_MS, deadlineMs: POLL_DEADLINE_MS, signal: stopped.signal });
-    } catch (error) {
-      if (error.name !== "AbortError" && !stopped.signal.aborted) showError(errors, error);
-    }
+    || ((!SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]))
+      && !(order.status === "CANCELLED" && events.some((e) => e.event_type === "PaymentSucceeded")
+        && !events.some((e) => e.event_type === "PaymentRefunded"))));
+  let shown = null; // what the page shows: a pushed snapshot it already has costs no request
+  const applyPushed = async (order) => {
+    if (shown && shown.order.updated_at === order.updated_at && shown.order.status === order.status) return shown;
+    const events = await loadEvents();
+    if (!stopped.signal.aborted) await show(order, events);
+    return { order, events };
   };
-  // The first load decides whether the page exists; then keep watching while payment is pending.
+
+  // The first load decides whether the page exists; then follow the order (pushes, or polling while
+  // the socket is down) for as long as the page is open.
   return load().then((first) => {
-    if (!settled(first)) watch();
+    follow(sub, { apply: applyPushed, poll: load, done: settled, settled: settled(first), signal: stopped.signal })
+      .catch((error) => {
+        if (!stopped.signal.aborted) showError(errors, error);
+      });
     return () => stopped.abort();
+  }, (error) => {
+    sub.close();
+    throw error;
   });
 }

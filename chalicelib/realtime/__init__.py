@@ -1,0 +1,1 @@
+"""Live updates over WebSocket: connections, and the pusher that sends order, notification and import frames."""
