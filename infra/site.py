@@ -41,7 +41,7 @@ _ENTRY_POINTS = {"index.html", CONFIG_SCRIPT}
 
 def config_script(api_url: str, websocket_url: str = "") -> bytes:
     """The `config.js` the app loads before its modules: where the API and the WebSocket endpoint
-    (CONTRACT.md section 7; "" when there is none, and the app then polls) are."""
+    (docs/realtime.md; "" when there is none, and the app then polls) are."""
     config = {"apiUrl": api_url, "websocketUrl": websocket_url}
     return f"window.STOREFRONT_CONFIG = {json.dumps(config)};\n".encode()
 

@@ -1,4 +1,4 @@
-"""The pusher: turns events into the frames of CONTRACT.md section 7 and posts them to the connections
+"""The pusher: turns events into the frames of docs/realtime.md and posts them to the connections
 of the user concerned and of the admins.
 
 A frame is a snapshot (the order as GET /orders/{id} returns it, the import as GET /imports/{id}), read

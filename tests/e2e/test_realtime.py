@@ -1,4 +1,4 @@
-"""Live updates end to end (CONTRACT.md section 7): a WebSocket client against `make dev`'s local
+"""Live updates end to end (docs/realtime.md): a WebSocket client against `make dev`'s local
 gateway, the app's real handlers and pusher, events through the local delivery."""
 
 from __future__ import annotations

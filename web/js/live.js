@@ -1,4 +1,4 @@
-// Live updates (CONTRACT.md section 7): one WebSocket per logged-in tab, with the id token in the query
+// Live updates (docs/realtime.md): one WebSocket per logged-in tab, with the id token in the query
 // string, reconnected with backoff. Pages subscribe to frame types; `follow` applies pushed values while
 // the socket is up and polls with backoff while it is down. No socket URL configured: always polling.
 import { session } from "./session.js";
