@@ -13,7 +13,6 @@ Handlers stay a few lines: parse nothing, call a service function, return a dict
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from chalice import Blueprint, Chalice, CORSConfig, Response
 
-from chalicelib import observability, settings
+from chalicelib import observability, settings, untrusted_json
 from chalicelib.accounts.authorizer import ANONYMOUS, jwt_authorizer
 from chalicelib.accounts.tokens import CLOCK_SKEW_SECONDS
 from chalicelib.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable, Unauthorized
@@ -103,13 +102,9 @@ def parse_json_body(raw: bytes | None) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidInput(f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return untrusted_json.loads(raw)
+    except ValueError as exc:  # InvalidJSON and UnicodeDecodeError
         raise InvalidInput(f"Request body is not valid JSON: {exc}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def parse_query(spec: Mapping[str, Field], params: Mapping[str, str] | None) -> dict[str, Any]:

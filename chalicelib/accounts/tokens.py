@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import untrusted_json
 from chalicelib.settings import get_settings
 
 ADMIN_GROUP = "admin"
@@ -119,8 +120,8 @@ def verify_id_token(token: str, now: float | None = None) -> Claims:
         raise InvalidToken("not a JWT")
     header_b64, payload_b64, signature_b64 = token.split(".")
     try:
-        header = json.loads(_b64decode(header_b64))
-        payload = json.loads(_b64decode(payload_b64))
+        header = untrusted_json.loads(_b64decode(header_b64))
+        payload = untrusted_json.loads(_b64decode(payload_b64))
         signature = _b64decode(signature_b64)
     except (ValueError, UnicodeDecodeError):
         raise InvalidToken("not a JWT") from None
