@@ -23,7 +23,8 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from chalice import Blueprint, Chalice, CORSConfig, Response
 
 from chalicelib import observability, settings, untrusted_json
-from chalicelib.accounts.authorizer import ANONYMOUS, jwt_authorizer
+from chalicelib.accounts import tokens
+from chalicelib.accounts.authorizer import ANONYMOUS, KEYS_UNAVAILABLE, jwt_authorizer
 from chalicelib.accounts.tokens import CLOCK_SKEW_SECONDS
 from chalicelib.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable, Unauthorized
 from chalicelib.schema import Field, Int, Obj, Str
@@ -135,6 +136,8 @@ def _check_headers(spec: Mapping[str, Field], headers: Mapping[str, str]) -> Non
 def _caller_from(request: Any) -> Caller:
     """The caller the authorizer verified, or Unauthorized (the authorizer never rejects by itself)."""
     claims = (request.context or {}).get("authorizer") or {}
+    if str(claims.get(KEYS_UNAVAILABLE, "")).lower() == "true":
+        return _caller_verified_here(request)
     principal = claims.get("principalId")
     if not principal or principal == ANONYMOUS or claims.get("token_error"):
         raise Unauthorized("A valid bearer token is required: Authorization: Bearer <id_token>")
@@ -142,6 +145,19 @@ def _caller_from(request: Any) -> Caller:
         raise Unauthorized("The token has expired; log in or refresh it")
     return Caller(user_id=principal, email=str(claims.get("email", "")),
                   is_admin=str(claims.get("is_admin", "")).lower() == "true")
+
+
+def _caller_verified_here(request: Any) -> Caller:
+    """The caller of a token the authorizer could not check for want of signing keys (a verdict API
+    Gateway may have cached for minutes): checked now, a 503 while the keys are still unreachable."""
+    scheme, _, token = ((request.headers or {}).get("authorization") or "").partition(" ")
+    try:
+        verified = tokens.verify_id_token(token.strip())
+    except tokens.KeysUnavailable:
+        raise ServiceUnavailable("The user pool's signing keys cannot be fetched; retry shortly") from None
+    except tokens.InvalidToken:
+        raise Unauthorized("A valid bearer token is required: Authorization: Bearer <id_token>") from None
+    return Caller(user_id=verified.user_id, email=verified.email, is_admin=verified.is_admin)
 
 
 def _call_for(request: Any, doc: RouteDoc) -> Call:

@@ -199,3 +199,57 @@ def test_confirming_needs_an_account(client):
     response = post(client, "/auth/confirm", {"email": new_email(), "code": "123456"})
     assert response.status_code == 409 and response.json_body["Code"] == "ConflictError"
     assert post(client, "/auth/confirm", {"email": user.email}).status_code == 400
+
+
+# --- issue 14, item 4: a signing-key fetch failure is a 503 for that request, never a lockout --------
+
+def test_a_jwks_fetch_failure_is_a_503_and_valid_tokens_work_as_soon_as_the_keys_are_back(client, monkeypatch):
+    import urllib.error
+
+    from chalicelib.accounts import tokens
+
+    user = make_user()
+    reachable = tokens.fetch_jwks
+    calls = []
+
+    def unreachable(url):
+        calls.append(url)
+        raise urllib.error.URLError("connection refused")
+
+    tokens.keys.clear()
+    monkeypatch.setattr(tokens, "fetch_jwks", unreachable)
+    response = client.http.get("/users/me", headers=user.headers)
+    assert response.status_code == 503
+    assert response.json_body["Code"] == "ServiceUnavailableError"
+    assert response.headers["Retry-After"] == "1"
+    assert len(calls) == 2  # the authorizer's try, and web.route's
+    monkeypatch.setattr(tokens, "fetch_jwks", lambda url: {"keys": [{"kty": "RSA"}, "junk"]})
+    assert client.http.get("/users/me", headers=user.headers).status_code == 503  # an unreadable JWKS too
+    monkeypatch.setattr(tokens, "fetch_jwks", reachable)
+    assert client.http.get("/users/me", headers=user.headers).status_code == 200  # at once, not after 60 s
+
+
+def test_a_verdict_given_while_the_keys_were_unreachable_does_not_outlive_the_outage(client, monkeypatch):
+    """API Gateway caches the authorizer's verdict for 5 minutes: web.route checks such a token again."""
+    import urllib.error
+
+    from chalicelib.accounts import tokens
+
+    user = make_user()
+    reachable, failures = tokens.fetch_jwks, iter([urllib.error.URLError("timed out")])
+
+    def fails_once(url):
+        failure = next(failures, None)
+        if failure:
+            raise failure
+        return reachable(url)
+
+    tokens.keys.clear()
+    monkeypatch.setattr(tokens, "fetch_jwks", fails_once)
+    response = client.http.get("/users/me", headers=user.headers)
+    assert response.status_code == 200
+    assert response.json_body["user_id"] == user.user_id
+    tokens.keys.clear()
+    failures = iter([urllib.error.URLError("timed out")])
+    forged = forged_tokens(user.id_token)["own key, same kid"]
+    assert client.http.get("/users/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
