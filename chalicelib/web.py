@@ -180,12 +180,22 @@ BACKEND_UNAVAILABLE_CODES = frozenset({
 })
 
 
+def _status_of(error: ClientError) -> int:
+    """The HTTP status the backend answered with (an HTML 500 parses as a ClientError with only this)."""
+    try:
+        return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it) says a backing service is unreachable or unavailable."""
+    """True when `exc` (or what caused it) says a backing service is unreachable or unavailable, or
+    failed on its side (any 5xx: a bug of the backend is not the caller's, and retrying may work)."""
     while exc is not None:
         if isinstance(exc, BotocoreConnectionError | HTTPClientError):
             return True
-        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in BACKEND_UNAVAILABLE_CODES:
+        if isinstance(exc, ClientError) and (exc.response.get("Error", {}).get("Code") in BACKEND_UNAVAILABLE_CODES
+                                             or _status_of(exc) >= 500):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
