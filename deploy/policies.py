@@ -55,11 +55,15 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _table("orders", "GetItem", "PutItem", "UpdateItem"),
         _index("orders"),
         _table("payments", "GetItem"),
+        _table("notifications", "GetItem"),  # GET /health?deep=1 only (chalicelib/system/readiness.py)
         _index("notifications"),
+        _table("audit", "GetItem"),  # GET /health?deep=1 only
         _index("audit"),
-        _table("outbox", "PutItem"),
+        _table("outbox", "GetItem", "PutItem"),  # GetItem: GET /health?deep=1 only
         _table("imports", "GetItem", "PutItem"),
-        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminListGroupsForUser"), ("user-pool",)),
+        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminListGroupsForUser",
+               "cognito-idp:DescribeUserPool"), ("user-pool",)),
+        Grant(("sns:GetTopicAttributes",), ("topic:events",)),  # GET /health?deep=1 only
     ),
     "jwt_authorizer": (),
     "publish_outbox": (

@@ -183,6 +183,7 @@ def exercised(recorder, account, stack) -> dict[str, set[tuple[str, str]]]:
 
         email = f"iam-{uuid.uuid4().hex[:8]}@example.com"
         call("GET", "/health", "/health")
+        assert call("GET", "/health", "/health?deep=1").status_code == 200
         call("GET", "/openapi.json", "/openapi.json")
         call("POST", "/auth/signup", "/auth/signup", body={"email": email, "password": "Iam-Passw0rd!", "name": "I"})
         tokens = call("POST", "/auth/login", "/auth/login", body={"email": email, "password": "Iam-Passw0rd!"})
