@@ -61,8 +61,8 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _index("audit"),
         _table("outbox", "GetItem", "PutItem"),  # GetItem: GET /health?deep=1 only
         _table("imports", "GetItem", "PutItem"),
-        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminListGroupsForUser",
-               "cognito-idp:DescribeUserPool"), ("user-pool",)),
+        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUpdateUserAttributes",
+               "cognito-idp:AdminListGroupsForUser", "cognito-idp:DescribeUserPool"), ("user-pool",)),
         Grant(("sns:GetTopicAttributes",), ("topic:events",)),  # GET /health?deep=1 only
     ),
     "jwt_authorizer": (),
@@ -85,6 +85,7 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
     "send_notifications": (
         _table("notifications", "GetItem", "PutItem", "UpdateItem"),
+        Grant(("cognito-idp:AdminGetUser",), ("user-pool",)),  # the recipient's verified address
         Grant(("ses:SendEmail",), ("email-identity",)),
     ),
     "cancel_unpaid_orders": (

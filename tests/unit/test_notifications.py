@@ -247,3 +247,51 @@ def test_openapi_describes_the_list(client):
     assert page["required"] == ["items", "next_cursor"]
     assert page["properties"]["items"]["items"]["required"] == [
         "notification_id", "type", "subject", "body", "created_at"]
+
+
+# --- issue 14, item 8: emails go only to the user's verified address --------------------------------
+
+def _cognito():
+    import boto3
+
+    return boto3.client("cognito-idp", region_name=REGION)
+
+
+def test_an_unverified_address_gets_no_email_but_the_notification_is_kept(client, user):
+    from chalicelib.notifications.models import EMAIL_NOT_SENT
+    from chalicelib.settings import get_settings
+
+    _cognito().admin_update_user_attributes(UserPoolId=get_settings().user_pool_id, Username=user.user_id,
+                                            UserAttributes=[{"Name": "email_verified", "Value": "false"}])
+    event = order_event("OrderPlaced", user)
+    assert deliver(client, event)[1] == []
+    assert emails_to(user.email) == []
+    assert stored(event).email_status == EMAIL_NOT_SENT
+    assert deliver(client, event)[1] == [] and emails_to(user.email) == []  # a redelivery changes nothing
+    assert list_page(client, user).json_body["items"][0]["notification_id"] == stored(event).notification_id
+
+
+def test_an_email_changed_behind_the_apps_back_or_named_by_an_event_gets_nothing(client, user):
+    """The attack: the user changed their Cognito email with their access token (moto allows it) and
+    their next order's emails went there; or an event names any address it likes."""
+    from chalicelib.settings import get_settings
+
+    evil = f"evil-{uuid.uuid4().hex[:6]}@attacker.example"
+    forged = order_event("OrderPlaced", user, email=evil)
+    assert deliver(client, forged)[1] == []
+    assert emails_to(evil) == []
+    _cognito().admin_update_user_attributes(  # with email_verified reset, as Cognito does (moto does not)
+        UserPoolId=get_settings().user_pool_id, Username=user.user_id,
+        UserAttributes=[{"Name": "email", "Value": evil}, {"Name": "email_verified", "Value": "false"}])
+    for event in (order_event("OrderPlaced", user), order_event("OrderPlaced", user, email=evil)):
+        assert deliver(client, event)[1] == []
+    assert emails_to(evil) == [] and emails_to(user.email) == []
+
+
+def test_a_deleted_user_gets_no_email(client):
+    from chalicelib.settings import get_settings
+
+    gone = make_user()
+    _cognito().admin_delete_user(UserPoolId=get_settings().user_pool_id, Username=gone.email)
+    assert deliver(client, order_event("OrderPlaced", gone))[1] == []
+    assert emails_to(gone.email) == []
