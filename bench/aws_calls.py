@@ -204,7 +204,7 @@ def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -
     placed = Event("OrderPlaced", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
                                    "items": [], "total_cents": 1200, "currency": "USD", "payment_token": "tok_visa"})
     succeeded = Event("PaymentSucceeded", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
-                                           "payment_id": f"pay-{uuid.uuid4().hex[:6]}", "amount_cents": 1200,
+                                           "payment_id": uuid.uuid4().hex, "amount_cents": 1200,
                                            "currency": "USD"})
     sqs = client.events.generate_sqs_event
 
@@ -212,7 +212,7 @@ def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -
     api_key.cache_clear()  # a fresh container: its first charge reads the provider's API key
     invoke("handler handle_payment_messages (container's first)", "handle_payment_messages",
            sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-payments"))
-    another = Event("OrderPlaced", {**placed.data, "order_id": f"bench-{uuid.uuid4().hex[:8]}"})
+    another = Event("OrderPlaced", {**placed.data, "order_id": uuid.uuid4().hex})
     invoke("handler handle_payment_messages (OrderPlaced)", "handle_payment_messages",
            sqs(message_bodies=[another.to_json()], queue_name="storefront-local-payments"))
     invoke("handler apply_payment_results (PaymentSucceeded)", "apply_payment_results",

@@ -25,6 +25,7 @@ from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
 from chalicelib.dynamo import now_iso, put_if_absent, utc_now
 from chalicelib.errors import InvalidInput
+from chalicelib.events import checks
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
 from chalicelib.notifications.models import EMAIL_NOT_SENT, EMAIL_PENDING, EMAIL_SENT, Notification
@@ -97,6 +98,9 @@ def recipient_of(data: Mapping[str, Any]) -> Recipient:
         raise InvalidNotificationEvent(f"event data lacks {', '.join(problems)}")
     if not _EMAIL.fullmatch(data["email"]):
         raise InvalidNotificationEvent("event data's email is not an email address")
+    bad = [name for name in ("order_id", "user_id") if not checks.ID_FORMATS[name].fullmatch(data[name])]
+    if bad:  # an order_id is mailed in the subject: never a sentence someone wrote into an event
+        raise InvalidNotificationEvent(f"event data's {', '.join(bad)} is not an id of this app")
     return Recipient(user_id=data["user_id"], email=data["email"])
 
 

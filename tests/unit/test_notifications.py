@@ -30,7 +30,7 @@ def user():
 
 def order_event(event_type, user, order_id=None, **data):
     """An envelope of `event_type` for `user`, with the fields its type carries (docs/events.md)."""
-    order_id = order_id or f"o-{uuid.uuid4().hex[:8]}"
+    order_id = order_id or uuid.uuid4().hex
     by_type = {
         "OrderPlaced": {"items": [{"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "unit_price_cents": 617,
                                    "quantity": 2}], "total_cents": 1234, "currency": "USD",
@@ -93,7 +93,7 @@ EXPECTED_SUBJECTS = {
 
 
 def test_each_event_type_stores_one_notification_and_emails_it(client, user):
-    events = [order_event(event_type, user, order_id=f"o-{event_type.lower()}") for event_type in EXPECTED_SUBJECTS]
+    events = [order_event(event_type, user) for event_type in EXPECTED_SUBJECTS]
     _, failed = deliver(client, *events)
     assert failed == []
 
@@ -295,3 +295,17 @@ def test_a_deleted_user_gets_no_email(client):
     _cognito().admin_delete_user(UserPoolId=get_settings().user_pool_id, Username=gone.email)
     assert deliver(client, order_event("OrderPlaced", gone))[1] == []
     assert emails_to(gone.email) == []
+
+
+def test_an_order_id_holding_a_sentence_is_never_mailed(client, user):
+    """Issue 14, item 6: a forged event's order_id, a phishing sentence, was mailed in the subject."""
+    phishing = "Your account is locked - confirm your card at https://evil.example/login"
+    good = order_event("OrderShipped", user)
+    forged = [order_event("OrderShipped", user, order_id=phishing),
+              order_event("OrderShipped", user, user_id="not-a-user")]
+    ids, failed = deliver(client, forged[0], good, forged[1])
+    assert failed == [ids[0], ids[2]]  # they fail on every receive: dead-lettered, never applied
+    for event in forged:
+        with pytest.raises(Notification.DoesNotExist):
+            stored(event)
+    assert len(emails_to(user.email)) == 1 and phishing not in emails_to(user.email)[0][0]
