@@ -249,11 +249,16 @@ def _peak_of_thumbnail(tmp_path: Path, kind: str, fmt: str, mode: str) -> tuple[
     generate = subprocess.run([sys.executable, "-c", MEASURE_PEAK, kind, fmt, mode, str(worst)], cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
     assert generate.returncode == 0, generate.stderr[-2000:]
-    measure = ("import resource, sys\nimport app\nfrom chalicelib.catalog import images\n"
+    # VmHWM, the peak RSS of this process's own memory: getrusage's ru_maxrss survives exec on Linux,
+    # so a child of a big pytest worker would report the worker's peak.
+    measure = ("import sys\nimport app\nfrom chalicelib.catalog import images\n"
+               "def peak():\n"
+               "    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+               "    return int(line.split()[1]) // 1024\n"
                "data = open(sys.argv[2], 'rb').read()\nimport PIL.Image, PIL.ImageOps\n"
-               "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+               "before = peak()\n"
                "assert images.make_thumbnail(data, sys.argv[1])\n"
-               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, before // 1024)")
+               "print(peak(), before)")
     result = subprocess.run([sys.executable, "-c", measure, kind, str(worst)], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
