@@ -68,6 +68,12 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "jwt_authorizer": (),
     "publish_outbox": (
         Grant(("sns:Publish",), ("topic:events",)),
+        _table("outbox", "UpdateItem"),  # marks what it published
+    ),
+    "relay_outbox": (
+        _index("outbox"),
+        Grant(("sns:Publish",), ("topic:events",)),
+        _table("outbox", "UpdateItem"),
     ),
     "handle_payment_messages": (
         _table("payments", "GetItem", "PutItem", "UpdateItem"),
