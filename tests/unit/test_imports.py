@@ -381,7 +381,12 @@ def test_a_crashed_chunk_is_resumed_from_its_checkpoint_without_double_counting(
         run_import(client, key)
     assert counts(status(client, admin, key)) == ("PROCESSING", 250, 250, 0)
     assert record(key).lease_until == 0  # released: the retry need not wait for it to expire
-    assert run_import(client, key) == "completed"  # S3's retry of the same event
+    outcome = run_import(client, key)  # S3's retry of the same event
+    while outcome != "completed":  # a loaded machine can run the test client's 3 s budget out: hand on
+        assert outcome in ("handed_on", "processing"), outcome
+        [body] = continuation_messages(imports.import_id_for_key(key))
+        invoke_continuation(client, body)
+        outcome = status(client, admin, key)["status"].lower()
     assert counts(status(client, admin, key)) == ("COMPLETED", 600, 600, 0)
     assert sum(1 for p in Product.scan(Product.sku.startswith(s))) == 600
     events = imported_events(imports.import_id_for_key(key))
