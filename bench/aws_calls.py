@@ -57,8 +57,10 @@ botocore.session.Session.create_client = _counting_create_client
 # The minimum AWS calls of each operation, and why. Request paths must be at it.
 MINIMUM: dict[str, tuple[int, str]] = {
     "GET /health": (0, "static"),
+    "GET /health?deep=1": (10, "GetItem per table (8) + SNS GetTopicAttributes + Cognito DescribeUserPool"),
     "GET /openapi.json": (0, "built from the routes"),
-    "POST /auth/signup": (3, "Cognito SignUp + AdminConfirmSignUp (local stage) + PutItem profile"),
+    "POST /auth/signup": (4, "Cognito SignUp + AdminConfirmSignUp + AdminUpdateUserAttributes (email_verified;"
+                          " both local stage) + PutItem profile"),
     "POST /auth/login": (1, "Cognito InitiateAuth"),
     "POST /auth/refresh": (1, "Cognito InitiateAuth (REFRESH_TOKEN_AUTH)"),
     "GET /users/me": (1, "GetItem profile"),
@@ -82,12 +84,13 @@ MINIMUM: dict[str, tuple[int, str]] = {
     "GET /orders/{order_id}/payment": (2, "GetItem order (ownership) + Query/GetItem payment"),
     "GET /orders/{order_id}/events": (2, "GetItem order (ownership) + Query the timeline"),
     "GET /notifications": (1, "Query the user's notifications"),
-    "handler publish_outbox (10 events)": (1, "one SNS PublishBatch per 10 events"),
+    "handler publish_outbox (10 events)": (11, "one SNS PublishBatch per 10 events + UpdateItem per event (mark)"),
     "handler handle_payment_messages (container's first)": (
         4, "SSM GetParameter (the provider's API key, once per container) + the 3 below"),
     "handler handle_payment_messages (OrderPlaced)": (3, "provider charge (idempotent put) + GetItem + inbox tx"),
     "handler apply_payment_results (PaymentSucceeded)": (2, "GetItem order + TransactWriteItems (inbox, order)"),
-    "handler send_notifications (OrderPlaced)": (3, "TransactWriteItems (inbox, notification) + SES + mark sent"),
+    "handler send_notifications (OrderPlaced)": (
+        4, "PutItem notification + Cognito AdminGetUser (verified address) + SES + mark sent"),
     "handler record_audit_event": (1, "TransactWriteItems (inbox marker, event)"),
     "handler websocket_connect": (1, "PutItem connection (the token is checked against the cached JWKS)"),
     "handler websocket_message (ping)": (1, "PostToConnection (the pong)"),
@@ -95,6 +98,7 @@ MINIMUM: dict[str, tuple[int, str]] = {
         4, "GetItem order + Query owner's connections + Query admins' connections + PostToConnection"),
     "handler websocket_disconnect": (1, "DeleteItem connection"),
     "handler cancel_unpaid_orders (nothing due)": (8, "one Query per pending-index shard"),
+    "handler relay_outbox (nothing due)": (8, "one 1-item Query per unpublished-index shard (the oldest)"),
 }
 
 
@@ -150,6 +154,7 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
         return response
 
     http("GET /health", "GET", "/health")
+    http("GET /health?deep=1", "GET", "/health?deep=1")
     http("GET /openapi.json", "GET", "/openapi.json")
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     http("POST /auth/signup", "POST", "/auth/signup", body={"email": email, "password": "Bench-Passw0rd!",
@@ -178,7 +183,7 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
     http("GET /orders/{order_id}/payment", "GET", f"/orders/{oid}/payment", user)
     http("GET /orders/{order_id}/events", "GET", f"/orders/{oid}/events", user)
     http("GET /notifications", "GET", "/notifications", user)
-    run_handlers(client, results, user, oid)
+    run_handlers(client, results, user, oid, order["total_cents"])
     http("POST /orders/{order_id}/ship", "POST", f"/orders/{oid}/ship", admin)
     second = http("POST /orders", "POST", "/orders", user, order_body).json_body
     results.pop()  # already measured above
@@ -222,7 +227,7 @@ def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, 
         **connect["requestContext"], "routeKey": "$disconnect", "eventType": "DISCONNECT"}})
 
 
-def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -> None:
+def run_handlers(client: Any, results: list[Result], user: Any, order_id: str, total_cents: int) -> None:
     """Each event handler once, with the event Lambda would give it, made from the real outbox."""
     from chalicelib.events.envelope import Event
     from chalicelib.payments.provider import api_key
@@ -233,9 +238,10 @@ def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -
         results.append(Result(name, calls))
 
     placed = Event("OrderPlaced", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
-                                   "items": [], "total_cents": 1200, "currency": "USD", "payment_token": "tok_visa"})
+                                   "items": [], "total_cents": total_cents, "currency": "USD",
+                                   "payment_token": "tok_visa"})
     succeeded = Event("PaymentSucceeded", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
-                                           "payment_id": f"pay-{uuid.uuid4().hex[:6]}", "amount_cents": 1200,
+                                           "payment_id": uuid.uuid4().hex, "amount_cents": total_cents,
                                            "currency": "USD"})
     sqs = client.events.generate_sqs_event
 
@@ -243,7 +249,7 @@ def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -
     api_key.cache_clear()  # a fresh container: its first charge reads the provider's API key
     invoke("handler handle_payment_messages (container's first)", "handle_payment_messages",
            sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-payments"))
-    another = Event("OrderPlaced", {**placed.data, "order_id": f"bench-{uuid.uuid4().hex[:8]}"})
+    another = Event("OrderPlaced", {**placed.data, "order_id": uuid.uuid4().hex})
     invoke("handler handle_payment_messages (OrderPlaced)", "handle_payment_messages",
            sqs(message_bodies=[another.to_json()], queue_name="storefront-local-payments"))
     invoke("handler apply_payment_results (PaymentSucceeded)", "apply_payment_results",
@@ -255,6 +261,8 @@ def run_handlers(client: Any, results: list[Result], user: Any, order_id: str) -
     run_websocket_handlers(invoke, user, order_id, sqs)
     invoke("handler cancel_unpaid_orders (nothing due)", "cancel_unpaid_orders", client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"))
+    invoke("handler relay_outbox (nothing due)", "relay_outbox", client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"))
 
 
 def stream_event(events: list[Any]) -> dict:
@@ -262,7 +270,8 @@ def stream_event(events: list[Any]) -> dict:
                 "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/storefront-local-outbox/stream/x",
                 "dynamodb": {"SequenceNumber": str(i), "ApproximateCreationDateTime": 0, "Keys": {}, "SizeBytes": 1,
                              "StreamViewType": "NEW_IMAGE", "NewImage": {
-                    "event_type": {"S": event.event_type}, "body": {"S": event.to_json()}}}}
+                    "pk": {"S": f"EVENT#{event.event_id}"}, "event_type": {"S": event.event_type},
+                    "body": {"S": event.to_json()}}}}
                for i, event in enumerate(events)]
     return {"Records": records}
 

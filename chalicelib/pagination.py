@@ -23,6 +23,7 @@ from typing import Any, TypedDict
 
 from pynamodb.exceptions import QueryError
 
+from chalicelib import untrusted_json
 from chalicelib.errors import InvalidInput
 
 MALFORMED = "Malformed cursor"
@@ -101,7 +102,7 @@ def _json_of(cursor: str) -> Any:
         raise InvalidInput(MALFORMED)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return json.loads(raw.decode("utf-8"))
+        return untrusted_json.loads(raw)
     except (binascii.Error, ValueError):
         raise InvalidInput(MALFORMED) from None
 

@@ -13,7 +13,6 @@ Handlers stay a few lines: parse nothing, call a service function, return a dict
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from chalice import Blueprint, Chalice, CORSConfig, Response
 
-from chalicelib import observability, settings
-from chalicelib.accounts.authorizer import ANONYMOUS, jwt_authorizer
+from chalicelib import observability, settings, untrusted_json
+from chalicelib.accounts import tokens
+from chalicelib.accounts.authorizer import ANONYMOUS, KEYS_UNAVAILABLE, jwt_authorizer
 from chalicelib.accounts.tokens import CLOCK_SKEW_SECONDS
 from chalicelib.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable, Unauthorized
 from chalicelib.schema import Field, Int, Obj, Str
@@ -103,13 +103,9 @@ def parse_json_body(raw: bytes | None) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidInput(f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return untrusted_json.loads(raw)
+    except ValueError as exc:  # InvalidJSON and UnicodeDecodeError
         raise InvalidInput(f"Request body is not valid JSON: {exc}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def parse_query(spec: Mapping[str, Field], params: Mapping[str, str] | None) -> dict[str, Any]:
@@ -140,6 +136,8 @@ def _check_headers(spec: Mapping[str, Field], headers: Mapping[str, str]) -> Non
 def _caller_from(request: Any) -> Caller:
     """The caller the authorizer verified, or Unauthorized (the authorizer never rejects by itself)."""
     claims = (request.context or {}).get("authorizer") or {}
+    if str(claims.get(KEYS_UNAVAILABLE, "")).lower() == "true":
+        return _caller_verified_here(request)
     principal = claims.get("principalId")
     if not principal or principal == ANONYMOUS or claims.get("token_error"):
         raise Unauthorized("A valid bearer token is required: Authorization: Bearer <id_token>")
@@ -147,6 +145,19 @@ def _caller_from(request: Any) -> Caller:
         raise Unauthorized("The token has expired; log in or refresh it")
     return Caller(user_id=principal, email=str(claims.get("email", "")),
                   is_admin=str(claims.get("is_admin", "")).lower() == "true")
+
+
+def _caller_verified_here(request: Any) -> Caller:
+    """The caller of a token the authorizer could not check for want of signing keys (a verdict API
+    Gateway may have cached for minutes): checked now, a 503 while the keys are still unreachable."""
+    scheme, _, token = ((request.headers or {}).get("authorization") or "").partition(" ")
+    try:
+        verified = tokens.verify_id_token(token.strip())
+    except tokens.KeysUnavailable:
+        raise ServiceUnavailable("The user pool's signing keys cannot be fetched; retry shortly") from None
+    except tokens.InvalidToken:
+        raise Unauthorized("A valid bearer token is required: Authorization: Bearer <id_token>") from None
+    return Caller(user_id=verified.user_id, email=verified.email, is_admin=verified.is_admin)
 
 
 def _call_for(request: Any, doc: RouteDoc) -> Call:
@@ -169,12 +180,22 @@ BACKEND_UNAVAILABLE_CODES = frozenset({
 })
 
 
+def _status_of(error: ClientError) -> int:
+    """The HTTP status the backend answered with (an HTML 500 parses as a ClientError with only this)."""
+    try:
+        return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it) says a backing service is unreachable or unavailable."""
+    """True when `exc` (or what caused it) says a backing service is unreachable or unavailable, or
+    failed on its side (any 5xx: a bug of the backend is not the caller's, and retrying may work)."""
     while exc is not None:
         if isinstance(exc, BotocoreConnectionError | HTTPClientError):
             return True
-        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in BACKEND_UNAVAILABLE_CODES:
+        if isinstance(exc, ClientError) and (exc.response.get("Error", {}).get("Code") in BACKEND_UNAVAILABLE_CODES
+                                             or _status_of(exc) >= 500):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

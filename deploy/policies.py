@@ -67,15 +67,25 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _table("orders", "GetItem", "PutItem", "UpdateItem"),
         _index("orders"),
         _table("payments", "GetItem"),
+        _table("notifications", "GetItem"),  # GET /health?deep=1 only (chalicelib/system/readiness.py)
         _index("notifications"),
+        _table("audit", "GetItem"),  # GET /health?deep=1 only
         _index("audit"),
-        _table("outbox", "PutItem"),
+        _table("outbox", "GetItem", "PutItem"),  # GetItem: GET /health?deep=1 only
         _table("imports", "GetItem", "PutItem"),
-        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminListGroupsForUser"), ("user-pool",)),
+        Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUpdateUserAttributes",
+               "cognito-idp:AdminListGroupsForUser", "cognito-idp:DescribeUserPool"), ("user-pool",)),
+        Grant(("sns:GetTopicAttributes",), ("topic:events",)),  # GET /health?deep=1 only
     ),
     "jwt_authorizer": (),
     "publish_outbox": (
         Grant(("sns:Publish",), ("topic:events",)),
+        _table("outbox", "UpdateItem"),  # marks what it published
+    ),
+    "relay_outbox": (
+        _index("outbox"),
+        Grant(("sns:Publish",), ("topic:events",)),
+        _table("outbox", "UpdateItem"),
     ),
     "handle_payment_messages": (
         _table("payments", "GetItem", "PutItem", "UpdateItem"),
@@ -95,6 +105,7 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "send_notifications": (
         _table("notifications", "GetItem", "PutItem", "UpdateItem"),
         _table("outbox", "PutItem"),
+        Grant(("cognito-idp:AdminGetUser",), ("user-pool",)),  # the recipient's verified address
         Grant(("ses:SendEmail",), ("email-identity",)),
     ),
     "websocket_connect": (

@@ -4,6 +4,8 @@ Reads the stage's API URL from Chalice's deployed state (`.chalice/deployed/<sta
 `rest_api` resource's `rest_api_url`), or takes `--url`, then checks over HTTP:
 
 - GET /health is 200 `{"status": "ok"}`;
+- GET /health?deep=1 (readiness) is 200 with every check `ok`: the API function reaches each of its
+  tables, the events topic and the user pool with its own role (a 503 names what failed);
 - GET /products is 200 with the list shape (`items` of products, `next_cursor`), checked with the
   route's own response schema;
 - GET /orders without a token is 401 with an error body: the app's `{"Code": "UnauthorizedError",
@@ -71,6 +73,17 @@ def _health(response: Response) -> str | None:
     return _schema_problem(HEALTH, response.body)
 
 
+def _readiness(response: Response) -> str | None:
+    body = response.body
+    if response.status != 200:
+        message = body.get("Message") if isinstance(body, dict) else None
+        return f"status {response.status}, expected 200" + (f": {message}" if message else "")
+    if not isinstance(body, dict) or body.get("status") != "ok" or "checks" not in body:
+        return f"body {body!r}, expected {{'status': 'ok', 'checks': {{...}}}}"
+    problem = _schema_problem(HEALTH, body)
+    return f"not every backend is reachable: {problem}" if problem else None
+
+
 def _products(response: Response) -> str | None:
     if response.status != 200:
         return f"status {response.status}, expected 200"
@@ -90,8 +103,8 @@ def _unauthorized(response: Response) -> str | None:
     return None
 
 
-CHECKS = (Check("GET", "/health", _health), Check("GET", "/products", _products),
-          Check("GET", "/orders", _unauthorized))
+CHECKS = (Check("GET", "/health", _health), Check("GET", "/health?deep=1", _readiness),
+          Check("GET", "/products", _products), Check("GET", "/orders", _unauthorized))
 
 
 def api_url(stage: str, project_dir: Path = ROOT) -> str:

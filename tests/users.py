@@ -25,6 +25,7 @@ def make_user(admin: bool = False, name: str = "Test User") -> TestUser:
     email = f"user-{uuid.uuid4().hex[:10]}@example.com"
     user_id = service.sign_up(email, PASSWORD, name)["user_id"]
     cognito.admin_confirm_sign_up(email)
+    cognito.mark_email_verified(user_id)  # as confirming with the emailed code does on AWS
     if admin:
         cognito.add_to_group(email, "admin")
     return TestUser(user_id=user_id, email=email, id_token=service.log_in(email, PASSWORD)["id_token"])

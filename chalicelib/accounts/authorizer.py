@@ -4,7 +4,10 @@ A Chalice built-in authorizer: API Gateway runs it before the API Lambda on depl
 `chalice local` and `chalice.test.Client` run the very same code. It never raises (an exception in
 an authorizer drops the connection under `chalice local`): a request without a valid token is
 let through marked as unauthenticated and `web.route` answers 401 in the contract's error shape,
-so the only way into a protected route's code is a token this module verified.
+so the only way into a protected route's code is a token this module verified. When the user
+pool's signing keys cannot be fetched the context says `keys_unavailable` instead, and `web.route`
+verifies the token itself: API Gateway caches this verdict for 5 minutes, and a valid token must
+work again as soon as the keys are reachable. Only if they still are not is the answer a 503.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from chalicelib.observability import logger
 
 bp = Blueprint(__name__)
 ANONYMOUS = "anonymous"
+KEYS_UNAVAILABLE = "keys_unavailable"  # in the context: the token could not be checked, not found wrong
 
 
 # API Gateway caches a verdict per token for 5 minutes; web.route re-checks `expires_at` on every call.
@@ -30,6 +34,10 @@ def jwt_authorizer(auth_request: AuthRequest) -> AuthResponse:
     except tokens.InvalidToken as exc:
         logger.info("rejected token", extra={"reason": str(exc)})
         return AuthResponse(routes=["*"], principal_id=ANONYMOUS, context={"token_error": str(exc)})
+    except tokens.KeysUnavailable as exc:  # web.route checks the token again, and answers 503 if it still cannot
+        logger.error("signing keys unavailable", extra={"reason": str(exc)})
+        return AuthResponse(routes=["*"], principal_id=ANONYMOUS, context={
+            "token_error": "signing keys unavailable", KEYS_UNAVAILABLE: "true"})
     return AuthResponse(routes=["*"], principal_id=claims.user_id, context={
         "email": claims.email, "is_admin": "true" if claims.is_admin else "false",
         "expires_at": claims.expires_at})

@@ -37,11 +37,31 @@ def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def sign_up(email: str, password: str, name: str) -> str:
-    """Register the user; return their id (Cognito's `sub`)."""
+    """Register the user; return their id (Cognito's `sub`).
+
+    The pool's username attribute is `email`, so Cognito sets the email attribute from `Username`;
+    the app client may write only `name` (infra/template.yaml), so sending `email` would be refused.
+    """
     settings = get_settings()
     response = _call("sign_up", ClientId=settings.user_pool_client_id, Username=email, Password=password,
-                     UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}])
+                     UserAttributes=[{"Name": "name", "Value": name}])
     return response["UserSub"]
+
+
+def mark_email_verified(user_id: str) -> None:
+    """Mark the user's address verified: only for stages that confirm sign-ups without a code."""
+    _call("admin_update_user_attributes", UserPoolId=get_settings().user_pool_id, Username=user_id,
+          UserAttributes=[{"Name": "email_verified", "Value": "true"}])
+
+
+def verified_email(user_id: str) -> str | None:
+    """The user's email address if Cognito has it verified; None if not, or if there is no such user."""
+    try:
+        user = _call("admin_get_user", UserPoolId=get_settings().user_pool_id, Username=user_id)
+    except Unauthorized:  # UserNotFoundException: the account was deleted
+        return None
+    attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+    return attributes.get("email") if attributes.get("email_verified") == "true" else None
 
 
 def confirm_sign_up(email: str, code: str) -> None:

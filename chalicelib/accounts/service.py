@@ -35,8 +35,9 @@ def sign_up(email: str, password: str, name: str) -> dict[str, str]:
     email = email.lower()
     check_password(password)
     user_id = cognito.sign_up(email, password, name)
-    if get_settings().auto_confirm_signups:
+    if get_settings().auto_confirm_signups:  # no code is sent, so the address counts as verified
         cognito.admin_confirm_sign_up(email)
+        cognito.mark_email_verified(user_id)
     _create_profile(user_id, email, name)
     return {"user_id": user_id, "email": email}
 

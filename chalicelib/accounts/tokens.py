@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import untrusted_json
 from chalicelib.settings import get_settings
 
 ADMIN_GROUP = "admin"
@@ -31,6 +32,10 @@ _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
 class InvalidToken(Exception):
     """The token is not a valid id token of this user pool and app client."""
+
+
+class KeysUnavailable(Exception):
+    """The user pool's signing keys could not be fetched, so no token can be checked right now."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,8 @@ class _KeyCache:
         with self._lock:
             if (url, kid) not in self._keys and time.monotonic() - self._fetched_at.get(url, -1e9) > \
                     JWKS_REFRESH_SECONDS:
-                self._fetched_at[url] = time.monotonic()
-                for jwk in fetch_jwks(url).get("keys", []):
-                    if jwk.get("kty") == "RSA" and jwk.get("kid"):
-                        self._keys[(url, jwk["kid"])] = (_b64int(jwk["n"]), _b64int(jwk["e"]))
+                self._keys.update({(url, key_id): key for key_id, key in _fetched_keys(url).items()})
+                self._fetched_at[url] = time.monotonic()  # only a fetch that worked is rate limited
             try:
                 return self._keys[(url, kid)]
             except KeyError:
@@ -88,6 +91,16 @@ class _KeyCache:
 
 
 keys = _KeyCache()
+
+
+def _fetched_keys(url: str) -> dict[str, tuple[int, int]]:
+    """The RSA keys of the JWKS at `url` by key id; KeysUnavailable if it cannot be fetched or read."""
+    try:
+        jwks = fetch_jwks(url)
+        return {jwk["kid"]: (_b64int(jwk["n"]), _b64int(jwk["e"])) for jwk in jwks.get("keys", [])
+                if jwk.get("kty") == "RSA" and jwk.get("kid")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # urllib's errors are OSErrors
+        raise KeysUnavailable(f"the user pool's signing keys could not be fetched: {exc!r}"[:300]) from None
 
 
 def _b64decode(segment: str) -> bytes:
@@ -111,7 +124,8 @@ def rs256_signature_valid(signing_input: bytes, signature: bytes, modulus: int, 
 
 
 def verify_id_token(token: str, now: float | None = None) -> Claims:
-    """The token's claims, or InvalidToken saying (for the logs) what was wrong."""
+    """The token's claims, or InvalidToken saying (for the logs) what was wrong; KeysUnavailable when
+    the signing keys it needs cannot be fetched."""
     settings = get_settings()
     if not settings.user_pool_id or not settings.user_pool_client_id:
         raise InvalidToken("the user pool is not configured")
@@ -119,8 +133,8 @@ def verify_id_token(token: str, now: float | None = None) -> Claims:
         raise InvalidToken("not a JWT")
     header_b64, payload_b64, signature_b64 = token.split(".")
     try:
-        header = json.loads(_b64decode(header_b64))
-        payload = json.loads(_b64decode(payload_b64))
+        header = untrusted_json.loads(_b64decode(header_b64))
+        payload = untrusted_json.loads(_b64decode(payload_b64))
         signature = _b64decode(signature_b64)
     except (ValueError, UnicodeDecodeError):
         raise InvalidToken("not a JWT") from None

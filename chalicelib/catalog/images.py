@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import io
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,13 @@ KEY_PREFIX = "images/"
 UPLOAD_CONTENT_TYPE = "application/octet-stream"  # what the presigned PUT signs; the real type is sniffed
 THUMBNAIL_PX = 256
 MAX_PIXELS = 40_000_000  # a small file can still decode to a huge bitmap (a "decompression bomb")
+# Making a thumbnail needs memory in proportion to the pixels, and a 151 KB PNG can be 6300x6300.
+# Bytes per pixel at the peak, measured (tests/unit/test_images.py): a PNG is decoded whole (4 bytes
+# a pixel) and Pillow's resize premultiplies RGBA into a copy of it; WebP decodes into a buffer, then
+# into the image, then the same copy; a JPEG is decoded already reduced (Image.draft: 1/8 a side).
+PEAK_BYTES_PER_PIXEL = {"jpeg": 1, "png": 8, "webp": 16}
+DECODE_MEMORY_SHARE = 0.5  # of the function's memory; the rest: the runtime, the code, the upload
+FUNCTION_MEMORY_MB = 512  # .chalice/config.json lambda_memory_size, when Lambda does not say
 RECORD_RETENTION = timedelta(days=90)
 
 
@@ -78,23 +86,33 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def max_pixels(kind: str) -> int:
+    """The most pixels an image of `kind` may have: what making its thumbnail needs must fit in
+    DECODE_MEMORY_SHARE of the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, set by Lambda)."""
+    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or FUNCTION_MEMORY_MB)
+    budget = int(memory_mb * 2**20 * DECODE_MEMORY_SHARE)
+    return min(MAX_PIXELS, budget // PEAK_BYTES_PER_PIXEL[kind])
+
+
 def make_thumbnail(data: bytes, kind: str) -> bytes:
     """A thumbnail of the image (at most THUMBNAIL_PX a side, same format); InvalidImage if Pillow
-    cannot decode it as `kind` or it has more than MAX_PIXELS."""
+    cannot decode it as `kind` or it has more than `max_pixels(kind)`."""
     from PIL import Image, ImageOps  # lazily: importing Pillow is slow, and only this path needs it
 
     image_format = FORMATS[kind]
+    limit = max_pixels(kind)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != image_format.pillow_name:
                 raise InvalidImage(f"Not a valid {image_format.pillow_name} image")
             width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise InvalidImage(f"The image is {width}x{height} pixels; at most {MAX_PIXELS} pixels are allowed")
+            if width * height > limit:
+                raise InvalidImage(f"The image is {width}x{height} pixels; at most {limit} pixels are allowed "
+                                   f"for {image_format.pillow_name}")
             image.verify()
         with Image.open(io.BytesIO(data)) as image:
-            thumbnail = ImageOps.exif_transpose(image)
-            thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))  # in place: no copy of the full bitmap
+            thumbnail = ImageOps.exif_transpose(image)  # then turned upright (a copy of the small one)
             if kind == "jpeg" and thumbnail.mode not in ("RGB", "L"):
                 thumbnail = thumbnail.convert("RGB")
             out = io.BytesIO()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from chalice import Blueprint
-from chalice.app import DynamoDBEvent, SQSEvent
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
-from chalicelib.events import publisher
+from chalicelib.events import publisher, relay
 from chalicelib.events.envelope import Event
 from chalicelib.observability import bind_correlation_id, logger
 from chalicelib.settings import OUTBOX_STREAM_ARN, UNSET_STREAM_ARN
@@ -21,6 +21,12 @@ bp = Blueprint(__name__)
 def publish_outbox(event: DynamoDBEvent) -> None:
     publisher.publish(publisher.outgoing_from_stream(
         (record.event_name, record.new_image) for record in event))
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES))
+def relay_outbox(event: CloudWatchEvent) -> None:
+    """Republish what the stream's publisher did not publish (chalicelib/events/relay.py)."""
+    relay.relay()
 
 
 def consume_sqs_batch(event: SQSEvent, consumer: Callable[[Event], None]) -> dict:

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.dynamo import table_meta
 
+UNPUBLISHED_SHARDS = 8  # the sparse index's partitions: every event is written to it and removed again
+
+
+class UnpublishedIndex(GlobalSecondaryIndex):
+    """gsi1: the outbox items not yet published, oldest first per shard (sparse: published items leave it)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)  # "UNPUBLISHED#<shard>"
+    gsi1sk = UnicodeAttribute(range_key=True)  # "<recorded_at>#<event_id>"
+
 
 class OutboxItem(Model):
-    """One event waiting to be published. Written in the same transaction as the state it reports."""
+    """One event, written in the same transaction as the state it reports; `gsi1pk`/`gsi1sk` until
+    it is published (the publisher, or the relay, removes them and sets `published_at`)."""
 
     Meta = table_meta("outbox")
     pk = UnicodeAttribute(hash_key=True)  # "EVENT#<event_id>"
@@ -17,6 +32,10 @@ class OutboxItem(Model):
     event_type = UnicodeAttribute()
     body = UnicodeAttribute()  # the envelope, as published
     expires_at = TTLAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    published_at = UnicodeAttribute(null=True)
+    unpublished = UnpublishedIndex()
 
 
 class InboxItem(Model):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chalicelib import aws
+from chalicelib.events import outbox
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
 
@@ -16,6 +17,7 @@ SNS_BATCH = 10  # PublishBatch's maximum
 class OutgoingEvent:
     event_type: str
     body: str
+    event_id: str
 
 
 class PublishFailed(RuntimeError):
@@ -24,12 +26,14 @@ class PublishFailed(RuntimeError):
 
 def outgoing_from_stream(records: Iterable[tuple[str, dict]]) -> list[OutgoingEvent]:
     """The events among stream records `(event_name, new_image)`: only inserts publish."""
-    return [OutgoingEvent(event_type=image["event_type"]["S"], body=image["body"]["S"])
+    return [OutgoingEvent(event_type=image["event_type"]["S"], body=image["body"]["S"],
+                          event_id=image["pk"]["S"].removeprefix("EVENT#"))
             for event_name, image in records if event_name == "INSERT" and image]
 
 
 def publish(events: list[OutgoingEvent]) -> int:
-    """Publish in batches of 10 (one SNS call per 10 events); raise if any entry failed."""
+    """Publish in batches of 10 (one SNS call per 10 events), taking each published event out of the
+    outbox's unpublished index; raise if any entry failed (those stay there for the relay)."""
     topic_arn = get_settings().events_topic_arn
     sns = aws.client("sns")
     for start in range(0, len(events), SNS_BATCH):
@@ -38,6 +42,7 @@ def publish(events: list[OutgoingEvent]) -> int:
             {"Id": str(i), "Message": event.body,
              "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": event.event_type}}}
             for i, event in enumerate(chunk)])
+        outbox.mark_published([chunk[int(entry["Id"])].event_id for entry in response.get("Successful", [])])
         if response.get("Failed"):
             raise PublishFailed(f"SNS refused {len(response['Failed'])} event(s): {response['Failed'][:3]}")
     if events:

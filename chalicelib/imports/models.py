@@ -5,7 +5,8 @@ Items (generic keys, see infra/template.yaml):
           bucket; `import_id` is derived from the key (chalicelib/imports/service.py). It holds the
           progress (`next_offset`: the byte where the next unread row starts, `next_row`: its row
           number), the counts, the first 100 row errors, and the lease (`lease_token`,
-          `lease_until`) of the one invocation allowed to advance it.
+          `lease_until`) of the one invocation allowed to advance it, and `attempts`: how many
+          invocations have started from the current checkpoint (see service.MAX_ATTEMPTS).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ImportRecord(Model):
     rows_failed = NumberAttribute(default=0)
     errors = ListAttribute(of=RowError, default=list)  # the first 100
     chunks = NumberAttribute(default=0)  # invocations that advanced it
+    attempts = NumberAttribute(default=0)  # invocations that started from the current checkpoint
     lease_token = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)  # epoch seconds
     created_at = UnicodeAttribute()

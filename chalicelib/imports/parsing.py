@@ -12,12 +12,12 @@ the line it starts on. Blank lines are skipped (not rows) but still counted in t
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import untrusted_json
 from chalicelib.catalog.service import NEW_PRODUCT
 from chalicelib.errors import InvalidInput
 
@@ -29,6 +29,7 @@ INTEGER_COLUMNS = ("price_cents", "stock")
 MAX_ROW_BYTES = 64 * 1024  # far above the longest valid row (description: 2000 characters)
 SNIFF_BYTES = 8192
 MAX_MESSAGE_CHARS = 300
+MAX_INTEGER_CHARS = 30  # far beyond any valid price or stock; int() of 4,301+ digits raises
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _EXTENSIONS = {".csv": CSV, ".jsonl": JSONL, ".ndjson": JSONL}
 _BOM = "\ufeff"
@@ -199,7 +200,7 @@ def csv_columns(record: Record) -> list[str]:
     expected = ",".join(COLUMNS)
     unknown = [name for name in names if name not in COLUMNS]
     if unknown:
-        raise NotAnImportFile(_clip(f"Not a product CSV: unknown column(s) {', '.join(repr(n) for n in unknown)}; "
+        raise NotAnImportFile(clip(f"Not a product CSV: unknown column(s) {', '.join(repr(n) for n in unknown)}; "
                                     f"the header is {expected} (description, currency and category optional)"),
                               record.row)
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
@@ -217,7 +218,7 @@ def first_json_object(record: Record) -> None:
     if record.text is None:
         raise NotAnImportFile(f"Not JSON Lines: line {record.row} {record.problem}", record.row)
     try:
-        value = json.loads(record.text.lstrip(_BOM))
+        value = untrusted_json.loads(record.text.lstrip(_BOM))
     except ValueError:
         raise NotAnImportFile(f"Not JSON Lines: line {record.row} is not JSON", record.row) from None
     if not isinstance(value, dict):
@@ -238,7 +239,11 @@ def csv_row(record: Record, columns: list[str]) -> Row:
     for name, value in zip(columns, values, strict=False):
         if value == "":
             continue  # empty: the default (optional columns) or "is required"
-        fields[name] = int(value) if name in INTEGER_COLUMNS and _INTEGER.fullmatch(value.strip()) else value
+        if name in INTEGER_COLUMNS and _INTEGER.fullmatch(value.strip()):
+            if len(value.strip()) > MAX_INTEGER_CHARS:
+                return Row(record.row, None, f"{name} has more than {MAX_INTEGER_CHARS} digits")
+            value = int(value)
+        fields[name] = value
     return _validated(record.row, fields)
 
 
@@ -247,9 +252,9 @@ def jsonl_row(record: Record) -> Row:
     if record.text is None:
         return Row(record.row, None, f"The line {record.problem}")
     try:
-        value = json.loads(record.text.lstrip(_BOM), parse_constant=_reject_constant)
+        value = untrusted_json.loads(record.text.lstrip(_BOM))
     except ValueError as exc:
-        return Row(record.row, None, _clip(f"Not valid JSON: {exc}"))
+        return Row(record.row, None, clip(f"Not valid JSON: {exc}"))
     if not isinstance(value, dict):
         return Row(record.row, None, "Must be a JSON object")
     return _validated(record.row, value)
@@ -259,12 +264,8 @@ def _validated(row: int, fields: dict[str, Any]) -> Row:
     try:
         return Row(row, NEW_PRODUCT.validate(fields))
     except InvalidInput as exc:
-        return Row(row, None, _clip("; ".join(f"{e['field']} {e['message']}" for e in exc.errors) or exc.message))
+        return Row(row, None, clip("; ".join(f"{e['field']} {e['message']}" for e in exc.errors) or exc.message))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _clip(message: str) -> str:
+def clip(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS - 1] + "…"

@@ -21,6 +21,11 @@ the object it is importing. Rules kept here:
   (S3's retry, or the message's redelivery) resumes the same way.
 - A new object at the same key starts the import over; an event for an object that has since been
   replaced is ignored (its ETag no longer matches).
+- Attempts are bounded: the record counts the invocations that started from its current checkpoint.
+  The MAX_ATTEMPTS-th that fails ends the import FAILED with the error, and one that finds more
+  (its predecessors died without a word: a timeout, memory) ends it FAILED at once. Both triggers
+  deliver more often than that (S3: 3 times, the imports queue: 5 receives before its DLQ), so an
+  import never stays PROCESSING after its handler gave up; `imports.rerun` starts it again.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ CHECKPOINT_ROWS = 250  # rows per progress write and per ProductImported event
 MAX_ERRORS = 100  # row errors kept on the import (the contract lists at most 100)
 READ_CHUNK_BYTES = 64 * 1024
 READ_WINDOW_BYTES = 1024 * 1024  # bytes per ranged GET: the most any one response holds
+MAX_ATTEMPTS = 2  # invocations per checkpoint; below S3's 3 deliveries and the queue's 5 receives
 LEASE_MARGIN_SECONDS = 5.0
 MAX_RESERVE_SECONDS = 5.0  # time kept back from the invocation's budget to write the last checkpoint
 CONTENT_TYPES = {".csv": "text/csv", ".jsonl": "application/x-ndjson"}
@@ -166,14 +172,21 @@ def import_object(key: str, etag: str | None, budget: Budget) -> Outcome:
         logger.info("import: nothing to do (finished, or another invocation holds it)",
                     extra={"import_id": import_id_for_key(key)})
         return Outcome.SKIPPED
+    if int(record.attempts) > MAX_ATTEMPTS:
+        return _fail(record, f"The import stopped at row {int(record.next_row)}: {MAX_ATTEMPTS} invocations "
+                             "ended without finishing (a timeout or a crash); see docs/imports.md to re-run it")
     try:
         return _advance(record, budget)
     except LeaseLost:
         logger.warning("import: lease lost; another invocation goes on", extra={"import_id": record.import_id})
         return Outcome.SKIPPED
-    except Exception:
-        _release(record)
-        raise
+    except Exception as exc:
+        if int(record.attempts) < MAX_ATTEMPTS:
+            _release(record)
+            raise  # the trigger delivers again and the next invocation resumes from the checkpoint
+        logger.exception("import: giving up", extra={"import_id": record.import_id})
+        return _fail(record, parsing.clip(f"The import stopped at row {int(record.next_row)}, "
+                                          f"{MAX_ATTEMPTS} attempts failed: {type(exc).__name__}: {exc}"))
 
 
 def continue_import(message: dict[str, Any], budget: Budget) -> Outcome:
@@ -208,7 +221,7 @@ def _claim(key: str, etag: str, size: int | None, budget: Budget, create: bool =
     if create:
         record = ImportRecord(pk=_pk(import_id), sk="IMPORT", import_id=import_id, key=key, status=PROCESSING,
                               object_etag=etag, object_size=size, lease_token=token, lease_until=lease_until,
-                              chunks=1, created_at=stamp, updated_at=stamp)
+                              chunks=1, attempts=1, created_at=stamp, updated_at=stamp)
         try:
             record.save(condition=ImportRecord.pk.does_not_exist())
             return record
@@ -228,11 +241,11 @@ def _claim(key: str, etag: str, size: int | None, budget: Budget, create: bool =
             ImportRecord.object_size.set(size), ImportRecord.next_offset.set(0), ImportRecord.next_row.set(1),
             ImportRecord.rows_total.set(0), ImportRecord.rows_imported.set(0), ImportRecord.rows_failed.set(0),
             ImportRecord.errors.set([]), ImportRecord.file_format.remove(), ImportRecord.columns.remove(),
-            ImportRecord.chunks.set(1)]
+            ImportRecord.chunks.set(1), ImportRecord.attempts.set(1)]
     elif record.status == PROCESSING and record.object_etag == etag and (record.lease_until or 0) < now:
         unchanged = ((ImportRecord.status == PROCESSING) & (ImportRecord.object_etag == etag)
                      & (ImportRecord.lease_until.does_not_exist() | (ImportRecord.lease_until < now)))
-        actions = lease + [ImportRecord.chunks.add(1)]
+        actions = lease + [ImportRecord.chunks.add(1), ImportRecord.attempts.add(1)]
     else:
         return None
     try:
@@ -333,9 +346,14 @@ def _object_chunks(record: ImportRecord, offset: int, size: int) -> Generator[by
 
 
 def _parse(rec: parsing.Record, progress: _Progress) -> parsing.Row:
-    if progress.file_format == parsing.CSV:
-        return parsing.csv_row(rec, progress.columns or [])
-    return parsing.jsonl_row(rec)
+    """The row, or its error: whatever is wrong with one row never stops the others (contract, section 6)."""
+    try:
+        if progress.file_format == parsing.CSV:
+            return parsing.csv_row(rec, progress.columns or [])
+        return parsing.jsonl_row(rec)
+    except Exception as exc:  # a row the parser did not foresee: recorded as the row's error, and logged
+        logger.exception("import: a row could not be read", extra={"row": rec.row})
+        return parsing.Row(rec.row, None, parsing.clip(f"The row could not be read: {type(exc).__name__}"))
 
 
 def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) -> None:
@@ -353,7 +371,7 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
         ImportRecord.rows_total.set(progress.rows_imported + progress.rows_failed),
         ImportRecord.rows_imported.set(progress.rows_imported), ImportRecord.rows_failed.set(progress.rows_failed),
         ImportRecord.errors.set(progress.errors), ImportRecord.file_format.set(progress.file_format),
-        ImportRecord.updated_at.set(now_iso())]
+        ImportRecord.attempts.set(1), ImportRecord.updated_at.set(now_iso())]
     if progress.columns:
         actions.append(ImportRecord.columns.set(progress.columns))
     if final:
@@ -374,6 +392,7 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
         if _condition_failed(exc):
             raise LeaseLost("the lease was taken over") from None
         raise
+    record.attempts, record.next_row = 1, progress.row  # this invocation is the first at the new checkpoint
     metrics.add_metric(name="ImportRowsImported", unit="Count", value=len(valid))
     metrics.add_metric(name="ImportRowsFailed", unit="Count", value=len(failed))
     if final:

@@ -10,6 +10,7 @@ from chalicelib.dynamo import table_meta
 
 EMAIL_PENDING = "PENDING"  # stored, email not yet accepted by SES
 EMAIL_SENT = "SENT"
+EMAIL_NOT_SENT = "NOT_SENT"  # never sent: the address is not the user's verified one (or the user is gone)
 
 
 class ByUserIndex(GlobalSecondaryIndex):

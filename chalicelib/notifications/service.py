@@ -23,12 +23,13 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from chalicelib import aws, pagination
+from chalicelib.accounts import cognito
 from chalicelib.dynamo import now_iso, transaction, utc_now
 from chalicelib.errors import InvalidInput
-from chalicelib.events import outbox
+from chalicelib.events import checks, outbox
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
-from chalicelib.notifications.models import EMAIL_PENDING, EMAIL_SENT, Notification
+from chalicelib.notifications.models import EMAIL_NOT_SENT, EMAIL_PENDING, EMAIL_SENT, Notification
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
 
@@ -51,6 +52,7 @@ class Outcome(enum.Enum):
     SENT = "sent"
     ALREADY_SENT = "already_sent"
     IGNORED = "ignored"
+    NOT_SENT = "not_sent"  # stored, but the address is not the user's verified one: no email
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,13 @@ def notify(event: Event) -> Outcome:
     if notification.email_status == EMAIL_SENT:
         logger.info("notification already sent", extra={"notification_id": notification.notification_id})
         return Outcome.ALREADY_SENT
+    if notification.email_status == EMAIL_NOT_SENT:
+        return Outcome.NOT_SENT
+    if not _is_verified_address_of(recipient):
+        logger.warning("notification not emailed: not the user's verified address",
+                       extra={"notification_id": notification.notification_id, "user_id": recipient.user_id})
+        _mark(notification, [Notification.email_status.set(EMAIL_NOT_SENT)])
+        return Outcome.NOT_SENT
     message_id = send_email(recipient.email, notification.subject, notification.body)
     _mark_sent(notification, message_id)
     metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
@@ -90,7 +99,18 @@ def recipient_of(data: Mapping[str, Any]) -> Recipient:
         raise InvalidNotificationEvent(f"event data lacks {', '.join(problems)}")
     if not _EMAIL.fullmatch(data["email"]):
         raise InvalidNotificationEvent("event data's email is not an email address")
+    bad = [name for name in ("order_id", "user_id") if not checks.ID_FORMATS[name].fullmatch(data[name])]
+    if bad:  # an order_id is mailed in the subject: never a sentence someone wrote into an event
+        raise InvalidNotificationEvent(f"event data's {', '.join(bad)} is not an id of this app")
     return Recipient(user_id=data["user_id"], email=data["email"])
+
+
+def _is_verified_address_of(recipient: Recipient) -> bool:
+    """True if the event's address is the one Cognito holds verified for the user, now: an event
+    names an address, but only the user pool says whose it is (a user cannot change it: the app
+    client may not write `email`, infra/template.yaml)."""
+    verified = cognito.verified_email(recipient.user_id)
+    return verified is not None and verified.lower() == recipient.email.lower()
 
 
 def _store_once(event: Event, recipient: Recipient, message: templates.Message) -> Notification:
@@ -129,15 +149,18 @@ def send_email(to_address: str, subject: str, body: str) -> str:
 
 
 def _mark_sent(notification: Notification, message_id: str) -> None:
+    _mark(notification, [Notification.email_status.set(EMAIL_SENT), Notification.email_message_id.set(message_id),
+                         Notification.sent_at.set(now_iso())])
+
+
+def _mark(notification: Notification, actions: list[Any]) -> None:
+    """Move a PENDING notification on (conditional: a concurrent delivery may have done it)."""
     try:
-        notification.update(
-            actions=[Notification.email_status.set(EMAIL_SENT), Notification.email_message_id.set(message_id),
-                     Notification.sent_at.set(now_iso())],
-            condition=Notification.email_status == EMAIL_PENDING)
+        notification.update(actions=actions, condition=Notification.email_status == EMAIL_PENDING)
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
-        logger.warning("notification was marked sent by a concurrent delivery",
+        logger.warning("notification was marked by a concurrent delivery",
                        extra={"notification_id": notification.notification_id})
 
 

@@ -31,7 +31,7 @@ from chalicelib.accounts.models import Address
 from chalicelib.catalog import service as catalog
 from chalicelib.dynamo import iso, now_iso, transaction, utc_now
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
-from chalicelib.events import inbox, outbox
+from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.envelope import Event
 from chalicelib.observability import logger, metrics
 from chalicelib.orders.models import (
@@ -337,10 +337,12 @@ def apply_payment_event(event: Event) -> inbox.Outcome | None:
     if writer is None:
         logger.warning("ignored event type", extra={"event_type": event.event_type})
         return None
-    order_id = event.data.get("order_id")
-    if not isinstance(order_id, str) or not order_id:
-        raise ValueError(f"{event.event_type} {event.event_id} has no order_id")
+    checks.require_ids(event, "order_id", "user_id")
+    order_id = event.data["order_id"]
     order = _load(order_id)  # NotFound raises: retried, never silently dropped
+    # A payment result counts only for this order's customer, amount and currency (events/checks.py).
+    checks.require_same(event, {"user_id": order.user_id, "amount_cents": int(order.total_cents),
+                                "currency": order.currency})
     outcome = inbox.apply_once(CONSUMER, event, lambda tx: writer(tx, order, event))
     if outcome is inbox.Outcome.REJECTED:
         logger.warning("illegal transition ignored", extra={"order_id": order_id, "status": order.status,

@@ -32,7 +32,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.dynamo import now_iso, put_if_absent
-from chalicelib.events import inbox, outbox
+from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.payments.models import Payment, PaymentStatus
@@ -109,6 +109,7 @@ def handle_order_placed(event: Event, provider: PaymentProvider | None = None) -
     order = order_facts(event, needs_token=True)
     provider = provider or get_provider()
     payment = _open_payment(order)
+    _require_same_order(event, payment)  # a second OrderPlaced of an order must be the same order
     if payment.status == PaymentStatus.VOIDED and payment.charge_id:
         _refund(payment, PaymentStatus.VOIDED, order, event, provider)  # resume an interrupted late refund
         return
@@ -218,9 +219,7 @@ def handle_order_cancelled(event: Event, provider: PaymentProvider | None = None
 
 def _cancel_payment(payment: Payment | None, order: OrderFacts, event: Event, provider: PaymentProvider) -> bool:
     """One attempt; False when a conditional write found the payment changed (read it again and retry)."""
-    if event.data.get("was_paid") and (payment is None or payment.status != PaymentStatus.SUCCEEDED):
-        logger.info("order was paid but the payment is not SUCCEEDED", extra={
-            "order_id": order.order_id, "payment_status": payment and payment.status})
+    _require_cancellable(event, payment)
     if payment is None:
         return _create_voided(order, event)
     status = payment.status
@@ -273,6 +272,37 @@ def _refund(payment: Payment, expected: PaymentStatus, order: OrderFacts, event:
     return _applied_or_duplicate(outcome)
 
 
+# --- what an event must fit (chalicelib/events/checks.py) ---------------------------------------
+
+CANCEL_REASONS = frozenset({"cancelled_by_customer", "cancelled_by_admin", "payment_declined", "payment_timeout"})
+SETTLED_BY_A_CHARGE = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+
+
+def _require_same_order(event: Event, payment: Payment) -> None:
+    """Reject an event about the payment's order that names another customer, amount or currency."""
+    checks.require_same(event, {"user_id": payment.user_id, "total_cents": int(payment.amount_cents),
+                                "currency": payment.currency})
+
+
+def _require_cancellable(event: Event, payment: Payment | None) -> None:
+    """Reject an OrderCancelled the orders service could not have sent for this payment: a refund
+    only of what was charged, for a reason orders cancels for, consistent with what it knew: an
+    order it saw paid has a charge; one it cancelled for a declined payment or for not being paid
+    in time was never paid as far as it knew."""
+    data = event.data
+    if data.get("reason") not in CANCEL_REASONS or not isinstance(data.get("was_paid"), bool):
+        checks.reject(event, "not a reason or state orders cancels for", reason=data.get("reason"))
+    if payment is not None:
+        _require_same_order(event, payment)
+    status = payment.status if payment is not None else None
+    if data["was_paid"] and status not in SETTLED_BY_A_CHARGE:
+        checks.reject(event, "the order cannot have been paid: no charge succeeded", payment_status=status)
+    if data["was_paid"] and data["reason"] in ("payment_declined", "payment_timeout"):
+        checks.reject(event, "a paid order is not cancelled for its payment", reason=data["reason"])
+    if data["reason"] == "payment_declined" and status != PaymentStatus.FAILED:
+        checks.reject(event, "the payment was not declined", payment_status=status)
+
+
 # --- shared ------------------------------------------------------------------------------------
 
 def order_facts(event: Event, needs_token: bool) -> OrderFacts:
@@ -285,6 +315,7 @@ def order_facts(event: Event, needs_token: bool) -> OrderFacts:
         bad.append("total_cents")
     if bad:
         raise InvalidEvent(f"{event.event_type} {event.event_id}: missing or invalid {', '.join(bad)}")
+    checks.require_ids(event, "order_id", "user_id")
     return OrderFacts(order_id=data["order_id"], user_id=data["user_id"], email=data["email"], amount_cents=total,
                       currency=data["currency"], payment_token=data.get("payment_token"))
 

@@ -84,14 +84,15 @@ def _pump(stream: Any, sink: list[str], ready: threading.Event) -> None:
 
 
 @contextmanager
-def running_devstack() -> Iterator[DevStack]:
+def running_devstack(overrides: dict[str, str] | None = None) -> Iterator[DevStack]:
+    """A dev stack on free ports; `overrides` replaces environment variables of its process."""
     api_port, aws_port, web_port, ws_port = free_port(), free_port(), free_port(), free_port()
     state_dir = Path(tempfile.mkdtemp(prefix="storefront-devstack-"))
     env = {**os.environ, "STOREFRONT_API_PORT": str(api_port), "STOREFRONT_AWS_PORT": str(aws_port),
            "STOREFRONT_WEB_PORT": str(web_port), "STOREFRONT_WS_PORT": str(ws_port),
            "STOREFRONT_DEV_STATE_DIR": str(state_dir),
            "STOREFRONT_DEV_VISIBILITY_TIMEOUT": "2", "STOREFRONT_DEV_SCHEDULE_SECONDS": "2",
-           "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1"}
+           "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1", **(overrides or {})}
     for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_WEB_ORIGIN", "STOREFRONT_EVENTS_TOPIC_ARN",
                  "STOREFRONT_WEBSOCKET_API_ID",
                  "STOREFRONT_OUTBOX_STREAM_ARN", "STOREFRONT_USER_POOL_ID", "STOREFRONT_USER_POOL_CLIENT_ID"):

@@ -94,3 +94,18 @@ def test_products_create_read_update_list_delete(devstack, admin):
     assert admin.call("DELETE", path).status_code == 404
     remaining = anonymous.call("GET", f"/products?category={category}").json()["items"]
     assert [p["product_id"] for p in remaining] == [second["product_id"]]
+
+
+def test_refresh_for_a_deleted_user_is_a_503_not_the_emulators_html_500(devstack):
+    """Issue 14, item 9: moto server answers this InitiateAuth with an HTML 500, and so did the API."""
+    anonymous, email = Api(devstack), f"gone-{uuid.uuid4().hex[:8]}@example.com"
+    assert anonymous.call("POST", "/auth/signup", {"email": email, "password": PASSWORD, "name": "Gone"}
+                          ).status_code == 201
+    login = anonymous.call("POST", "/auth/login", {"email": email, "password": PASSWORD})
+    refresh_token = login.json()["refresh_token"]
+    cognito = devstack.client("cognito-idp")
+    [pool] = [p for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == "storefront-local-users"]
+    cognito.admin_delete_user(UserPoolId=pool["Id"], Username=email)
+    response = anonymous.call("POST", "/auth/refresh", {"refresh_token": refresh_token})
+    assert response.status_code == 503, response.text
+    assert response.json()["Code"] == "ServiceUnavailableError"

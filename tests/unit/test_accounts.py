@@ -199,3 +199,98 @@ def test_confirming_needs_an_account(client):
     response = post(client, "/auth/confirm", {"email": new_email(), "code": "123456"})
     assert response.status_code == 409 and response.json_body["Code"] == "ConflictError"
     assert post(client, "/auth/confirm", {"email": user.email}).status_code == 400
+
+
+# --- issue 14, item 4: a signing-key fetch failure is a 503 for that request, never a lockout --------
+
+def test_a_jwks_fetch_failure_is_a_503_and_valid_tokens_work_as_soon_as_the_keys_are_back(client, monkeypatch):
+    import urllib.error
+
+    from chalicelib.accounts import tokens
+
+    user = make_user()
+    reachable = tokens.fetch_jwks
+    calls = []
+
+    def unreachable(url):
+        calls.append(url)
+        raise urllib.error.URLError("connection refused")
+
+    tokens.keys.clear()
+    monkeypatch.setattr(tokens, "fetch_jwks", unreachable)
+    response = client.http.get("/users/me", headers=user.headers)
+    assert response.status_code == 503
+    assert response.json_body["Code"] == "ServiceUnavailableError"
+    assert response.headers["Retry-After"] == "1"
+    assert len(calls) == 2  # the authorizer's try, and web.route's
+    monkeypatch.setattr(tokens, "fetch_jwks", lambda url: {"keys": [{"kty": "RSA"}, "junk"]})
+    assert client.http.get("/users/me", headers=user.headers).status_code == 503  # an unreadable JWKS too
+    monkeypatch.setattr(tokens, "fetch_jwks", reachable)
+    assert client.http.get("/users/me", headers=user.headers).status_code == 200  # at once, not after 60 s
+
+
+def test_a_verdict_given_while_the_keys_were_unreachable_does_not_outlive_the_outage(client, monkeypatch):
+    """API Gateway caches the authorizer's verdict for 5 minutes: web.route checks such a token again."""
+    import urllib.error
+
+    from chalicelib.accounts import tokens
+
+    user = make_user()
+    reachable, failures = tokens.fetch_jwks, iter([urllib.error.URLError("timed out")])
+
+    def fails_once(url):
+        failure = next(failures, None)
+        if failure:
+            raise failure
+        return reachable(url)
+
+    tokens.keys.clear()
+    monkeypatch.setattr(tokens, "fetch_jwks", fails_once)
+    response = client.http.get("/users/me", headers=user.headers)
+    assert response.status_code == 200
+    assert response.json_body["user_id"] == user.user_id
+    tokens.keys.clear()
+    failures = iter([urllib.error.URLError("timed out")])
+    forged = forged_tokens(user.id_token)["own key, same kid"]
+    assert client.http.get("/users/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+# --- issue 14, item 8: a user cannot point order emails at another address --------------------------
+
+def test_the_app_client_may_write_the_name_but_never_the_email():
+    """moto does not enforce WriteAttributes (UpdateUserAttributes with an access token changes the
+    email whatever the client allows), so the template itself is checked here; on AWS the write is
+    refused with NotAuthorizedException."""
+    import boto3
+
+    from chalicelib.settings import get_settings
+    from infra.stack import load_template
+
+    client = load_template()["Resources"]["UserPoolClient"]["Properties"]
+    assert client["WriteAttributes"] == ["name"]
+    settings = get_settings()
+    provisioned = boto3.client("cognito-idp", region_name="us-east-1").describe_user_pool_client(
+        UserPoolId=settings.user_pool_id, ClientId=settings.user_pool_client_id)["UserPoolClient"]
+    assert provisioned["WriteAttributes"] == ["name"]  # what make dev / the tests' stack created
+
+
+def test_sign_up_writes_only_attributes_the_client_may_write(client, monkeypatch):
+    """On AWS a SignUp naming an attribute the client may not write is refused: the email comes from
+    the username (the pool's username attribute)."""
+    from botocore.client import BaseClient
+
+    sent = []
+    original = BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if operation == "SignUp":
+            sent.append(params)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    email = new_email()
+    assert post(client, "/auth/signup", {"email": email, "password": PASSWORD, "name": "Ada"}).status_code == 201
+    [request] = sent
+    assert request["Username"] == email and request["UserAttributes"] == [{"Name": "name", "Value": "Ada"}]
+    me = make_user()
+    assert client.http.get("/users/me", headers=me.headers).json_body["email"] == me.email

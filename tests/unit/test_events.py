@@ -96,7 +96,8 @@ def test_apply_once_reports_a_rejected_transition_and_writes_nothing(aws):
 
 def test_publisher_sends_inserts_with_event_type_attribute(aws):
     events = [Event("OrderPlaced", {"n": i}) for i in range(13)]
-    records = [("INSERT", {"event_type": {"S": e.event_type}, "body": {"S": e.to_json()}}) for e in events]
+    records = [("INSERT", {"pk": {"S": f"EVENT#{e.event_id}"}, "event_type": {"S": e.event_type},
+                           "body": {"S": e.to_json()}}) for e in events]
     records.append(("REMOVE", {}))  # TTL expiry of an old item: not an event
     assert publisher.publish(publisher.outgoing_from_stream(records)) == 13
     received = drain(aws["probe_queue_url"])
@@ -112,7 +113,8 @@ def test_stream_handler_publishes_the_outbox(aws):
               "awsRegion": "us-east-1", "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/s",
               "dynamodb": {"ApproximateCreationDateTime": 1700000000.0, "Keys": {}, "SequenceNumber": "1",
                            "SizeBytes": 1, "StreamViewType": "NEW_IMAGE",
-                           "NewImage": {"event_type": {"S": "OrderPlaced"}, "body": {"S": event.to_json()}}}}
+                           "NewImage": {"pk": {"S": f"EVENT#{event.event_id}"}, "event_type": {"S": "OrderPlaced"},
+                                        "body": {"S": event.to_json()}}}}
     with Client(app) as client:
         client.lambda_.invoke("publish_outbox", {"Records": [record]})
     [message] = drain(aws["probe_queue_url"])
@@ -132,3 +134,77 @@ def test_audit_handler_records_each_event_once(aws):
     records = list(AuditRecord.by_order.query(f"ORDER#{order_id}"))
     assert [r.event_type for r in records] == ["OrderPlaced"]
     assert json.loads(records[0].body)["correlation_id"] == "corr-1"
+
+
+# --- issue 14, item 1: every outbox item knows whether it was published; the relay publishes the rest --
+
+def _unpublished() -> list[OutboxItem]:
+    from chalicelib.events.models import UNPUBLISHED_SHARDS
+
+    return [item for shard in range(UNPUBLISHED_SHARDS)
+            for item in OutboxItem.unpublished.query(f"UNPUBLISHED#{shard}")]
+
+
+def _publish_everything_pending() -> None:
+    """Other tests leave unpublished items behind (no stream runs in-process): start from none."""
+    from chalicelib.events import outbox
+
+    outbox.mark_published([item.pk.removeprefix("EVENT#") for item in _unpublished()])
+
+
+def test_an_item_is_unpublished_until_the_publisher_publishes_it(aws):
+    from chalicelib.events import outbox
+
+    _publish_everything_pending()
+    event = Event("OrderShipped", {"order_id": uuid.uuid4().hex})
+    outbox.emit(event)
+    [item] = _unpublished()
+    assert item.pk == f"EVENT#{event.event_id}" and item.published_at is None
+    image = {"pk": {"S": item.pk}, "event_type": {"S": item.event_type}, "body": {"S": item.body}}
+    assert publisher.publish(publisher.outgoing_from_stream([("INSERT", image)])) == 1
+    assert _unpublished() == []
+    assert OutboxItem.get(item.pk, "EVENT", consistent_read=True).published_at.endswith("Z")
+    assert [json.loads(m["Body"])["event_id"] for m in drain(aws["probe_queue_url"])] == [event.event_id]
+
+
+def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monkeypatch):
+    from datetime import timedelta
+
+    from chalicelib.dynamo import utc_now
+    from chalicelib.events import outbox, relay
+
+    _publish_everything_pending()
+    reported = []
+    monkeypatch.setattr(relay.metrics, "add_metric", lambda name, unit, value: reported.append((name, value)))
+    events = [Event("OrderShipped", {"order_id": uuid.uuid4().hex}) for _ in range(3)]
+    outbox.emit(*events)  # committed, and the stream's publisher never published them
+    assert relay.relay() == 0  # too recent: the stream may still publish them
+    assert relay.relay(now=utc_now() + timedelta(seconds=61)) == 3
+    received = drain(aws["probe_queue_url"])
+    assert sorted(json.loads(m["Body"])["event_id"] for m in received) == sorted(e.event_id for e in events)
+    assert _unpublished() == []
+    assert relay.relay(now=utc_now() + timedelta(seconds=120)) == 0  # published once, never again
+    ages = [value for name, value in reported if name == "OutboxOldestUnpublishedAgeSeconds"]
+    assert ages[0] < 5 and 60 < ages[1] < 70 and ages[2] == 0
+
+
+def test_events_the_topic_refused_stay_unpublished_for_the_relay(aws, monkeypatch):
+    from chalicelib.events import outbox
+
+    _publish_everything_pending()
+    events = [Event("OrderShipped", {"order_id": uuid.uuid4().hex}) for _ in range(2)]
+    outbox.emit(*events)
+    items = {item.pk: item for item in _unpublished()}
+    real = publisher.aws.client("sns")
+
+    class RefusesTheSecond:
+        def publish_batch(self, TopicArn, PublishBatchRequestEntries):  # noqa: N803 (boto3's names)
+            response = real.publish_batch(TopicArn=TopicArn, PublishBatchRequestEntries=PublishBatchRequestEntries[:1])
+            return {**response, "Failed": [{"Id": "1", "Code": "InternalError", "SenderFault": False}]}
+
+    monkeypatch.setattr(publisher.aws, "client", lambda service: RefusesTheSecond())
+    outgoing = [publisher.OutgoingEvent(items[f"EVENT#{e.event_id}"].event_type, items[f"EVENT#{e.event_id}"].body,
+                                        e.event_id) for e in events]
+    with pytest.raises(publisher.PublishFailed):
+        publisher.publish(outgoing)
+    assert [item.pk for item in _unpublished()] == [f"EVENT#{events[1].event_id}"]

@@ -124,6 +124,7 @@ def exercised(denials, account, stack) -> set[str]:
 
         email = f"iam-{uuid.uuid4().hex[:8]}@example.com"
         call("GET", "/health", "/health")
+        assert call("GET", "/health", "/health?deep=1").status_code == 200
         call("GET", "/openapi.json", "/openapi.json")
         call("POST", "/auth/signup", "/auth/signup", body={"email": email, "password": "Iam-Passw0rd!", "name": "I"})
         tokens = call("POST", "/auth/login", "/auth/login", body={"email": email, "password": "Iam-Passw0rd!"})
@@ -176,6 +177,10 @@ def exercised(denials, account, stack) -> set[str]:
         invoke("cancel_unpaid_orders", client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
         mp.delenv(settings.ORDER_PAYMENT_TIMEOUT_MINUTES)
+        mp.setenv("OUTBOX_RELAY_AFTER_SECONDS", "0")  # no stream runs here: every outbox item is unpublished
+        invoke("relay_outbox", client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        mp.delenv("OUTBOX_RELAY_AFTER_SECONDS")
         assert call("GET", "/orders/{order_id}", f"/orders/{unpaid['order_id']}",
                     shopper).json_body["status"] == "CANCELLED"
 

@@ -225,3 +225,74 @@ def test_the_api_does_not_import_pillow():
     code = "import sys, app; assert 'PIL' not in sys.modules, 'Pillow imported at app import'"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# --- issue 14, item 7: the thumbnail of the worst image still accepted fits the function's memory -----
+
+MEASURE_PEAK = """
+import math, resource, sys
+from PIL import Image
+import app  # the whole app, as in the function's container
+from chalicelib.catalog import images
+kind, fmt, mode = sys.argv[1:4]
+side = math.isqrt(images.max_pixels(kind))  # the largest square still accepted
+colour = (200, 30, 60, 128) if mode == "RGBA" else (200, 30, 60)
+Image.new(mode, (side, side), colour).save(sys.argv[4], format=fmt, **({"compress_level": 1} if fmt == "PNG" else {}))
+data = open(sys.argv[4], "rb").read()
+"""
+
+
+def _peak_of_thumbnail(tmp_path: Path, kind: str, fmt: str, mode: str) -> tuple[int, int]:
+    """(peak RSS in MiB of a fresh process that imports the app and makes the thumbnail of the largest
+    image of `kind` still accepted, the same process's peak before the thumbnail)."""
+    worst = tmp_path / f"worst.{kind}"
+    generate = subprocess.run([sys.executable, "-c", MEASURE_PEAK, kind, fmt, mode, str(worst)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert generate.returncode == 0, generate.stderr[-2000:]
+    # VmHWM, the peak RSS of this process's own memory: getrusage's ru_maxrss survives exec on Linux,
+    # so a child of a big pytest worker would report the worker's peak.
+    measure = ("import sys\nimport app\nfrom chalicelib.catalog import images\n"
+               "def peak():\n"
+               "    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+               "    return int(line.split()[1]) // 1024\n"
+               "data = open(sys.argv[2], 'rb').read()\nimport PIL.Image, PIL.ImageOps\n"
+               "before = peak()\n"
+               "assert images.make_thumbnail(data, sys.argv[1])\n"
+               "print(peak(), before)")
+    result = subprocess.run([sys.executable, "-c", measure, kind, str(worst)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    peak, before = (int(n) for n in result.stdout.split())
+    return peak, before
+
+
+@pytest.mark.parametrize("kind, fmt, mode", [("png", "PNG", "RGBA"), ("webp", "WEBP", "RGBA"), ("jpeg", "JPEG", "RGB")])
+def test_the_worst_accepted_image_is_thumbnailed_within_the_functions_memory(tmp_path, kind, fmt, mode):
+    """Found by an attacker: a 151 KB 6300x6300 RGBA PNG passed the pixel bound and took the process
+    from 310 to 770 MB (exif_transpose copied the bitmap, and resizing RGBA copies it again); on the
+    512 MB function it would be killed, the upload neither recorded nor deleted."""
+    memory_mb = json.loads((ROOT / ".chalice" / "config.json").read_text())["lambda_memory_size"]
+    assert images.FUNCTION_MEMORY_MB == memory_mb
+    peak, before = _peak_of_thumbnail(tmp_path, kind, fmt, mode)
+    assert peak - before <= memory_mb * images.DECODE_MEMORY_SHARE * 1.1  # the thumbnail's own share
+    assert peak <= memory_mb * 0.8, f"{kind}: peak {peak} MiB (before the thumbnail {before} MiB)"
+
+
+def test_the_pixel_bound_follows_the_functions_memory(monkeypatch):
+    assert images.max_pixels("png") == 512 * 2**20 // 2 // 8 < 6300 * 6300  # the attacker's PNG is refused
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1")
+    assert images.max_pixels("png") == 2**20 // 2 // 8 == 65536
+    with pytest.raises(images.InvalidImage, match="257x256 pixels; at most 65536 pixels are allowed for PNG"):
+        images.make_thumbnail(picture("PNG", size=(257, 256), mode="RGBA"), "png")
+    assert images.make_thumbnail(picture("PNG", size=(256, 256), mode="RGBA"), "png")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "10240")
+    assert images.max_pixels("webp") == images.MAX_PIXELS
+
+
+def test_an_exif_rotated_jpeg_is_still_turned_upright():
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.new("RGB", (400, 200), (10, 20, 30)).save(out, format="JPEG", exif=exif)
+    with Image.open(io.BytesIO(images.make_thumbnail(out.getvalue(), "jpeg"))) as small:
+        assert small.size == (128, 256)

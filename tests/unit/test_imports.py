@@ -381,7 +381,12 @@ def test_a_crashed_chunk_is_resumed_from_its_checkpoint_without_double_counting(
         run_import(client, key)
     assert counts(status(client, admin, key)) == ("PROCESSING", 250, 250, 0)
     assert record(key).lease_until == 0  # released: the retry need not wait for it to expire
-    assert run_import(client, key) == "completed"  # S3's retry of the same event
+    outcome = run_import(client, key)  # S3's retry of the same event
+    while outcome != "completed":  # a loaded machine can run the test client's 3 s budget out: hand on
+        assert outcome in ("handed_on", "processing"), outcome
+        [body] = continuation_messages(imports.import_id_for_key(key))
+        invoke_continuation(client, body)
+        outcome = status(client, admin, key)["status"].lower()
     assert counts(status(client, admin, key)) == ("COMPLETED", 600, 600, 0)
     assert sum(1 for p in Product.scan(Product.sku.startswith(s))) == 600
     events = imported_events(imports.import_id_for_key(key))
@@ -397,9 +402,9 @@ def test_a_live_lease_keeps_a_second_invocation_out(client, admin):
     assert counts(status(client, admin, key)) == ("PROCESSING", 0, 0, 0)
     expired = imports.Budget(deadline=0, lease_seconds=-1)
     ImportRecord(pk=held.pk, sk="IMPORT").update(actions=[ImportRecord.lease_until.set(0)])
-    assert imports._claim(key, etag, 100, expired) is not None  # an expired lease is taken over
-    ImportRecord(pk=held.pk, sk="IMPORT").update(actions=[ImportRecord.lease_until.set(0)])
-    assert run_import(client, key) == "completed"
+    taken = imports._claim(key, etag, 100, expired)
+    assert taken is not None  # an expired lease is taken over
+    assert imports._advance(taken, imports.Budget.for_remaining(60)) is imports.Outcome.COMPLETED
 
 
 def test_a_new_object_at_the_same_key_starts_over_and_stale_events_are_ignored(client, admin):
@@ -556,3 +561,91 @@ def test_imported_and_failed_rows_are_counted_as_metrics_once_committed(client, 
     [body] = continuation_messages(imports.import_id_for_key(key))
     invoke_continuation(client, body)
     assert counted == {"ImportRowsImported": 2, "ImportRowsFailed": 1}
+
+
+# --- issue 14, item 3: one bad row never kills an import; no import stays PROCESSING ----------------
+
+def test_a_csv_row_with_a_5000_digit_price_is_a_row_error_and_the_others_are_imported(client, admin):
+    s = uid("HUGE")
+    body = f"{HEADER}\n{s}-1,Good,,100,,,1\n{s}-2,Huge,,1{'0' * 5000},,,1\n{s}-3,Good too,,200,,,{'9' * 5000}\n" \
+           f"{s}-4,Also good,,300,,,2\n"
+    key = put(f"imports/{uid()}/huge.csv", body)
+    assert run_import(client, key) == "completed"
+    view = status(client, admin, key)
+    assert counts(view) == ("COMPLETED", 4, 2, 2)
+    assert view["errors"] == [{"row": 3, "message": "price_cents has more than 30 digits"},
+                              {"row": 4, "message": "stock has more than 30 digits"}]
+    assert product_for(f"{s}-4")["price_cents"] == 300
+
+
+def test_a_jsonl_row_nested_5000_deep_is_a_row_error_and_the_others_are_imported(client, admin):
+    s = uid("DEEP")
+    good = [json.dumps({"sku": f"{s}-{i}", "name": "Fine", "price_cents": 5, "stock": 1}) for i in range(2)]
+    deep = '{"sku": "' + s + '-x", "name": ' + "[" * 5000 + "]" * 5000 + "}"
+    huge = '{"sku": "' + s + '-y", "name": "n", "price_cents": 1' + "0" * 5000 + "}"
+    key = put(f"imports/{uid()}/deep.jsonl", "\n".join([good[0], deep, huge, good[1]]) + "\n")
+    assert run_import(client, key) == "completed"
+    view = status(client, admin, key)
+    assert counts(view) == ("COMPLETED", 4, 2, 2)
+    assert [e["row"] for e in view["errors"]] == [2, 3]
+    assert "nested deeper" in view["errors"][0]["message"]
+    assert product_for(f"{s}-1")["name"] == "Fine"
+
+
+def test_an_unforeseen_row_failure_is_that_rows_error(client, admin, monkeypatch):
+    s = uid("ODD")
+    key = put(f"imports/{uid()}/odd.csv", f"{HEADER}\n{s}-1,a,,1,,,1\n{s}-2,boom,,1,,,1\n{s}-3,c,,1,,,1\n")
+    real = parsing.csv_row
+
+    def exploding(record, columns):
+        if "boom" in (record.text or ""):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(record, columns)
+
+    monkeypatch.setattr(parsing, "csv_row", exploding)
+    assert run_import(client, key) == "completed"
+    view = status(client, admin, key)
+    assert counts(view) == ("COMPLETED", 3, 2, 1)
+    assert view["errors"] == [{"row": 3, "message": "The row could not be read: RecursionError"}]
+
+
+def test_an_import_whose_handler_keeps_failing_ends_failed_and_an_operator_reruns_it(client, admin, monkeypatch):
+    from chalicelib.imports import rerun
+
+    s = uid("GIVE")
+    key = put(f"imports/{uid()}/gives-up.csv", f"{HEADER}\n{s}-1,a,,1,,,1\n{s}-2,b,,1,,,1\n")
+    import_id = imports.import_id_for_key(key)
+
+    def down(rows, id_seed):
+        raise RuntimeError("the catalog table is unreachable")
+
+    monkeypatch.setattr(catalog, "upsert_products", down)
+    with pytest.raises(RuntimeError):
+        run_import(client, key)  # the first attempt: its trigger delivers again
+    assert status(client, admin, key)["status"] == "PROCESSING"
+    assert run_import(client, key) == "failed"  # the last attempt gives up, and says so
+    view = status(client, admin, key)
+    assert view["status"] == "FAILED"
+    assert view["errors"] == [{"row": 0, "message": "The import stopped at row 1, 2 attempts failed: "
+                                                    "RuntimeError: the catalog table is unreachable"}]
+    assert run_import(client, key) == "skipped"  # a late delivery changes nothing
+    monkeypatch.undo()
+
+    assert rerun.main(["--import", import_id]) == 0
+    assert status(client, admin, key)["status"] == "PENDING"
+    assert rerun.main(["--import", import_id]) == 1  # not FAILED any more
+    [body] = continuation_messages(import_id)
+    assert invoke_continuation(client, body) is None
+    assert counts(status(client, admin, key)) == ("COMPLETED", 2, 2, 0)
+    assert rerun.main(["--import", "0" * 32]) == 1
+
+
+def test_an_import_whose_invocations_die_silently_ends_failed_on_the_next_delivery(client, admin):
+    key = put(f"imports/{uid()}/killed.csv", f"{HEADER}\n{uid('KI')},a,,1,,,1\n")
+    etag = s3().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    for _ in range(imports.MAX_ATTEMPTS):  # each takes the lease and is killed (a timeout): no word of it
+        held = imports._claim(key, etag, 100, imports.Budget(deadline=0, lease_seconds=-1))
+        assert held is not None
+    assert run_import(client, key) == "failed"
+    view = status(client, admin, key)
+    assert view["status"] == "FAILED" and "2 invocations ended without finishing" in view["errors"][0]["message"]

@@ -30,7 +30,7 @@ def user():
 
 def order_event(event_type, user, order_id=None, **data):
     """An envelope of `event_type` for `user`, with the fields its type carries (docs/events.md)."""
-    order_id = order_id or f"o-{uuid.uuid4().hex[:8]}"
+    order_id = order_id or uuid.uuid4().hex
     by_type = {
         "OrderPlaced": {"items": [{"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "unit_price_cents": 617,
                                    "quantity": 2}], "total_cents": 1234, "currency": "USD",
@@ -93,7 +93,7 @@ EXPECTED_SUBJECTS = {
 
 
 def test_each_event_type_stores_one_notification_and_emails_it(client, user):
-    events = [order_event(event_type, user, order_id=f"o-{event_type.lower()}") for event_type in EXPECTED_SUBJECTS]
+    events = [order_event(event_type, user) for event_type in EXPECTED_SUBJECTS]
     _, failed = deliver(client, *events)
     assert failed == []
 
@@ -260,3 +260,65 @@ def test_sending_from_an_unverified_identity_is_rejected_as_in_the_ses_sandbox(m
         service.send_email("someone@example.com", "Hello", "Body")
     assert error.value.response["Error"]["Code"] == "MessageRejected"
     assert "not verified" in error.value.response["Error"]["Message"]
+
+
+# --- issue 14, item 8: emails go only to the user's verified address --------------------------------
+
+def _cognito():
+    import boto3
+
+    return boto3.client("cognito-idp", region_name=REGION)
+
+
+def test_an_unverified_address_gets_no_email_but_the_notification_is_kept(client, user):
+    from chalicelib.notifications.models import EMAIL_NOT_SENT
+    from chalicelib.settings import get_settings
+
+    _cognito().admin_update_user_attributes(UserPoolId=get_settings().user_pool_id, Username=user.user_id,
+                                            UserAttributes=[{"Name": "email_verified", "Value": "false"}])
+    event = order_event("OrderPlaced", user)
+    assert deliver(client, event)[1] == []
+    assert emails_to(user.email) == []
+    assert stored(event).email_status == EMAIL_NOT_SENT
+    assert deliver(client, event)[1] == [] and emails_to(user.email) == []  # a redelivery changes nothing
+    assert list_page(client, user).json_body["items"][0]["notification_id"] == stored(event).notification_id
+
+
+def test_an_email_changed_behind_the_apps_back_or_named_by_an_event_gets_nothing(client, user):
+    """The attack: the user changed their Cognito email with their access token (moto allows it) and
+    their next order's emails went there; or an event names any address it likes."""
+    from chalicelib.settings import get_settings
+
+    evil = f"evil-{uuid.uuid4().hex[:6]}@attacker.example"
+    forged = order_event("OrderPlaced", user, email=evil)
+    assert deliver(client, forged)[1] == []
+    assert emails_to(evil) == []
+    _cognito().admin_update_user_attributes(  # with email_verified reset, as Cognito does (moto does not)
+        UserPoolId=get_settings().user_pool_id, Username=user.user_id,
+        UserAttributes=[{"Name": "email", "Value": evil}, {"Name": "email_verified", "Value": "false"}])
+    for event in (order_event("OrderPlaced", user), order_event("OrderPlaced", user, email=evil)):
+        assert deliver(client, event)[1] == []
+    assert emails_to(evil) == [] and emails_to(user.email) == []
+
+
+def test_a_deleted_user_gets_no_email(client):
+    from chalicelib.settings import get_settings
+
+    gone = make_user()
+    _cognito().admin_delete_user(UserPoolId=get_settings().user_pool_id, Username=gone.email)
+    assert deliver(client, order_event("OrderPlaced", gone))[1] == []
+    assert emails_to(gone.email) == []
+
+
+def test_an_order_id_holding_a_sentence_is_never_mailed(client, user):
+    """Issue 14, item 6: a forged event's order_id, a phishing sentence, was mailed in the subject."""
+    phishing = "Your account is locked - confirm your card at https://evil.example/login"
+    good = order_event("OrderShipped", user)
+    forged = [order_event("OrderShipped", user, order_id=phishing),
+              order_event("OrderShipped", user, user_id="not-a-user")]
+    ids, failed = deliver(client, forged[0], good, forged[1])
+    assert failed == [ids[0], ids[2]]  # they fail on every receive: dead-lettered, never applied
+    for event in forged:
+        with pytest.raises(Notification.DoesNotExist):
+            stored(event)
+    assert len(emails_to(user.email)) == 1 and phishing not in emails_to(user.email)[0][0]

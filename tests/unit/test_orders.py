@@ -319,7 +319,28 @@ def test_a_late_payment_success_for_a_cancelled_order_is_ignored(client):
 
 def test_payment_event_for_an_unknown_order_raises_for_retry():
     with pytest.raises(Exception, match="No such order"):
-        service.apply_payment_event(Event("PaymentSucceeded", {"order_id": "never-placed"}))
+        service.apply_payment_event(Event("PaymentSucceeded", {"order_id": uuid.uuid4().hex,
+                                                               "user_id": str(uuid.uuid4())}))
+
+
+# --- issue 14, item 6: the order believes a payment result only for its own amount and currency -----
+
+@pytest.mark.parametrize("forged", [
+    {"amount_cents": 1}, {"currency": "EUR"}, {"amount_cents": "1999"}, {"user_id": str(uuid.uuid4())},
+    {"order_id": "Your account is locked: log in at https://evil.example to keep it"}, {"user_id": "u-1"},
+])
+def test_a_payment_result_that_does_not_fit_the_order_is_rejected_and_never_applied(client, forged):
+    from chalicelib.events.checks import RejectedEvent
+
+    user = make_user()
+    product = new_product(stock=3)
+    order = post_order(client, user, order_body((product, 1))).json_body
+    for event_type in ("PaymentSucceeded", "PaymentFailed"):
+        with pytest.raises(RejectedEvent):
+            service.apply_payment_event(payment_event(event_type, order, **forged))
+    stored = Order.get(f"ORDER#{order['order_id']}", "ORDER")
+    assert stored.status == "PENDING_PAYMENT" and stock_of(product["product_id"]) == 2
+    assert service.apply_payment_event(payment_event("PaymentSucceeded", order)) is inbox.Outcome.APPLIED
 
 
 def test_the_sweep_cancels_only_unpaid_orders_past_the_timeout(client):

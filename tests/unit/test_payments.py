@@ -38,13 +38,16 @@ QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:storefront-local-payments"
 
 # --- builders ----------------------------------------------------------------------------------
 
+USER_ID = "0b6f7a52-3c1d-4e8f-9a2b-5d4c3b2a1f00"  # ids look like the app's (events/checks.py)
+
+
 def new_order_id() -> str:
-    return f"o-{uuid.uuid4().hex[:12]}"
+    return uuid.uuid4().hex
 
 
 def order_placed(order_id: str, token: str = "tok_visa", total_cents: int = 2500) -> Event:
     return Event("OrderPlaced", {
-        "order_id": order_id, "user_id": "u-1", "email": "ada@example.com", "total_cents": total_cents,
+        "order_id": order_id, "user_id": USER_ID, "email": "ada@example.com", "total_cents": total_cents,
         "currency": "USD", "payment_token": token,
         "items": [{"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "unit_price_cents": total_cents,
                    "quantity": 1}]}, correlation_id=f"corr-{order_id}")
@@ -52,7 +55,7 @@ def order_placed(order_id: str, token: str = "tok_visa", total_cents: int = 2500
 
 def order_cancelled(order_id: str, was_paid: bool, total_cents: int = 2500) -> Event:
     return Event("OrderCancelled", {
-        "order_id": order_id, "user_id": "u-1", "email": "ada@example.com", "total_cents": total_cents,
+        "order_id": order_id, "user_id": USER_ID, "email": "ada@example.com", "total_cents": total_cents,
         "currency": "USD", "was_paid": was_paid, "reason": "cancelled_by_customer", "items": []},
         correlation_id=f"corr-{order_id}")
 
@@ -141,7 +144,7 @@ def test_a_paid_order_succeeds_with_exactly_one_event(stack, recorded_metrics):
     assert payment.status == "SUCCEEDED" and payment.charge_id == charge.charge_id and charge.amount_cents == 2500
     [succeeded] = events_for(order_id)
     assert succeeded["event_type"] == "PaymentSucceeded" and succeeded["correlation_id"] == f"corr-{order_id}"
-    assert succeeded["data"] == {"order_id": order_id, "user_id": "u-1", "email": "ada@example.com",
+    assert succeeded["data"] == {"order_id": order_id, "user_id": USER_ID, "email": "ada@example.com",
                                  "payment_id": payment.payment_id, "amount_cents": 2500, "currency": "USD"}
     assert recorded_metrics == ["PaymentsSucceeded"]
 
@@ -354,7 +357,7 @@ def test_malformed_messages_fail_alone_and_write_nothing(stack):
 
 def test_events_payments_does_not_consume_are_ignored(stack):
     order_id = new_order_id()
-    shipped = Event("OrderShipped", {"order_id": order_id, "user_id": "u-1", "email": "ada@example.com"})
+    shipped = Event("OrderShipped", {"order_id": order_id, "user_id": USER_ID, "email": "ada@example.com"})
 
     assert deliver(sqs_event(message(shipped.to_json()))) == {"batchItemFailures": []}
     assert service.payment_for_order(order_id) is None
@@ -519,3 +522,49 @@ def test_a_refused_key_fails_a_refund_too_and_refunds_nothing(key_parameter, err
 
     assert stored_payment(order_id).status == "SUCCEEDED" and refunds_for(order_id) == []
     assert event_types(order_id) == ["PaymentSucceeded"] and len(error_logs) == 1
+
+
+# --- issue 14, item 6: payments check events against the payment they are about ---------------------
+
+def _rejected(event: Event) -> None:
+    from chalicelib.events.checks import RejectedEvent
+
+    with pytest.raises(RejectedEvent):
+        (service.handle_order_placed if event.event_type == "OrderPlaced" else service.handle_order_cancelled)(event)
+
+
+def test_a_second_order_placed_with_another_amount_is_rejected_and_charges_nothing(stack):
+    order_id = new_order_id()
+    service.handle_order_placed(order_placed(order_id, total_cents=2500))
+    _rejected(order_placed(order_id, total_cents=1))
+    assert [int(c.amount_cents) for c in charges_for(order_id)] == [2500]
+    assert stored_payment(order_id).status == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("data", [
+    {"total_cents": 1},  # refunds only what it charged
+    {"currency": "EUR"},
+    {"user_id": "1b6f7a52-3c1d-4e8f-9a2b-5d4c3b2a1f00"},  # another customer's order
+    {"reason": "because"},
+    {"was_paid": "yes"},
+    {"was_paid": True, "reason": "payment_timeout"},  # orders times out only unpaid orders
+    {"was_paid": False, "reason": "payment_declined"},  # this payment was not declined
+    {"order_id": "Your card is blocked; call +1 555 0100"},
+])
+def test_a_cancellation_orders_could_not_have_sent_refunds_nothing(stack, data):
+    order_id = new_order_id()
+    service.handle_order_placed(order_placed(order_id))
+    cancelled = order_cancelled(order_id, was_paid=True)
+    _rejected(Event("OrderCancelled", {**cancelled.data, **data}))
+    assert stored_payment(order_id).status == "SUCCEEDED" and refunds_for(order_id) == []
+    service.handle_order_cancelled(cancelled)  # the real one still refunds
+    assert stored_payment(order_id).status == "REFUNDED" and len(refunds_for(order_id)) == 1
+
+
+def test_a_cancellation_claiming_a_payment_that_never_succeeded_is_rejected(stack):
+    order_id = new_order_id()
+    _rejected(order_cancelled(order_id, was_paid=True))  # no payment at all
+    assert Payment.count(f"PAYMENT#{order_id}") == 0
+    service.handle_order_placed(order_placed(order_id, token="tok_declined"))
+    _rejected(order_cancelled(order_id, was_paid=True))  # declined: nothing was ever paid
+    assert stored_payment(order_id).status == "FAILED"

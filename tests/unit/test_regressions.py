@@ -53,6 +53,21 @@ def test_a_backend_missing_its_resources_is_a_503_not_a_500(client, code):
     assert response.headers["Retry-After"] == "1"
 
 
+@pytest.mark.parametrize("code, status", [("500", 500), ("InternalErrorException", 500), ("502", 502),
+                                          ("ServiceUnavailableException", 503), ("UnknownError", 504)])
+def test_any_backend_5xx_is_a_503_in_the_error_shape(client, code, status):
+    """Issue 14, item 9: POST /auth/refresh for a deleted user made the emulator answer an HTML 500
+    (botocore parses it as a ClientError with Code "500"), and the API answered 500 too."""
+    FAILURES["5xx"] = ClientError({"Error": {"Code": code, "Message": "<html>Internal Server Error</html>"},
+                                   "ResponseMetadata": {"HTTPStatusCode": status}}, "InitiateAuth")
+    response = client.http.get("/fails/5xx")
+    assert response.status_code == 503
+    assert response.json_body == {"Code": "ServiceUnavailableError",
+                                  "Message": "A backing service is unavailable; retry shortly"}
+    FAILURES["5xx"] = _pynamodb_error(FAILURES["5xx"])
+    assert client.http.get("/fails/5xx").status_code == 503
+
+
 def test_a_read_timeout_is_a_503(client):
     FAILURES["timeout"] = _pynamodb_error(ReadTimeoutError(endpoint_url="http://127.0.0.1:1/"))
     assert client.http.get("/fails/timeout").status_code == 503

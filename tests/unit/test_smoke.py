@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from chalicelib.system import readiness
 from deploy import smoke
 
 PRODUCT = {"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "description": "A mug", "price_cents": 1200,
@@ -18,6 +19,7 @@ PRODUCT = {"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "description": "A
            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
 GOOD = {
     "/health": [(200, {"status": "ok"})],
+    "/health?deep=1": [(200, {"status": "ok", "checks": {name: "ok" for name in readiness.NAMES}})],
     "/products": [(200, {"items": [PRODUCT], "next_cursor": None})],
     "/orders": [(401, {"Code": "UnauthorizedError", "Message": "A valid bearer token is required"})],
 }
@@ -74,7 +76,7 @@ def run(api: Api, wait: str = "0") -> tuple[int, list[str]]:
 def test_a_stage_that_answers_as_the_contract_says_passes(api):
     code, lines = run(api)
     assert code == 0
-    assert lines == [f"smoke test of {api.url}: 3/3 checks passed"]
+    assert lines == [f"smoke test of {api.url}: 4/4 checks passed"]
 
 
 def test_api_gateways_own_401_body_is_accepted(api):
@@ -90,6 +92,11 @@ def test_an_empty_catalog_passes(api):
 @pytest.mark.parametrize("path, answer, message", [
     ("/health", (200, {"status": "degraded"}), "GET /health ({url}/health): body {{'status': 'degraded'}}, expected"),
     ("/health", (502, {"message": "Internal server error"}), "GET /health ({url}/health): status 502, expected 200"),
+    ("/health?deep=1", (503, {"Code": "ServiceUnavailableError", "Message": "Not ready: user-pool failed"}),
+     "GET /health?deep=1 ({url}/health?deep=1): status 503, expected 200: Not ready: user-pool failed"),
+    ("/health?deep=1", (200, {"status": "ok"}), "GET /health?deep=1 ({url}/health?deep=1): body {{'status': 'ok'}}"),
+    ("/health?deep=1", (200, {"status": "ok", "checks": {"table:orders": "ok"}}),
+     "GET /health?deep=1 ({url}/health?deep=1): not every backend is reachable: checks.table:accounts is required"),
     ("/products", (200, {"items": [{k: v for k, v in PRODUCT.items() if k != "sku"}], "next_cursor": None}),
      "GET /products ({url}/products): not the contract's list of products: items[0].sku is required"),
     ("/products", (200, [PRODUCT]), "GET /products ({url}/products): not the contract's list of products: "
@@ -104,7 +111,7 @@ def test_a_wrong_status_or_body_fails_and_says_what_is_wrong(api, path, answer, 
 
     assert code == 1
     assert lines[0].startswith("FAIL " + message.format(url=api.url))
-    assert lines[-1] == f"smoke test of {api.url}: 2/3 checks passed"
+    assert lines[-1] == f"smoke test of {api.url}: 3/4 checks passed"
 
 
 def test_no_answer_fails():
@@ -121,7 +128,7 @@ def test_failing_checks_are_retried_until_they_pass(api, monkeypatch):
 
     assert code == 0
     assert lines[0].startswith("1 check(s) failing, retrying in 0 s: GET /health")
-    assert lines[-1].endswith("3/3 checks passed")
+    assert lines[-1].endswith("4/4 checks passed")
 
 
 def test_the_url_comes_from_chalices_deployed_state(tmp_path):
