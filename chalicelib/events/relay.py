@@ -7,7 +7,7 @@ on-failure queue holds only the records' metadata). Every outbox item stays in t
 them with the same publisher (which takes them out of the index) and reports the age of the oldest
 unpublished item as the `OutboxOldestUnpublishedAgeSeconds` metric, on which an alarm fires. An
 event the stream publishes while the relay does too arrives twice; consumers deduplicate on
-`event_id` (CONTRACT.md section 5).
+`event_id` (docs/events.md).
 """
 
 from __future__ import annotations

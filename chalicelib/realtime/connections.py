@@ -48,7 +48,7 @@ def open_connection(connection_id: str, token: str | None) -> Recipient:
     except tokens.InvalidToken as exc:
         logger.info("websocket refused", extra={"reason": str(exc)})
         raise Refused(401, "The token is not valid") from None
-    except OSError as exc:  # the user pool's signing keys cannot be fetched
+    except tokens.KeysUnavailable as exc:  # the user pool's signing keys cannot be fetched
         logger.warning("websocket refused: signing keys unavailable", extra={"error": str(exc)})
         raise Refused(503, "Cannot verify tokens right now; retry shortly") from None
     Connection(

@@ -40,17 +40,21 @@ def test_readiness_reaches_every_table_the_topic_and_the_user_pool(client, aws_c
 
 
 def test_readiness_is_a_503_naming_what_failed(client, monkeypatch):
-    real = readiness.resource_name
-    monkeypatch.setattr(readiness, "resource_name", lambda name: real(name) + ("-gone" if name == "orders" else ""))
+    """The orders table's read fails (its grant revoked: the enforced IAM check makes exactly that call
+    fail, as AWS would) and the user pool is not found."""
+    from devstack import iam
+
+    orders = f"arn:aws:dynamodb:us-east-1:{iam.LOCAL_ACCOUNT}:table/{readiness.resource_name('orders')}"
     monkeypatch.setenv("STOREFRONT_USER_POOL_ID", "us-east-1_nosuchpool")
-    response = client.http.get("/health?deep=1")
+    with iam.revoked("api_handler", "dynamodb:GetItem", orders):
+        response = client.http.get("/health?deep=1")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     body = response.json_body
     assert body["Code"] == "ServiceUnavailableError"
     assert body["Message"] == "Not ready: table:orders, user-pool failed"
     assert [e["field"] for e in body["Errors"]] == ["checks.table:orders", "checks.user-pool"]
-    assert "ResourceNotFoundException" in body["Errors"][0]["message"]
+    assert "AccessDeniedException" in body["Errors"][0]["message"]
 
 
 @pytest.mark.parametrize("query", ["deep=2", "deep=yes", "deep=1&x=1"])

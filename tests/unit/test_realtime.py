@@ -219,7 +219,7 @@ def test_unknown_or_malformed_events_push_nothing(client):
 def test_a_stored_notification_is_pushed_to_its_user_only(client):
     owner, admin = make_user(), make_user(admin=True)
     owner_c, admin_c = connect(client, owner), connect(client, admin)
-    placed = Event("OrderPlaced", {"order_id": f"o-{uuid.uuid4().hex[:6]}", "user_id": owner.user_id,
+    placed = Event("OrderPlaced", {"order_id": uuid.uuid4().hex, "user_id": owner.user_id,
                                    "email": owner.email, "total_cents": 100, "currency": "USD", "items": [],
                                    "payment_token": "tok_visa"})
     notifications.notify(placed)
