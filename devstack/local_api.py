@@ -9,7 +9,8 @@ AWS, without touching product code:
   request line or headers over the limit, a malformed request line) with http.server's HTML pages
   (TRACE: 501, a 100 KB header: 431). API Gateway answers JSON, `{"message": ...}`: a method or path
   the API does not have is 403 "Missing Authentication Token", and request line plus headers are
-  limited to 10,240 bytes ("Amazon API Gateway quotas", REST APIs). `ApiGatewayErrors` does the same.
+  limited to 10,240 bytes ("Amazon API Gateway quotas", REST APIs). `api_gateway_errors` does the same,
+  and `accept_bursts` lets a burst of connections queue instead of being reset.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from devstack import iam
 
 # "Total combined size of request line and header values": API Gateway's quota for REST APIs.
 MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10240
+LISTEN_BACKLOG = 1024
 
 
 def api_gateway_errors() -> None:
@@ -59,11 +61,20 @@ def api_gateway_errors() -> None:
     ChaliceRequestHandler.parse_request = parse_request_within_limits
 
 
+def accept_bursts() -> None:
+    """API Gateway accepts every connection of a burst; http.server listens with a backlog of 5, so 15
+    concurrent requests to a busy chalice local were reset ("Connection reset by peer")."""
+    from chalice.local import ThreadedHTTPServer
+
+    ThreadedHTTPServer.request_queue_size = LISTEN_BACKLOG
+
+
 def main() -> int:
     from chalice.cli import main as chalice_main
 
     iam.enforce_from_file()
     api_gateway_errors()
+    accept_bursts()
     sys.argv[0] = "chalice"
     return chalice_main()
 

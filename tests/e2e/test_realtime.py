@@ -64,7 +64,7 @@ def user_id_of(api: Api) -> str:
 
 
 def test_the_ready_line_names_the_websocket_url(devstack):
-    (ready,) = devstack.lines_containing("ready")
+    (ready,) = devstack.lines_containing("dev stack ready")
     assert f"WebSocket {devstack.ws_url}" in ready
 
 

@@ -148,9 +148,12 @@ export function orderView(main, { orderId }) {
     || ((!SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]))
       && !(order.status === "CANCELLED" && events.some((e) => e.event_type === "PaymentSucceeded")
         && !events.some((e) => e.event_type === "PaymentRefunded"))));
-  let shown = null; // what the page shows: a pushed snapshot it already has costs no request
+  // What the page shows: a pushed snapshot it already has costs no request, unless the page still awaits
+  // something the order itself does not carry (the refund of a cancelled paid order: same snapshot, new events).
+  let shown = null;
   const applyPushed = async (order) => {
-    if (shown && shown.order.updated_at === order.updated_at && shown.order.status === order.status) return shown;
+    const same = shown && shown.order.updated_at === order.updated_at && shown.order.status === order.status;
+    if (same && settled(shown)) return shown;
     const events = await loadEvents();
     if (!stopped.signal.aborted) await show(order, events);
     return { order, events };
