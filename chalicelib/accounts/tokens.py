@@ -1,18 +1,20 @@
 """Verifying Cognito id tokens: RS256 signature against the pool's JWKS, expiry, issuer, audience, use.
 
-The RSA check is a few lines of integer arithmetic (PKCS #1 v1.5 with SHA-256), which keeps the
-`cryptography` wheel (several MB, native code) out of the deployment package. The JWKS is fetched
-once per container and again only when a token names a key id not seen before (rate limited), so
-key rotation works and a flood of forged key ids cannot make us hammer Cognito.
+The signature and the registered claims are PyJWT's (`jwt.decode`, with `cryptography`), imported
+only by the functions that verify tokens and shipped to them in a layer of their own
+(deploy/packaging.py). Before PyJWT sees a token, each of its three segments must be strict
+base64url (RFC 7515: the URL-safe alphabet, no padding, no trailing bits), which Python's decoder
+alone does not enforce, and the header and payload must be bounded JSON (chalicelib/untrusted_json.py).
+The JWKS is fetched once per container and again only when a token names a key id not seen before
+(rate limited), so key rotation works and a flood of forged key ids cannot make us hammer Cognito.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -26,8 +28,7 @@ ADMIN_GROUP = "admin"
 CLOCK_SKEW_SECONDS = 30
 JWKS_REFRESH_SECONDS = 60
 MAX_TOKEN_BYTES = 8192
-# DER prefix of a SHA-256 DigestInfo (RFC 8017, section 9.2, note 1).
-_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class InvalidToken(Exception):
@@ -69,11 +70,11 @@ def fetch_jwks(url: str) -> dict[str, Any]:
 
 class _KeyCache:
     def __init__(self) -> None:
-        self._keys: dict[tuple[str, str], tuple[int, int]] = {}
+        self._keys: dict[tuple[str, str], Any] = {}
         self._fetched_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def key(self, url: str, kid: str) -> tuple[int, int]:
+    def key(self, url: str, kid: str) -> Any:
         with self._lock:
             if (url, kid) not in self._keys and time.monotonic() - self._fetched_at.get(url, -1e9) > \
                     JWKS_REFRESH_SECONDS:
@@ -93,39 +94,35 @@ class _KeyCache:
 keys = _KeyCache()
 
 
-def _fetched_keys(url: str) -> dict[str, tuple[int, int]]:
-    """The RSA keys of the JWKS at `url` by key id; KeysUnavailable if it cannot be fetched or read."""
+def _fetched_keys(url: str) -> dict[str, Any]:
+    """The RSA public keys of the JWKS at `url` by key id; KeysUnavailable if it cannot be fetched or read."""
+    import jwt
+
     try:
-        jwks = fetch_jwks(url)
-        return {jwk["kid"]: (_b64int(jwk["n"]), _b64int(jwk["e"])) for jwk in jwks.get("keys", [])
+        entries = fetch_jwks(url)["keys"]
+        if not isinstance(entries, list) or not all(isinstance(jwk, dict) for jwk in entries):
+            raise ValueError("not a JWKS")
+        return {jwk["kid"]: jwt.PyJWK(jwk, algorithm="RS256").key for jwk in entries
                 if jwk.get("kty") == "RSA" and jwk.get("kid")}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # urllib's errors are OSErrors
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, jwt.PyJWKError) as exc:  # urllib: OSError
         raise KeysUnavailable(f"the user pool's signing keys could not be fetched: {exc!r}"[:300]) from None
 
 
 def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _b64int(segment: str) -> int:
-    return int.from_bytes(_b64decode(segment), "big")
-
-
-def rs256_signature_valid(signing_input: bytes, signature: bytes, modulus: int, exponent: int) -> bool:
-    size = (modulus.bit_length() + 7) // 8
-    if len(signature) != size or int.from_bytes(signature, "big") >= modulus:
-        return False
-    encoded = pow(int.from_bytes(signature, "big"), exponent, modulus).to_bytes(size, "big")
-    digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(signing_input).digest()
-    if size < len(digest_info) + 11:
-        return False
-    expected = b"\x00\x01" + b"\xff" * (size - len(digest_info) - 3) + b"\x00" + digest_info
-    return hmac.compare_digest(encoded, expected)
+    """Strict base64url without padding (RFC 7515 section 2): anything else is not a JWT."""
+    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not base64url")
+    decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != segment:  # non-zero trailing bits
+        raise ValueError("not canonical base64url")
+    return decoded
 
 
 def verify_id_token(token: str, now: float | None = None) -> Claims:
     """The token's claims, or InvalidToken saying (for the logs) what was wrong; KeysUnavailable when
     the signing keys it needs cannot be fetched."""
+    import jwt
+
     settings = get_settings()
     if not settings.user_pool_id or not settings.user_pool_client_id:
         raise InvalidToken("the user pool is not configured")
@@ -135,16 +132,23 @@ def verify_id_token(token: str, now: float | None = None) -> Claims:
     try:
         header = untrusted_json.loads(_b64decode(header_b64))
         payload = untrusted_json.loads(_b64decode(payload_b64))
-        signature = _b64decode(signature_b64)
+        _b64decode(signature_b64)
     except (ValueError, UnicodeDecodeError):
         raise InvalidToken("not a JWT") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise InvalidToken("not a JWT")
     if header.get("alg") != "RS256" or not isinstance(header.get("kid"), str):
         raise InvalidToken("unsupported algorithm")
-    modulus, exponent = keys.key(jwks_url(settings.region, settings.user_pool_id), header["kid"])
-    if not rs256_signature_valid(f"{header_b64}.{payload_b64}".encode(), signature, modulus, exponent):
-        raise InvalidToken("bad signature")
+    key = keys.key(jwks_url(settings.region, settings.user_pool_id), header["kid"])
+    try:
+        # Expiry is checked below with the caller's clock (`now`); PyJWT checks the signature, RS256 only.
+        jwt.decode(token, key, algorithms=["RS256"], options={"verify_exp": False, "verify_aud": False,
+                                                              "verify_iss": False, "verify_iat": False,
+                                                              "verify_nbf": False})
+    except jwt.InvalidSignatureError:
+        raise InvalidToken("bad signature") from None
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"not a valid JWS: {type(exc).__name__}") from None
     return _check_claims(payload, settings.region, settings.user_pool_id, settings.user_pool_client_id,
                          time.time() if now is None else now)
 

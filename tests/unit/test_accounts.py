@@ -143,6 +143,12 @@ def forged_tokens(real: str) -> dict[str, str]:
         "unknown kid": _sign({"alg": "RS256", "kid": "other"}, claims),
         "garbage": "not.a.token",
         "not base64": "a!.b!.c!",
+        # The real token with a segment that only a lenient decoder reads as the same bytes (RFC 7515
+        # allows the URL-safe alphabet alone, without padding).
+        "standard alphabet": f"{header_b64}.{payload_b64}.{signature.replace('-', '+').replace('_', '/')}",
+        "padded": f"{header_b64}.{payload_b64}.{signature}{'=' * (-len(signature) % 4) or '=='}",
+        "trailing junk": f"{header_b64}.{payload_b64}.{signature}A",
+        "payload with junk": f"{header_b64}.{payload_b64}!.{signature}",
     }
 
 
