@@ -12,6 +12,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.utils import UI, OSUtils
 
 from deploy.packaging import FunctionDeploymentPackager, build_layer, function_builder, function_packaging
+from deploy.post_deploy import disable_new_queue_mappings
 
 
 def _factory(project_dir: Path) -> CLIFactory:
@@ -31,11 +32,15 @@ def load_config(project_dir: Path, stage: str) -> Any:
 
 
 def deploy_app(project_dir: Path, stage: str) -> dict[str, Any]:
-    """`chalice deploy --stage <stage>`; return the deployed values (`.chalice/deployed/<stage>.json`)."""
+    """`chalice deploy --stage <stage>`; return the deployed values (`.chalice/deployed/<stage>.json`).
+
+    SQS mappings are created disabled (post_deploy.disable_new_queue_mappings): the post-deploy step
+    enables them once they report batch item failures."""
     factory = _factory(project_dir)
     with function_packaging():
         config = factory.create_config_obj(chalice_stage_name=stage)
         session = factory.create_botocore_session()
+        session.register("before-parameter-build.lambda.CreateEventSourceMapping", disable_new_queue_mappings)
         ui = UI()
         deployed = factory.create_default_deployer(session=session, config=config, ui=ui).deploy(
             config, chalice_stage_name=stage)

@@ -1,7 +1,11 @@
 """What Chalice cannot configure, set with boto3 after `chalice deploy`:
 
 - every SQS event source mapping reports partial batch failures (`ReportBatchItemFailures`), so a
-  batch retries only the messages its handler reported as failed;
+  batch retries only the messages its handler reported as failed. Chalice would create the mapping
+  enabled, and until `ReportBatchItemFailures` is set Lambda reads a partial-batch response as full
+  success and deletes the failed messages: so `chalice deploy` creates SQS mappings disabled
+  (`disable_new_queue_mappings`, registered on its botocore session by deploy/chalice_app.py), and
+  they are enabled here only once the setting is in place;
 - the DynamoDB stream mapping retries a failing batch a bounded number of times, bisecting it to
   isolate the bad record, then sends the record's metadata to the outbox-stream-dlq queue instead of
   blocking the shard until the record expires (24 h);
@@ -16,8 +20,12 @@ The functions and mappings are read from Chalice's deployed state (`.chalice/dep
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.settings import resource_name
 
@@ -70,13 +78,43 @@ def function_name(lambda_arn: str) -> str:
     return lambda_arn.rsplit(":", 1)[1]
 
 
-def configure_event_sources(lambda_client: Any, deployed: dict[str, Any], stage: str, target: Target) -> list[str]:
+# A mapping being created or updated refuses another update (ResourceInUseException) for a few seconds.
+SETTLE_ATTEMPTS = 12
+SETTLE_FIRST_WAIT_SECONDS = 1.0
+SETTLE_MAX_WAIT_SECONDS = 16.0
+
+
+def disable_new_queue_mappings(params: dict[str, Any], **_: Any) -> None:
+    """botocore `before-parameter-build.lambda.CreateEventSourceMapping` handler: an SQS mapping is
+    created disabled (`configure_event_sources` enables it once it reports batch item failures)."""
+    if ":sqs:" in str(params.get("EventSourceArn", "")):
+        params["Enabled"] = False
+
+
+def update_mapping(lambda_client: Any, sleep: Callable[[float], None] = time.sleep, **request: Any) -> None:
+    """UpdateEventSourceMapping, retried with backoff while the mapping is still settling."""
+    wait = SETTLE_FIRST_WAIT_SECONDS
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            lambda_client.update_event_source_mapping(**request)
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException" or attempt == SETTLE_ATTEMPTS - 1:
+                raise
+        sleep(wait)
+        wait = min(wait * 2, SETTLE_MAX_WAIT_SECONDS)
+
+
+def configure_event_sources(lambda_client: Any, deployed: dict[str, Any], stage: str, target: Target,
+                            sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Apply the settings above; return one line per change, for the deploy's report."""
     done = []
     for mapping in resources_of(deployed, "sqs_event"):
-        lambda_client.update_event_source_mapping(UUID=mapping["event_uuid"],
-                                                  FunctionResponseTypes=["ReportBatchItemFailures"])
-        done.append(f"{mapping['queue']}: ReportBatchItemFailures")
+        # First the response type, then (a second update) enabling: never enabled without it.
+        update_mapping(lambda_client, sleep, UUID=mapping["event_uuid"],
+                       FunctionResponseTypes=["ReportBatchItemFailures"])
+        update_mapping(lambda_client, sleep, UUID=mapping["event_uuid"], Enabled=True)
+        done.append(f"{mapping['queue']}: ReportBatchItemFailures, then enabled")
     for mapping in resources_of(deployed, "dynamodb_event"):
         lambda_client.update_event_source_mapping(
             UUID=mapping["event_uuid"],

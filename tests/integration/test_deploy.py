@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.client
+import botocore.exceptions
 import pytest
 from chalice import awsclient
 from chalice.config import Config
@@ -165,6 +167,20 @@ def fresh_app_import(project_dir: Path) -> Iterator[None]:
         os.environ.update(saved_environ)
 
 
+def recording_api_calls(calls: list[tuple[str, str, dict]]) -> Any:
+    """`BaseClient._make_api_call` that also appends (service, operation, parameters) to `calls`: the
+    order in which the deploy made its calls, whichever client (Chalice's or the deploy's) made them.
+    The parameters are kept as the very dict botocore's `before-parameter-build` handlers change in place,
+    so they are what was sent."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict) -> Any:
+        calls.append((self.meta.service_model.service_name, operation_name, api_params))
+        return original(self, operation_name, api_params)
+
+    return make_api_call
+
+
 def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str, str]:
     return create_local_stack(stage, None, REGION, {k: v for k, v in parameters.items() if k != "Stage"})
 
@@ -172,8 +188,10 @@ def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str
 class Deployed:
     """The result of one deploy, plus the app as deployed and clients to look at the account."""
 
-    def __init__(self, project_dir: Path, result: flow.DeployResult, app: Any) -> None:
+    def __init__(self, project_dir: Path, result: flow.DeployResult, app: Any,
+                 calls: list[tuple[str, str, dict]]) -> None:
         self.project_dir, self.result, self.app, self.stage = project_dir, result, app, result.stage
+        self.calls = list(calls)  # every AWS call of the first deploy, in order
         config_json = json.loads((project_dir / ".chalice" / "config.json").read_text())
         self.config = Config(chalice_stage=self.stage, config_from_disk=config_json)
         self.account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
@@ -215,10 +233,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         mp.setattr(awsclient.TypedAWSClient, "import_rest_api", import_swagger_into_moto)
         mp.setattr(awsclient.TypedAWSClient, "_client", with_moto_s3_filter_names(awsclient.TypedAWSClient._client))
         mp.setattr(resources, "POLL_SECONDS", 0.01)
-        result = flow.deploy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
-                             stack_deployer=emulator_stack, log=lambda line: None)
+        calls: list[tuple[str, str, dict]] = []
+        with pytest.MonkeyPatch.context() as recording:
+            recording.setattr(botocore.client.BaseClient, "_make_api_call", recording_api_calls(calls))
+            result = flow.deploy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
+                                 stack_deployer=emulator_stack, log=lambda line: None)
         app = sys.modules["app"].app
-        deployed = Deployed(project_dir, result, app)
+        deployed = Deployed(project_dir, result, app, calls)
         yield deployed
         flow.destroy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
                      stack_deleter=delete_stack_of_emptied_buckets, log=lambda line: None)
@@ -387,6 +408,45 @@ def test_each_queue_mapping_has_its_batch_size_and_reports_batch_item_failures(d
         assert mapping["EventSourceArn"] == deployment.queue_arn(short_name)
         assert mapping["BatchSize"] == source.batch_size
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["State"] == "Enabled"
+
+
+def test_queue_mappings_are_created_disabled_and_enabled_only_once_they_report_batch_item_failures(
+        deployment: Deployed):
+    """Until ReportBatchItemFailures is set, Lambda takes a partial-batch response for full success and
+    deletes the failed messages: no SQS mapping may be enabled before it has the setting."""
+    queue_arns = {deployment.queue_arn(s.queue.removeprefix(f"storefront-{deployment.stage}-"))
+                  for s in deployment.sources("SQSEventConfig")}
+    uuids = {m["UUID"]: m["EventSourceArn"] for s in deployment.sources("SQSEventConfig")
+             for m in deployment.mappings(s.name)}
+    creates = [params for service, operation, params in deployment.calls
+               if (service, operation) == ("lambda", "CreateEventSourceMapping")
+               and params["EventSourceArn"] in queue_arns]
+    assert len(creates) == len(queue_arns) and all(params["Enabled"] is False for params in creates)
+    for uuid_, arn in uuids.items():
+        updates = [params for service, operation, params in deployment.calls
+                   if (service, operation) == ("lambda", "UpdateEventSourceMapping") and params["UUID"] == uuid_]
+        assert [sorted(set(params) - {"UUID"}) for params in updates] == [["FunctionResponseTypes"], ["Enabled"]], arn
+        assert updates[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert updates[1]["Enabled"] is True
+    # The stream mapping is not a queue's: created as Chalice creates it.
+    (stream,) = deployment.mappings(deployment.sources("DynamoDBEventConfig")[0].name)
+    assert stream["State"] == "Enabled"
+
+
+def test_a_mapping_still_settling_is_updated_again_with_backoff():
+    attempts, waits = [], []
+
+    class Settling:
+        def update_event_source_mapping(self, **request):
+            attempts.append(request)
+            if len(attempts) < 3:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "ResourceInUseException", "Message": "in use"}}, "UpdateEventSourceMapping")
+
+    post_deploy.update_mapping(Settling(), waits.append, UUID="u", Enabled=True)
+    assert attempts == [{"UUID": "u", "Enabled": True}] * 3
+    assert waits == [post_deploy.SETTLE_FIRST_WAIT_SECONDS, 2 * post_deploy.SETTLE_FIRST_WAIT_SECONDS]
 
 
 def test_the_outbox_stream_mapping_retries_a_bounded_number_of_times_bisects_and_has_a_destination(
