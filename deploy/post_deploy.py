@@ -14,6 +14,7 @@
 - the REST API's stage gets a throttle (a stage-wide rate and burst, tighter ones on the routes that
   create users, sessions and orders) and the stack's WAF web ACL (AWS managed common rules and a
   per-IP rate limit, infra/template.yaml). Chalice creates the API, so neither can be in the stack.
+  The association is retried while WAF does not see the new stage or ACL yet (`associate_web_acl`).
 
 The functions and mappings are read from Chalice's deployed state (`.chalice/deployed/<stage>.json`).
 """
@@ -150,7 +151,7 @@ def async_function_names(deployed: dict[str, Any]) -> list[str]:
 
 
 def protect_api(apigateway: Any, wafv2: Any, deployed: dict[str, Any], web_acl_arn: str,
-                target: Target) -> list[str]:
+                target: Target, sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Throttle the API's stage and associate the web ACL with it; return one line per change."""
     api = rest_api(deployed)
     api_id, stage_name = api["rest_api_id"], api_stage_name(api["rest_api_url"])
@@ -159,10 +160,35 @@ def protect_api(apigateway: Any, wafv2: Any, deployed: dict[str, Any], web_acl_a
         operations += _throttle((path.replace("/", "~1"), method), limits)
     apigateway.update_stage(restApiId=api_id, stageName=stage_name, patchOperations=operations)
     stage_arn = f"arn:{target.partition}:apigateway:{target.region}::/restapis/{api_id}/stages/{stage_name}"
-    wafv2.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=stage_arn)
+    associate_web_acl(wafv2, web_acl_arn, stage_arn, sleep)
     rate, burst = STAGE_THROTTLE
     return [f"API stage {stage_name}: throttle {rate} rps (burst {burst}), {len(ROUTE_THROTTLES)} route throttles",
             f"API stage {stage_name}: web ACL {web_acl_arn.rsplit('/', 2)[-2]}"]
+
+
+# A web ACL or API stage created moments ago is "unavailable" to WAF until it has propagated, which
+# AWS says takes "from a few seconds to a number of minutes" (AssociateWebACL, docs/deploy.md).
+WAF_ATTEMPTS = 10
+WAF_FIRST_WAIT_SECONDS = 2.0
+WAF_MAX_WAIT_SECONDS = 60.0
+
+
+def associate_web_acl(wafv2: Any, web_acl_arn: str, resource_arn: str,
+                      sleep: Callable[[float], None] = time.sleep) -> int:
+    """AssociateWebACL, retried with exponential backoff (2 s doubling to 60 s, about 6 minutes in all)
+    while WAF answers WAFUnavailableEntityException; any other error, or the last one, is raised.
+    Returns the number of attempts made."""
+    wait = WAF_FIRST_WAIT_SECONDS
+    for attempt in range(1, WAF_ATTEMPTS + 1):
+        try:
+            wafv2.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=resource_arn)
+            return attempt
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "WAFUnavailableEntityException" or attempt == WAF_ATTEMPTS:
+                raise
+        sleep(wait)
+        wait = min(wait * 2, WAF_MAX_WAIT_SECONDS)
+    raise AssertionError("unreachable")
 
 
 def api_stage_name(rest_api_url: str) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.awsrequest
 import botocore.client
 import botocore.exceptions
 import pytest
@@ -316,6 +317,44 @@ def test_the_api_stage_is_throttled_traced_and_behind_the_web_acl(deployment: De
     acl = deployment.client("wafv2").get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]
     assert acl["ARN"] == deployment.result.outputs["WebAclArn"]
     assert acl["Name"] == f"storefront-{deployment.stage}-api"
+
+
+def _unavailable_twice() -> Any:
+    """A botocore `before-call` handler that answers AssociateWebACL with WAF's
+    WAFUnavailableEntityException twice (what AWS does right after the stage or ACL was created),
+    then lets the call through to moto."""
+    refused: list[str] = []
+
+    def before_call(**_: Any) -> Any:
+        if len(refused) < 2:
+            refused.append("WAFUnavailableEntityException")
+            return (botocore.awsrequest.AWSResponse("https://wafv2", 400, {}, None), {"Error": {
+                "Code": "WAFUnavailableEntityException", "Message": "the resource is not available yet"}})
+        return None
+
+    before_call.refused = refused  # type: ignore[attr-defined]
+    return before_call
+
+
+def test_the_web_acl_association_is_retried_with_backoff_while_waf_calls_the_stage_unavailable(
+        deployment: Deployed):
+    (api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    stage_arn = f"arn:aws:apigateway:{REGION}::/restapis/{api['rest_api_id']}/stages/api"
+    wafv2, waits, unavailable = deployment.client("wafv2"), [], _unavailable_twice()
+    wafv2.disassociate_web_acl(ResourceArn=stage_arn)
+    wafv2.meta.events.register("before-call.wafv2.AssociateWebACL", unavailable)
+    assert post_deploy.associate_web_acl(wafv2, deployment.result.outputs["WebAclArn"], stage_arn, waits.append) == 3
+    assert unavailable.refused == ["WAFUnavailableEntityException"] * 2
+    assert waits == [post_deploy.WAF_FIRST_WAIT_SECONDS, 2 * post_deploy.WAF_FIRST_WAIT_SECONDS]
+    assert wafv2.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["ARN"] == \
+        deployment.result.outputs["WebAclArn"]
+    # Any other refusal is not waited out.
+    wafv2.meta.events.register("before-call.wafv2.AssociateWebACL", lambda **_: (
+        botocore.awsrequest.AWSResponse("https://wafv2", 400, {}, None),
+        {"Error": {"Code": "WAFInvalidParameterException", "Message": "bad ARN"}}), unique_id="invalid")
+    with pytest.raises(botocore.exceptions.ClientError, match="WAFInvalidParameterException"):
+        post_deploy.associate_web_acl(wafv2, deployment.result.outputs["WebAclArn"], stage_arn, waits.append)
+    assert len(waits) == 2
 
 
 def test_only_the_image_handler_has_the_pillow_layer_and_no_function_zip_carries_pillow(deployment: Deployed):
