@@ -54,7 +54,8 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     target = target_of(session)
     log(f"deploying stage {stage} to account {target.account}, region {target.region}")
     parameters = stack_parameters(stage, sender_email)
-    outputs = (stack_deployer or resources.deploy_stack)(session.client("cloudformation"), stage, parameters)
+    outputs = (stack_deployer or stack_deployer_of(session, target))(session.client("cloudformation"), stage,
+                                                                     parameters)
     log(f"resources stack ready ({len(outputs)} outputs)")
     ensure_secrets(session.client("ssm"), stage, log)
     environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs),
@@ -77,6 +78,14 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     log(f"web app {published.url}: {len(published.uploaded)} files published to {published.bucket}, "
         f"{len(published.deleted)} removed, invalidation {published.invalidation_id}")
     return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
+
+
+def stack_deployer_of(session: boto3.Session, target: post_deploy.Target) -> StackDeployer:
+    """`resources.deploy_stack` with the template uploaded to the account's deploy bucket."""
+    s3 = session.client("s3")
+    bucket = resources.ensure_deploy_bucket(s3, resources.deploy_bucket_name(target.account, target.region),
+                                            target.region)
+    return lambda cfn, stage, parameters: resources.deploy_stack(cfn, stage, parameters, s3=s3, bucket=bucket)
 
 
 def ensure_secrets(ssm: Any, stage: str, log: Log) -> None:

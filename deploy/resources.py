@@ -1,8 +1,15 @@
 """The stage's resources stack (infra/template.yaml) through CloudFormation: create or update, wait,
-read the outputs; delete."""
+read the outputs; delete.
+
+The template goes to CloudFormation by `TemplateURL`, never `TemplateBody`: CloudFormation refuses a
+`TemplateBody` over 51,200 bytes and takes up to 1 MB from S3 (docs/deploy.md). So the deploy puts
+it into the account's deploy bucket, `storefront-deploy-<account>-<region>` (created on first use,
+private), under `templates/<stage>/<sha256>.json`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -14,6 +21,8 @@ from infra.stack import load_template, outputs_by_key, stack_name
 
 STACK_TIMEOUT_SECONDS = 30 * 60.0
 POLL_SECONDS = 5.0
+TEMPLATE_BODY_MAX_BYTES = 51_200  # CloudFormation's limit for TemplateBody; TemplateURL takes 1 MB
+TEMPLATE_RETENTION_DAYS = 90  # old templates in the deploy bucket expire (a stack keeps its own copy)
 _DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 
 
@@ -55,13 +64,48 @@ def _existing_status(cfn: Any, name: str) -> str | None:
         raise
 
 
+def deploy_bucket_name(account: str, region: str) -> str:
+    """The account's and region's bucket for deploy artefacts (templates), shared by its stages."""
+    return f"storefront-deploy-{account}-{region}"
+
+
+def ensure_deploy_bucket(s3: Any, bucket: str, region: str) -> str:
+    """Create the deploy bucket unless it exists: public access blocked, SSE-S3, old templates expiring."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return bucket
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+            raise  # 403: the name is someone else's, or no right to it
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **location)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
+        "ID": "expire-old-templates", "Status": "Enabled", "Filter": {"Prefix": "templates/"},
+        "Expiration": {"Days": TEMPLATE_RETENTION_DAYS}}]})
+    return bucket
+
+
+def upload_template(s3: Any, bucket: str, region: str, stage: str, body: str) -> str:
+    """Put the template body into the deploy bucket; its `TemplateURL` (virtual-hosted, regional)."""
+    key = f"templates/{stage}/{hashlib.sha256(body.encode()).hexdigest()}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
 def deploy_stack(cfn: Any, stage: str, parameters: dict[str, str], template: dict[str, Any] | None = None,
-                 poll: float = POLL_SECONDS) -> dict[str, str]:
-    """Create or update `storefront-<stage>-resources`; wait; return its outputs `{key: value}`."""
+                 poll: float = POLL_SECONDS, *, s3: Any, bucket: str) -> dict[str, str]:
+    """Create or update `storefront-<stage>-resources` from the template uploaded to `bucket`; wait;
+    return its outputs `{key: value}`."""
     name = stack_name(stage)
+    body = json.dumps(template if template is not None else load_template(), separators=(",", ":"))
+    region = cfn.meta.region_name
     request = {
         "StackName": name,
-        "TemplateBody": json.dumps(template if template is not None else load_template()),
+        "TemplateURL": upload_template(s3, bucket, region, stage, body),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Tags": [{"Key": "storefront:stage", "Value": stage}],
     }

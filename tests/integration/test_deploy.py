@@ -589,19 +589,38 @@ def test_the_api_key_is_a_securestring_only_the_payments_handler_reads_and_a_red
 
 # --- the CloudFormation step, on what moto's CloudFormation models -----------------------------------
 
-def test_the_resources_stack_is_created_updated_and_deleted():
+def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over_the_body_limit():
+    """CloudFormation refuses a TemplateBody over 51,200 bytes (moto does not): the template goes to
+    the deploy bucket and CloudFormation reads it from its TemplateURL."""
+    padding = "x" * (resources.TEMPLATE_BODY_MAX_BYTES + 1000)
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": {"Stage": {"Type": "String"}},
-                "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Metadata": {"Padding": padding}, "Properties": {
                     "QueueName": {"Fn::Sub": "storefront-${Stage}-probe"}}}},
                 "Outputs": {"QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}}}
+    assert len(json.dumps(template)) > resources.TEMPLATE_BODY_MAX_BYTES
     stage = "cf" + uuid.uuid4().hex[:6]
     with mock_aws():
-        cfn = boto3.client("cloudformation", region_name=REGION)
-        outputs = resources.deploy_stack(cfn, stage, {"Stage": stage}, template, poll=0.01)
+        cfn, s3 = boto3.client("cloudformation", region_name=REGION), boto3.client("s3", region_name=REGION)
+        sent: list[dict] = []
+        for operation in ("CreateStack", "UpdateStack"):
+            cfn.meta.events.register(f"before-parameter-build.cloudformation.{operation}",
+                                     lambda params, **_: sent.append(dict(params)))
+        account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+        bucket = resources.ensure_deploy_bucket(s3, resources.deploy_bucket_name(account, REGION), REGION)
+        assert bucket == f"storefront-deploy-{account}-{REGION}"
+        assert resources.ensure_deploy_bucket(s3, bucket, REGION) == bucket  # exists: left as it is
+        assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+        deploy = {"poll": 0.01, "s3": s3, "bucket": bucket}
+        outputs = resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy)
         assert outputs["QueueArn"].endswith(f":storefront-{stage}-probe")
-        assert resources.deploy_stack(cfn, stage, {"Stage": stage}, template, poll=0.01) == outputs  # no change
+        assert sent and all("TemplateBody" not in request for request in sent)
+        (url,) = {request["TemplateURL"] for request in sent}
+        assert url.startswith(f"https://{bucket}.s3.{REGION}.amazonaws.com/templates/{stage}/")
+        assert cfn.get_template(StackName=stack_name(stage))["TemplateBody"]["Resources"]["Queue"]["Metadata"] == \
+            {"Padding": padding}
+        assert resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy) == outputs  # no change
         template["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
-        resources.deploy_stack(cfn, stage, {"Stage": stage}, template, poll=0.01)
+        resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy)
         url = boto3.client("sqs", region_name=REGION).get_queue_url(QueueName=f"storefront-{stage}-probe")["QueueUrl"]
         attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
             QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
