@@ -50,10 +50,11 @@ deploy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL))
 
-## Remove a stage: the Chalice app, then the resources stack.
+## Remove a stage: the Chalice app, then the resources stack. prod asks for the typed confirmation
+## "destroy prod" (or CONFIRM="destroy prod") and keeps its tables, user pool and uploads bucket.
 destroy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make destroy STAGE=<stage>"; exit 2; }
-	$(BIN)/python -m deploy destroy --stage $(STAGE)
+	$(BIN)/python -m deploy destroy --stage $(STAGE) $(if $(CONFIRM),--confirm "$(CONFIRM)")
 
 ## Build the exact zip `make deploy` uploads into dist/<stage>/deployment.zip.
 package: $(STAMP)

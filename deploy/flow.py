@@ -43,8 +43,23 @@ def target_of(session: boto3.Session) -> post_deploy.Target:
     return post_deploy.Target(account=account, region=region, partition=session.get_partition_for_region(region))
 
 
+# Stages whose data outlives the stack: tables, user pool and uploads bucket retained and
+# delete-protected, the stack termination-protected, `make destroy` asks for a typed confirmation.
+PROTECTED_STAGES = frozenset({"prod"})
+
+
+def is_protected(stage: str) -> bool:
+    return stage in PROTECTED_STAGES
+
+
+def destroy_confirmation(stage: str) -> str:
+    """What an operator must type to destroy a protected stage."""
+    return f"destroy {stage}"
+
+
 def stack_parameters(stage: str, sender_email: str | None) -> dict[str, str]:
-    return {"Stage": stage, **({"SenderEmail": sender_email} if sender_email else {})}
+    return {"Stage": stage, "DataProtection": "true" if is_protected(stage) else "false",
+            **({"SenderEmail": sender_email} if sender_email else {})}
 
 
 def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
@@ -85,7 +100,8 @@ def stack_deployer_of(session: boto3.Session, target: post_deploy.Target) -> Sta
     s3 = session.client("s3")
     bucket = resources.ensure_deploy_bucket(s3, resources.deploy_bucket_name(target.account, target.region),
                                             target.region)
-    return lambda cfn, stage, parameters: resources.deploy_stack(cfn, stage, parameters, s3=s3, bucket=bucket)
+    return lambda cfn, stage, parameters: resources.deploy_stack(cfn, stage, parameters, s3=s3, bucket=bucket,
+                                                                 termination_protection=is_protected(stage))
 
 
 def ensure_secrets(ssm: Any, stage: str, log: Log) -> None:
@@ -113,12 +129,24 @@ def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, l
     return layer
 
 
+class NotConfirmed(RuntimeError):
+    """A protected stage's destroy without the typed confirmation."""
+
+
 def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
-            stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print) -> None:
+            stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print,
+            confirmation: str | None = None) -> None:
     """Remove the Chalice app (if it was deployed from here), empty the uploads and site buckets, delete the stack.
 
-    The API key parameter stays: it may hold the operator's real key, which nothing here could put back.
+    A protected stage (prod) is destroyed only when `confirmation` is exactly `destroy <stage>`; nothing
+    is touched otherwise. Its uploads bucket is not emptied and, like its tables and user pool, stays
+    when the stack is deleted (DeletionPolicy Retain). The API key parameter stays: it may hold the
+    operator's real key, which nothing here could put back.
     """
+    if is_protected(stage) and confirmation != destroy_confirmation(stage):
+        raise NotConfirmed(f"stage {stage} holds customers' data: type '{destroy_confirmation(stage)}' to "
+                           f"destroy it (make destroy STAGE={stage} CONFIRM='{destroy_confirmation(stage)}'); "
+                           "its tables, user pool and uploads bucket are kept even then (docs/deploy.md)")
     session = session or boto3.Session()
     if (project_dir / ".chalice" / "deployed" / f"{stage}.json").exists():
         chalice_app.delete_app(project_dir, stage)
@@ -126,7 +154,10 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
     else:
         log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
     log(f"layer {layers.layer_name(stage)}: {layers.delete(session.client('lambda'), stage)} versions deleted")
-    empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
+    if is_protected(stage):
+        log(f"stage {stage} is protected: its uploads bucket, tables and user pool are retained")
+    else:
+        empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
     empty_bucket(session.client("s3"), settings.resource_name(SITE_BUCKET, stage))
     (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
     log(f"stack {stage} deleted")

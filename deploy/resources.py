@@ -97,9 +97,10 @@ def upload_template(s3: Any, bucket: str, region: str, stage: str, body: str) ->
 
 
 def deploy_stack(cfn: Any, stage: str, parameters: dict[str, str], template: dict[str, Any] | None = None,
-                 poll: float = POLL_SECONDS, *, s3: Any, bucket: str) -> dict[str, str]:
+                 poll: float = POLL_SECONDS, *, s3: Any, bucket: str,
+                 termination_protection: bool = False) -> dict[str, str]:
     """Create or update `storefront-<stage>-resources` from the template uploaded to `bucket`; wait;
-    return its outputs `{key: value}`."""
+    set the stack's termination protection as asked; return its outputs `{key: value}`."""
     name = stack_name(stage)
     body = json.dumps(template if template is not None else load_template(), separators=(",", ":"))
     region = cfn.meta.region_name
@@ -108,19 +109,23 @@ def deploy_stack(cfn: Any, stage: str, parameters: dict[str, str], template: dic
         "TemplateURL": upload_template(s3, bucket, region, stage, body),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Tags": [{"Key": "storefront:stage", "Value": stage}],
+        "Capabilities": ["CAPABILITY_AUTO_EXPAND"],  # the template's AWS::LanguageExtensions transform
     }
     status = _existing_status(cfn, name)
     if status == "ROLLBACK_COMPLETE":  # a failed first create cannot be updated, only replaced
         delete_stack(cfn, stage, poll=poll)
         status = None
     if status is None:
-        cfn.create_stack(**request, OnFailure="ROLLBACK")
+        cfn.create_stack(**request, OnFailure="ROLLBACK", EnableTerminationProtection=termination_protection)
     else:
         try:
             cfn.update_stack(**request)
         except ClientError as exc:
             if "No updates are to be performed" not in str(exc):
                 raise
+        if bool(cfn.describe_stacks(StackName=name)["Stacks"][0].get("EnableTerminationProtection")) != \
+                termination_protection:
+            cfn.update_termination_protection(StackName=name, EnableTerminationProtection=termination_protection)
     return outputs_by_key(wait_for_stack(cfn, name, poll=poll))
 
 
@@ -130,6 +135,9 @@ def delete_stack(cfn: Any, stage: str, timeout: float = STACK_TIMEOUT_SECONDS, p
     name = stack_name(stage)
     if _existing_status(cfn, name) is None:
         return
+    if cfn.describe_stacks(StackName=name)["Stacks"][0].get("EnableTerminationProtection"):
+        # Only `make destroy` gets here, after the typed confirmation a protected stage asks for.
+        cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)
     cfn.delete_stack(StackName=name)
     deadline = time.monotonic() + timeout
     while (status := _existing_status(cfn, name)) not in (None, "DELETE_COMPLETE"):

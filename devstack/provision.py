@@ -309,6 +309,8 @@ def apply_table(ctx: Context, resource: Resource) -> Physical:
             # new and empty, so create it again from the template's properties.
             if live.get("ItemCount"):
                 raise ProvisionError(f"{name} differs from the template and is not empty")
+            if live.get("DeletionProtectionEnabled"):  # the template's own protection, on an empty new table
+                ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
             ddb.delete_table(TableName=name)
             exists = False
     if not exists:
@@ -671,8 +673,17 @@ def template_for_moto(template: dict[str, Any]) -> dict[str, Any]:
         properties = spec.get("Properties", {})
         if spec["Type"] not in SKIPPED_BY_MOTO:
             properties = {key: value for key, value in properties.items() if not references(value) & skipped}
-        resources[logical_id] = {**spec, "Properties": properties}
-    return {**{key: value for key, value in template.items() if key != "Outputs"}, "Resources": resources}
+        resources[logical_id] = {**_without_policy_functions(spec), "Properties": properties}
+    kept = {key: value for key, value in template.items() if key not in ("Outputs", "Transform")}
+    return {**kept, "Resources": resources}
+
+
+def _without_policy_functions(spec: dict[str, Any]) -> dict[str, Any]:
+    """moto's CloudFormation knows no AWS::LanguageExtensions, which lets DeletionPolicy and
+    UpdateReplacePolicy be an Fn::If: such a policy is left out (moto deletes what it made with the
+    stack, the local stage's data is never kept)."""
+    return {key: value for key, value in spec.items()
+            if not (key in ("DeletionPolicy", "UpdateReplacePolicy") and isinstance(value, dict))}
 
 
 def _create_stack(ctx: Context, template: dict[str, Any]) -> dict[str, str]:

@@ -612,6 +612,7 @@ def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over
         assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
         deploy = {"poll": 0.01, "s3": s3, "bucket": bucket}
         outputs = resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy)
+        assert sent[0]["Capabilities"] == ["CAPABILITY_AUTO_EXPAND"]
         assert outputs["QueueArn"].endswith(f":storefront-{stage}-probe")
         assert sent and all("TemplateBody" not in request for request in sent)
         (url,) = {request["TemplateURL"] for request in sent}
@@ -627,6 +628,62 @@ def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over
         assert attributes["VisibilityTimeout"] == "60"
         resources.delete_stack(cfn, stage, poll=0.01)
         assert resources._existing_status(cfn, stack_name(stage)) in (None, "DELETE_COMPLETE")
+        # A protected stage's stack is created with termination protection (moto 5.2 keeps the flag but
+        # has no UpdateTerminationProtection, so turning it off, as destroy does, is not run here).
+        protected = "cp" + uuid.uuid4().hex[:6]
+        resources.deploy_stack(cfn, protected, {"Stage": protected}, template, **deploy, termination_protection=True)
+        assert sent[-1]["EnableTerminationProtection"] is True
+        assert cfn.describe_stacks(StackName=stack_name(protected))["Stacks"][0]["EnableTerminationProtection"] is True
+
+
+# --- a protected stage (prod) ------------------------------------------------------------------------
+
+def test_only_prod_is_deployed_with_its_data_protected():
+    assert flow.PROTECTED_STAGES == {"prod"}
+    assert flow.stack_parameters("prod", "a@b.example")["DataProtection"] == "true"
+    assert flow.stack_parameters("dev", "a@b.example")["DataProtection"] == "false"
+
+
+def test_a_protected_stage_keeps_its_tables_and_user_pool_from_deletion():
+    stage = "pt" + uuid.uuid4().hex[:6]
+    with mock_aws():
+        outputs = create_local_stack(stage, None, REGION, {"DataProtection": "true"})
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        table = f"storefront-{stage}-orders"
+        assert ddb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
+        with pytest.raises(botocore.exceptions.ClientError, match="DeletionProtectionEnabled is set to True"):
+            ddb.delete_table(TableName=table)
+        pool = boto3.client("cognito-idp", region_name=REGION).describe_user_pool(UserPoolId=outputs["UserPoolId"])
+        assert pool["UserPool"]["DeletionProtection"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("confirmation", [None, "", "prod", "destroy dev", "DESTROY PROD", "destroy prod "])
+def test_destroying_prod_is_refused_without_the_typed_confirmation(confirmation: str | None):
+    untouchable = object()  # any AWS call through it would fail: nothing may happen before the check
+    with pytest.raises(flow.NotConfirmed, match="type 'destroy prod'"):
+        flow.destroy("prod", session=untouchable, confirmation=confirmation)  # type: ignore[arg-type]
+
+
+def test_make_destroy_of_prod_without_a_terminal_or_confirm_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]):
+    from deploy import __main__ as cli
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    monkeypatch.setattr(flow.boto3, "Session", lambda *a, **k: pytest.fail("an AWS session was opened"))
+    assert cli.main(["destroy", "--stage", "prod"]) == 2
+    assert "type 'destroy prod'" in capsys.readouterr().err
+    assert cli.main(["destroy", "--stage", "prod", "--confirm", "yes"]) == 2
+
+
+def test_make_destroy_of_prod_asks_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
+    from deploy import __main__ as cli
+
+    destroyed: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "destroy prod")
+    monkeypatch.setattr(flow, "destroy", lambda stage, confirmation=None: destroyed.append((stage, confirmation)))
+    assert cli.main(["destroy", "--stage", "prod"]) == 0
+    assert destroyed == [("prod", "destroy prod")]
 
 
 # --- the web app: site bucket, config.js, invalidation, CORS origin ---------------------------------

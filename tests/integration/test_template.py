@@ -202,3 +202,24 @@ def test_the_api_has_a_5xx_alarm_on_chalices_api_name_and_stage() -> None:
         "ApiName": config["app_name"], "Stage": config["stages"]["prod"]["api_gateway_stage"],
     }
     assert {s["api_gateway_stage"] for s in config["stages"].values()} == {"api"}
+
+
+DATA_RESOURCES = {*of_type("AWS::DynamoDB::Table"), "UserPool", "UploadsBucket"}
+
+
+def test_data_is_retained_and_delete_protected_when_the_stage_protects_it() -> None:
+    """prod (DataProtection "true"): CloudFormation keeps the tables, the user pool and the uploads bucket
+    when the stack is deleted or a resource replaced, and DynamoDB and Cognito refuse deletes."""
+    assert TEMPLATE["Transform"] == "AWS::LanguageExtensions"  # Fn::If in DeletionPolicy needs it
+    assert TEMPLATE["Parameters"]["DataProtection"]["AllowedValues"] == ["true", "false"]
+    assert TEMPLATE["Parameters"]["DataProtection"]["Default"] == "false"
+    assert TEMPLATE["Conditions"]["ProtectData"] == {"Fn::Equals": [{"Ref": "DataProtection"}, "true"]}
+    retained = {logical_id for logical_id, spec in RESOURCES.items() if "DeletionPolicy" in spec}
+    assert retained == DATA_RESOURCES and len(DATA_RESOURCES) == 11
+    for logical_id in DATA_RESOURCES:
+        for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+            assert RESOURCES[logical_id][policy] == {"Fn::If": ["ProtectData", "Retain", "Delete"]}, logical_id
+    for props in of_type("AWS::DynamoDB::Table").values():
+        assert props["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectData", True, False]}
+    assert RESOURCES["UserPool"]["Properties"]["DeletionProtection"] == \
+        {"Fn::If": ["ProtectData", "ACTIVE", "INACTIVE"]}
