@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deploy import dlq, flow
+from deploy import dlq, flow, prerequisites
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "local":
         parser.error("the local stage is the emulator's (make dev), not a deployable stage")
     if args.command == "deploy":
-        flow.deploy(args.stage, sender_email=args.sender_email)
+        try:
+            flow.deploy(args.stage, sender_email=args.sender_email)
+        except prerequisites.PrerequisiteError as missing:
+            print(f"refused: {missing}", file=sys.stderr)
+            return 2
     elif args.command == "destroy":
         confirmation = args.confirm
         if confirmation is None and flow.is_protected(args.stage) and sys.stdin.isatty():

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from chalicelib import settings
-from deploy import chalice_app, layers, packaging, policies, post_deploy, resources, site, stage_config
+from deploy import chalice_app, layers, packaging, policies, post_deploy, prerequisites, resources, site, stage_config
 from infra.parameters import ensure_payment_provider_key, payment_provider_key_name
 from infra.site import SITE_BUCKET
 from infra.stack import deployed_outputs_to_env
@@ -59,6 +59,7 @@ def destroy_confirmation(stage: str) -> str:
 
 def stack_parameters(stage: str, sender_email: str | None) -> dict[str, str]:
     return {"Stage": stage, "DataProtection": "true" if is_protected(stage) else "false",
+            "LogRetentionDays": str(stage_config.LOG_RETENTION_DAYS),
             **({"SenderEmail": sender_email} if sender_email else {})}
 
 
@@ -68,6 +69,8 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     session = session or boto3.Session()
     target = target_of(session)
     log(f"deploying stage {stage} to account {target.account}, region {target.region}")
+    check_account(session)
+    log("account prerequisites: ok")
     parameters = stack_parameters(stage, sender_email)
     outputs = (stack_deployer or stack_deployer_of(session, target))(session.client("cloudformation"), stage,
                                                                      parameters)
@@ -85,6 +88,8 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     layer = publish_layer(project_dir, stage, app, session.client("lambda"), log)
     deployed = chalice_app.deploy_app(project_dir, stage)
     changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
+    changes += post_deploy.configure_logs(session.client("logs"), session.client("apigateway"), deployed,
+                                          outputs["ApiAccessLogGroupArn"], stage_config.LOG_RETENTION_DAYS)
     changes += post_deploy.protect_api(session.client("apigateway"), session.client("wafv2"), deployed,
                                        outputs["WebAclArn"], target)
     for line in changes:
@@ -93,6 +98,14 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     log(f"web app {published.url}: {len(published.uploaded)} files published to {published.bucket}, "
         f"{len(published.deleted)} removed, invalidation {published.invalidation_id}")
     return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
+
+
+def check_account(session: boto3.Session) -> None:
+    """The account prerequisites (deploy/prerequisites.py); PrerequisiteError lists what is missing."""
+    apigateway = session.client("apigateway")
+    prerequisites.require({
+        "API Gateway logging": lambda: prerequisites.api_gateway_logging_role(apigateway),
+    })
 
 
 def stack_deployer_of(session: boto3.Session, target: post_deploy.Target) -> StackDeployer:

@@ -11,6 +11,9 @@
   blocking the shard until the record expires (24 h);
 - every asynchronously invoked function (S3, SNS, schedule) retries twice, then sends the event to
   the async-events-dlq queue;
+- every function's log group keeps its events `LOG_RETENTION_DAYS` (Chalice's `log_retention_in_days`,
+  bar the API handler's, which Chalice names wrongly: `configure_logs`), and the API stage writes an
+  access log line per request to the stack's log group;
 - the REST API's stage gets a throttle (a stage-wide rate and burst, tighter ones on the routes that
   create users, sessions and orders) and the stack's WAF web ACL (AWS managed common rules and a
   per-IP rate limit, infra/template.yaml). Chalice creates the API, so neither can be in the stack.
@@ -21,6 +24,7 @@ The functions and mappings are read from Chalice's deployed state (`.chalice/dep
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -189,6 +193,36 @@ def associate_web_acl(wafv2: Any, web_acl_arn: str, resource_arn: str,
         sleep(wait)
         wait = min(wait * 2, WAF_MAX_WAIT_SECONDS)
     raise AssertionError("unreachable")
+
+
+# One JSON line per request ($context variables of API Gateway's access logging).
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
+    "method": "$context.httpMethod", "path": "$context.path", "status": "$context.status",
+    "length": "$context.responseLength", "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency", "wafStatus": "$context.waf.status",
+    "authorizerError": "$context.authorizer.error", "userAgent": "$context.identity.userAgent",
+}, separators=(",", ":"))
+
+
+def configure_logs(logs: Any, apigateway: Any, deployed: dict[str, Any], access_log_arn: str,
+                   retention_days: int) -> list[str]:
+    """The API handler's log group with its retention; the API stage's access log; one line per change."""
+    functions = {r["name"]: function_name(r["lambda_arn"]) for r in resources_of(deployed, "lambda_function")}
+    group = f"/aws/lambda/{functions['api_handler']}"
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
+    api = rest_api(deployed)
+    stage_name = api_stage_name(api["rest_api_url"])
+    apigateway.update_stage(restApiId=api["rest_api_id"], stageName=stage_name, patchOperations=[
+        {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": access_log_arn},
+        {"op": "replace", "path": "/accessLogSettings/format", "value": ACCESS_LOG_FORMAT},
+    ])
+    return [f"{group}: retention {retention_days} days",
+            f"API stage {stage_name}: access log to {access_log_arn.rsplit(':', 1)[1]}"]
 
 
 def api_stage_name(rest_api_url: str) -> str:

@@ -599,6 +599,19 @@ def apply_distribution(ctx: Context, resource: Resource) -> Physical:
     return Physical(distribution["Id"], {"Id": distribution["Id"], "DomainName": distribution["DomainName"]})
 
 
+def apply_log_group(ctx: Context, resource: Resource) -> Physical:
+    """A CloudWatch Logs group with its retention (set again whether moto's CloudFormation kept it or not)."""
+    _reject_unknown(resource, {"LogGroupName", "RetentionInDays"})
+    logs = ctx.client("logs")
+    name = resource.properties.get("LogGroupName") or resource.physical_id or ctx.default_name(resource)
+    if not logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]:
+        logs.create_log_group(logGroupName=name)
+    if "RetentionInDays" in resource.properties:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(resource.properties["RetentionInDays"]))
+    arn = f"arn:aws:logs:{ctx.region}:{ctx.pseudo['AWS::AccountId']}:log-group:{name}:*"
+    return Physical(name, {"Arn": arn})
+
+
 Applier = Callable[[Context, Resource], Physical]
 
 APPLIERS: dict[str, Applier] = {
@@ -618,6 +631,7 @@ APPLIERS: dict[str, Applier] = {
     "AWS::WAFv2::WebACL": apply_web_acl,
     "AWS::CloudFront::OriginAccessControl": apply_origin_access_control,
     "AWS::CloudFront::Distribution": apply_distribution,
+    "AWS::Logs::LogGroup": apply_log_group,
 }
 
 

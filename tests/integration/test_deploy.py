@@ -42,7 +42,7 @@ from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 
 from chalicelib import settings
-from deploy import flow, layers, packaging, policies, post_deploy, resources, site
+from deploy import flow, layers, packaging, policies, post_deploy, prerequisites, resources, site, stage_config
 from devstack.moto_fixes import honour_secure_transport_condition
 from devstack.provision import create_local_stack
 from infra.parameters import payment_provider_key_name
@@ -182,6 +182,15 @@ def recording_api_calls(calls: list[tuple[str, str, dict]]) -> Any:
     return make_api_call
 
 
+API_GATEWAY_LOGS_ROLE = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-logs"
+
+
+def set_up_account(session: boto3.Session) -> None:
+    """What docs/deploy.md has an operator do once per account before the first deploy."""
+    session.client("apigateway").update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": API_GATEWAY_LOGS_ROLE}])
+
+
 def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str, str]:
     return create_local_stack(stage, None, REGION, {k: v for k, v in parameters.items() if k != "Stage"})
 
@@ -234,6 +243,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         mp.setattr(awsclient.TypedAWSClient, "import_rest_api", import_swagger_into_moto)
         mp.setattr(awsclient.TypedAWSClient, "_client", with_moto_s3_filter_names(awsclient.TypedAWSClient._client))
         mp.setattr(resources, "POLL_SECONDS", 0.01)
+        set_up_account(boto3.Session(region_name=REGION))
         calls: list[tuple[str, str, dict]] = []
         with pytest.MonkeyPatch.context() as recording:
             recording.setattr(botocore.client.BaseClient, "_make_api_call", recording_api_calls(calls))
@@ -297,6 +307,26 @@ def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(
                               policies.policy_file_name(deployment.stage, function)).read_text())
         assert granted == written
     assert len(roles) == len(functions)  # one role per function
+
+
+def test_every_functions_log_group_expires_its_events_and_the_api_stage_writes_an_access_log(
+        deployment: Deployed):
+    logs = deployment.client("logs")
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/storefront-{deployment.stage}")["logGroups"]}
+    # Each function's own log group (named after the function as Lambda names it), and no other.
+    assert set(groups) == {f"/aws/lambda/{deployment.function_name(f)}"
+                           for f in policies.function_names(deployment.app)}
+    assert {g.get("retentionInDays") for g in groups.values()} == {stage_config.LOG_RETENTION_DAYS}
+    (api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    stage = deployment.client("apigateway").get_stage(restApiId=api["rest_api_id"], stageName="api")
+    access_log = deployment.result.outputs["ApiAccessLogGroupArn"]
+    assert stage["accessLogSettings"]["destinationArn"] == access_log
+    assert access_log.endswith(f":log-group:/aws/apigateway/storefront-{deployment.stage}-access")
+    fields = json.loads(stage["accessLogSettings"]["format"])
+    assert {"requestId", "ip", "status", "path", "latencyMs", "wafStatus"} <= set(fields)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=access_log.rsplit(":", 1)[1])["logGroups"]
+    assert group["retentionInDays"] == stage_config.LOG_RETENTION_DAYS
 
 
 def test_the_api_stage_is_throttled_traced_and_behind_the_web_acl(deployment: Deployed):
@@ -634,6 +664,19 @@ def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over
         resources.deploy_stack(cfn, protected, {"Stage": protected}, template, **deploy, termination_protection=True)
         assert sent[-1]["EnableTerminationProtection"] is True
         assert cfn.describe_stacks(StackName=stack_name(protected))["Stacks"][0]["EnableTerminationProtection"] is True
+
+
+# --- account prerequisites ------------------------------------------------------------------------
+
+def test_a_deploy_to_an_account_without_its_prerequisites_stops_before_creating_anything(tmp_path: Path):
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        with pytest.raises(prerequisites.PrerequisiteError) as refused:
+            flow.deploy("dev", project_dir=tmp_path, session=session, log=lambda line: None)
+        message = str(refused.value)
+        assert "API Gateway logging" in message and "update-account" in message
+        assert session.client("cloudformation").list_stacks()["StackSummaries"] == []
+        assert session.client("s3").list_buckets()["Buckets"] == []
 
 
 # --- a protected stage (prod) ------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm_to_the_alarms_topic() -> None
     alarmed = set()
     for props in of_type("AWS::CloudWatch::Alarm").values():
         assert props["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
-        if props.get("Namespace") == "AWS/SQS":
+        if props.get("Namespace") == "AWS/SQS" and props["MetricName"] != "ApproximateAgeOfOldestMessage":
             assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
             assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
             (dimension,) = props["Dimensions"]
@@ -184,14 +184,38 @@ def test_every_function_of_the_app_has_an_errors_alarm() -> None:
 
     expected = {"storefront-${Stage}" if name == API_HANDLER else f"storefront-${{Stage}}-{name}"
                 for name in function_names(app.app)}
-    alarmed = set()
-    for props in of_type("AWS::CloudWatch::Alarm").values():
-        if props["Namespace"] == "AWS/Lambda":
-            assert (props["MetricName"], props["ComparisonOperator"], props["Threshold"]) == \
-                ("Errors", "GreaterThanThreshold", 0)
-            (dimension,) = props["Dimensions"]
-            alarmed.add(sub_name(dimension["Value"]))
-    assert alarmed == expected
+    for metric in ("Errors", "Throttles"):
+        alarmed = set()
+        for props in of_type("AWS::CloudWatch::Alarm").values():
+            if props["Namespace"] == "AWS/Lambda" and props["MetricName"] == metric:
+                assert (props["Statistic"], props["ComparisonOperator"], props["Threshold"]) == \
+                    ("Sum", "GreaterThanThreshold", 0)
+                (dimension,) = props["Dimensions"]
+                alarmed.add(sub_name(dimension["Value"]))
+        assert alarmed == expected, metric
+
+
+def test_the_outbox_publishers_lag_and_each_work_queues_oldest_message_have_alarms() -> None:
+    alarms = of_type("AWS::CloudWatch::Alarm").values()
+    (lag,) = [p for p in alarms if p["MetricName"] == "IteratorAge"]
+    assert lag["Dimensions"] == [{"Name": "FunctionName", "Value": {"Fn::Sub": "storefront-${Stage}-publish_outbox"}}]
+    assert (lag["Statistic"], lag["Threshold"], lag["ComparisonOperator"]) == ("Maximum", 60000, "GreaterThanThreshold")
+    work_queues = {k for k, v in of_type("AWS::SQS::Queue").items() if not sub_name(v["QueueName"]).endswith("-dlq")}
+    assert len(work_queues) == 5
+    aged = {p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: p for p in alarms
+            if p["MetricName"] == "ApproximateAgeOfOldestMessage"}
+    assert set(aged) == work_queues
+    visibility = TEMPLATE["Parameters"]["QueueVisibilityTimeoutSeconds"]["Default"]
+    for props in aged.values():
+        assert (props["Statistic"], props["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
+        assert props["Threshold"] == 5 * visibility  # a message retried to its DLQ takes at most this long
+
+
+def test_the_api_access_log_group_expires_its_events() -> None:
+    (group,) = of_type("AWS::Logs::LogGroup").values()
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/apigateway/storefront-${Stage}-access"}
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert TEMPLATE["Parameters"]["LogRetentionDays"]["Default"] == 30
 
 
 def test_the_api_has_a_5xx_alarm_on_chalices_api_name_and_stage() -> None:

@@ -1,0 +1,45 @@
+"""What the account must already have before `make deploy` can make a working stage, checked first,
+each failure with what to do about it (docs/deploy.md, "From an empty account").
+
+These are account-wide settings or states that a stage must not change on its own (other stages
+and applications of the account share them), so the deploy checks and explains instead of changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+class PrerequisiteError(RuntimeError):
+    """The account is not ready for the stage; the message says what to do."""
+
+
+Check = Callable[[], str | None]  # a problem with its remedy, or None
+
+
+def api_gateway_logging_role(apigateway: Any) -> str | None:
+    """API Gateway writes access logs only with the account's (per region) CloudWatch Logs role set."""
+    if apigateway.get_account().get("cloudwatchRoleArn"):
+        return None
+    return ("API Gateway has no CloudWatch Logs role in this account and region, so the API stage's access "
+            "log cannot be switched on. Once per account and region: create a role trusted by "
+            "apigateway.amazonaws.com with the AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs, then "
+            "`aws apigateway update-account --patch-operations "
+            "op=replace,path=/cloudwatchRoleArn,value=<role arn>` (docs/deploy.md, step 2)")
+
+
+def require(checks: dict[str, Check]) -> None:
+    """Run every check; raise one PrerequisiteError listing every problem found."""
+    problems = []
+    for name, check in checks.items():
+        try:
+            problem = check()
+        except ClientError as exc:
+            problem = f"could not be checked: {exc}"
+        if problem:
+            problems.append(f"- {name}: {problem}")
+    if problems:
+        raise PrerequisiteError("the account is not ready for this stage:\n" + "\n".join(problems))
