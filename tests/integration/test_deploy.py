@@ -671,12 +671,20 @@ def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over
 def test_a_deploy_to_an_account_without_its_prerequisites_stops_before_creating_anything(tmp_path: Path):
     with mock_aws():
         session = boto3.Session(region_name=REGION)
-        with pytest.raises(prerequisites.PrerequisiteError) as refused:
-            flow.deploy("dev", project_dir=tmp_path, session=session, log=lambda line: None)
+        # moto keeps API Gateway's account settings across mocks: start from an empty account's.
+        session.client("apigateway").update_account(patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+        before = (session.client("cloudformation").list_stacks()["StackSummaries"],
+                  session.client("s3").list_buckets()["Buckets"])
+        try:
+            with pytest.raises(prerequisites.PrerequisiteError) as refused:
+                flow.deploy("dev", project_dir=tmp_path, session=session, log=lambda line: None)
+        finally:
+            set_up_account(session)  # (moto's state is shared with the module's deployment)
         message = str(refused.value)
         assert "API Gateway logging" in message and "update-account" in message
-        assert session.client("cloudformation").list_stacks()["StackSummaries"] == []
-        assert session.client("s3").list_buckets()["Buckets"] == []
+        assert (session.client("cloudformation").list_stacks()["StackSummaries"],
+                session.client("s3").list_buckets()["Buckets"]) == before
 
 
 # --- a protected stage (prod) ------------------------------------------------------------------------

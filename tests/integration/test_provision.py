@@ -37,6 +37,7 @@ NAME_PROPERTY = {
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::WAFv2::WebACL": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
 }
 
 
@@ -283,8 +284,8 @@ def check_alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     assert alarm["Threshold"] == float(props["Threshold"])
     dimensions = [{"Name": d["Name"], "Value": dimension_value(stack, d["Value"])} for d in props["Dimensions"]]
     assert alarm["Dimensions"] == dimensions
-    if alarm["Namespace"] == "AWS/SQS":
-        assert dimensions[0]["Value"].endswith("-dlq")
+    if alarm["Namespace"] == "AWS/SQS":  # a dead-letter queue's depth, or a work queue's oldest message
+        assert dimensions[0]["Value"].endswith("-dlq") == (alarm["MetricName"] == "ApproximateNumberOfMessagesVisible")
     topics = {target(action) for action in props["AlarmActions"] + props["OKActions"]}
     assert topics == {"AlarmsTopic"}
     assert alarm["AlarmActions"] == alarm["OKActions"] == [stack.topic_arn("AlarmsTopic")]
@@ -356,6 +357,12 @@ def check_distribution(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
     assert behavior["ResponseHeadersPolicyId"] == wanted["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
 
 
+def check_log_group(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = props["LogGroupName"]["Fn::Sub"].replace("${Stage}", stack.stage)
+    (group,) = stack.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["retentionInDays"] == TEMPLATE["Parameters"]["LogRetentionDays"]["Default"]
+
+
 CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::DynamoDB::Table": check_table,
     "AWS::SNS::Topic": check_topic,
@@ -373,6 +380,7 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::WAFv2::WebACL": check_web_acl,
     "AWS::CloudFront::OriginAccessControl": check_origin_access_control,
     "AWS::CloudFront::Distribution": check_distribution,
+    "AWS::Logs::LogGroup": check_log_group,
 }
 
 
