@@ -375,6 +375,14 @@ def apply_queue_policy(ctx: Context, resource: Resource) -> Physical:
     return Physical(ctx.default_name(resource))
 
 
+def apply_topic_policy(ctx: Context, resource: Resource) -> Physical:
+    _reject_unknown(resource, {"Topics", "PolicyDocument"})
+    policy = json.dumps(resource.properties["PolicyDocument"])
+    for arn in resource.properties["Topics"]:
+        ctx.client("sns").set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=policy)
+    return Physical(ctx.default_name(resource))
+
+
 def apply_subscription(ctx: Context, resource: Resource) -> Physical:
     props = dict(resource.properties)
     if props.pop("Region", ctx.region) != ctx.region:
@@ -618,6 +626,7 @@ APPLIERS: dict[str, Applier] = {
     "AWS::DynamoDB::Table": apply_table,
     "AWS::SNS::Topic": apply_topic,
     "AWS::SNS::Subscription": apply_subscription,
+    "AWS::SNS::TopicPolicy": apply_topic_policy,
     "AWS::SQS::Queue": apply_queue,
     "AWS::SQS::QueuePolicy": apply_queue_policy,
     "AWS::S3::Bucket": apply_bucket,

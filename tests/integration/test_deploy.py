@@ -532,6 +532,24 @@ def test_the_outbox_stream_mapping_retries_a_bounded_number_of_times_bisects_and
     deployment.client("sqs").get_queue_url(QueueName=f"storefront-{deployment.stage}-{post_deploy.STREAM_FAILURES_QUEUE}")
 
 
+def test_only_the_deployed_outbox_publishers_role_may_publish_to_the_events_topic(deployment: Deployed):
+    """The topic policy names the publisher's role by the name Chalice gives it: checked against the
+    role the deployed function really has, so a change of Chalice's naming cannot silently lock the
+    publisher out (or leave the topic open)."""
+    topic_arn = deployment.result.outputs["EventsTopicArn"]
+    policy = json.loads(deployment.client("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])
+    (statement,) = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"], statement["Resource"]) == \
+        ("Deny", "*", "sns:Publish", topic_arn)
+    (exempt,) = statement["Condition"]["ArnNotEquals"].values()
+    lam = deployment.client("lambda")
+    roles = {f: lam.get_function(FunctionName=deployment.function_name(f))["Configuration"]["Role"]
+             for f in policies.function_names(deployment.app)}
+    assert exempt == roles["publish_outbox"]
+    publishers = {f for f, grants in policies.ACCESS.items() for g in grants if "sns:Publish" in g.actions}
+    assert publishers == {"publish_outbox"}
+
+
 def test_the_sns_handlers_are_subscribed_to_their_topic(deployment: Deployed):
     sources = deployment.sources("SNSEventConfig")
     assert sources

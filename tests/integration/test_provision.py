@@ -186,6 +186,16 @@ def check_subscription(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
     assert json.loads(attributes["FilterPolicy"]) == props["FilterPolicy"]
 
 
+def check_topic_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    for topic in props["Topics"]:
+        arn = stack.topic_arn(target(topic))
+        attributes = stack.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
+        (statement,) = json.loads(attributes["Policy"])["Statement"]
+        assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Deny", "sns:Publish", arn)
+        publisher = f"arn:aws:iam::123456789012:role/storefront-{stack.stage}-publish_outbox"
+        assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publisher}}
+
+
 def check_queue_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     statements = props["PolicyDocument"]["Statement"]
     topic_ids = {target(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in statements}
@@ -369,6 +379,7 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::SQS::Queue": check_queue,
     "AWS::SNS::Subscription": check_subscription,
     "AWS::SQS::QueuePolicy": check_queue_policy,
+    "AWS::SNS::TopicPolicy": check_topic_policy,
     "AWS::S3::Bucket": check_bucket,
     "AWS::S3::BucketPolicy": check_bucket_policy,
     "AWS::Cognito::UserPool": check_user_pool,

@@ -247,3 +247,13 @@ def test_data_is_retained_and_delete_protected_when_the_stage_protects_it() -> N
         assert props["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectData", True, False]}
     assert RESOURCES["UserPool"]["Properties"]["DeletionProtection"] == \
         {"Fn::If": ["ProtectData", "ACTIVE", "INACTIVE"]}
+
+
+def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_role() -> None:
+    (policy,) = of_type("AWS::SNS::TopicPolicy").values()
+    assert policy["Topics"] == [{"Ref": "EventsTopic"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sns:Publish")
+    assert statement["Resource"] == {"Ref": "EventsTopic"}
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/storefront-${Stage}-publish_outbox"}}}
