@@ -13,7 +13,6 @@ import boto3
 from chalicelib import settings
 from deploy import chalice_app, layers, packaging, policies, post_deploy, prerequisites, resources, site, stage_config
 from infra.parameters import ensure_payment_provider_key, payment_provider_key_name
-from infra.site import SITE_BUCKET
 from infra.stack import deployed_outputs_to_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +147,8 @@ class NotConfirmed(RuntimeError):
 
 def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
             stack_deleter: Callable[[Any, str], None] | None = None, log: Log = print,
-            confirmation: str | None = None) -> None:
+            confirmation: str | None = None,
+            stack_outputs: Callable[[Any, str], dict[str, str]] = resources.stack_outputs) -> None:
     """Remove the Chalice app (if it was deployed from here), empty the uploads and site buckets, delete the stack.
 
     A protected stage (prod) is destroyed only when `confirmation` is exactly `destroy <stage>`; nothing
@@ -167,11 +167,13 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
     else:
         log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
     log(f"layer {layers.layer_name(stage)}: {layers.delete(session.client('lambda'), stage)} versions deleted")
+    outputs = stack_outputs(session.client("cloudformation"), stage)  # the buckets' names
     if is_protected(stage):
         log(f"stage {stage} is protected: its uploads bucket, tables and user pool are retained")
-    else:
-        empty_bucket(session.client("s3"), settings.resource_name("uploads", stage))
-    empty_bucket(session.client("s3"), settings.resource_name(SITE_BUCKET, stage))
+    elif outputs.get("UploadsBucketName"):
+        empty_bucket(session.client("s3"), outputs["UploadsBucketName"])
+    if outputs.get("SiteBucketName"):
+        empty_bucket(session.client("s3"), outputs["SiteBucketName"])
     (stack_deleter or resources.delete_stack)(session.client("cloudformation"), stage)
     log(f"stack {stage} deleted")
     log(f"SecureString {payment_provider_key_name(stage)} left in place (docs/deploy.md: deleting a stage)")

@@ -162,8 +162,9 @@ class StageNames:
             return self._arn("sqs", arg)
         if kind == "stream":
             return self.outputs["OutboxStreamArn"]
-        if kind == "bucket":
-            return f"arn:{self.target.partition}:s3:::{self.name('uploads')}/{arg}"
+        if kind == "bucket":  # the stack's name for it (deployed: with account and region), else the local one
+            bucket = self.outputs.get("UploadsBucketName") or self.name("uploads")
+            return f"arn:{self.target.partition}:s3:::{bucket}/{arg}"
         if kind == "user-pool":
             return self._arn("cognito-idp", f"userpool/{self.outputs['UserPoolId']}")
         if kind == "email-identity":

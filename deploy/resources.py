@@ -64,6 +64,14 @@ def _existing_status(cfn: Any, name: str) -> str | None:
         raise
 
 
+def stack_outputs(cfn: Any, stage: str) -> dict[str, str]:
+    """The stage's stack outputs, or {} when it has no stack."""
+    name = stack_name(stage)
+    if _existing_status(cfn, name) is None:
+        return {}
+    return outputs_by_key(cfn.describe_stacks(StackName=name)["Stacks"][0])
+
+
 def deploy_bucket_name(account: str, region: str) -> str:
     """The account's and region's bucket for deploy artefacts (templates), shared by its stages."""
     return f"storefront-deploy-{account}-{region}"

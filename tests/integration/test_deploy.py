@@ -46,7 +46,7 @@ from deploy import flow, layers, packaging, policies, post_deploy, prerequisites
 from devstack.moto_fixes import honour_secure_transport_condition
 from devstack.provision import create_local_stack
 from infra.parameters import payment_provider_key_name
-from infra.site import SITE_BUCKET, WEB_ROOT, cache_control, config_script, content_type, site_files
+from infra.site import WEB_ROOT, cache_control, config_script, content_type, site_files
 from infra.stack import stack_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]
@@ -252,18 +252,25 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         app = sys.modules["app"].app
         deployed = Deployed(project_dir, result, app, calls)
         yield deployed
+        # moto's CloudFormation is sent the template without its Outputs (devstack/provision.py), so
+        # the outputs destroy reads the bucket names from are the ones the provisioning resolved.
         flow.destroy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
-                     stack_deleter=delete_stack_of_emptied_buckets, log=lambda line: None)
+                     stack_deleter=delete_stack_of_emptied_buckets(result.outputs), log=lambda line: None,
+                     stack_outputs=lambda cfn, stage: result.outputs)
         _assert_destroyed(deployed)
 
 
-def delete_stack_of_emptied_buckets(cfn: Any, stage: str) -> None:
+def delete_stack_of_emptied_buckets(outputs: dict[str, str]) -> Any:
     """The stack deletion of `make destroy`, after checking the buckets were emptied before it (on AWS
     CloudFormation cannot delete a bucket that holds objects)."""
-    s3 = boto3.client("s3", region_name=REGION)
-    for bucket in (settings.resource_name("uploads", stage), settings.resource_name(SITE_BUCKET, stage)):
-        assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, bucket
-    resources.delete_stack(cfn, stage, poll=0.01)
+
+    def delete(cfn: Any, stage: str) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (outputs["UploadsBucketName"], outputs["SiteBucketName"]):
+            assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, bucket
+        resources.delete_stack(cfn, stage, poll=0.01)
+
+    return delete
 
 
 def _assert_destroyed(d: Deployed) -> None:
@@ -561,6 +568,25 @@ def test_the_sns_handlers_are_subscribed_to_their_topic(deployment: Deployed):
             next(s for s in subscriptions if s["Protocol"] == "lambda").items()
 
 
+def test_deployed_bucket_names_carry_account_and_region_and_the_app_reads_them_from_the_stack(
+        deployment: Deployed):
+    """Bucket names are global across AWS accounts: storefront-<stage>-uploads would collide with any
+    other account's stage of the same name."""
+    outputs, suffix = deployment.result.outputs, f"-{deployment.account}-{REGION}"
+    assert outputs["UploadsBucketName"] == f"storefront-{deployment.stage}-uploads{suffix}"
+    assert outputs["SiteBucketName"] == f"storefront-{deployment.stage}-site{suffix}"
+    assert len(f"storefront-{'s' * 16}-uploads-{deployment.account}-ap-southeast-2") <= 63  # S3's limit
+    assert deployment.config.environment_variables[settings.UPLOADS_BUCKET_NAME] == outputs["UploadsBucketName"]
+    assert {s.bucket for s in deployment.sources("S3EventConfig")} == {outputs["UploadsBucketName"]}
+    bucket_arn = f"arn:aws:s3:::{outputs['UploadsBucketName']}"
+    for function in ("attach_uploaded_image", "import_uploaded_file", policies.API_HANDLER):
+        written = json.loads((deployment.project_dir / ".chalice" /
+                              policies.policy_file_name(deployment.stage, function)).read_text())
+        s3_resources = {r for st in written["Statement"] if any(a.startswith("s3:") for a in st["Action"])
+                        for r in st["Resource"]}
+        assert s3_resources and all(r.startswith(bucket_arn + "/") for r in s3_resources), function
+
+
 def test_the_bucket_notifications_invoke_the_s3_handlers_for_their_prefixes(deployment: Deployed):
     sources = deployment.sources("S3EventConfig")
     if not sources:
@@ -764,7 +790,7 @@ def _object_keys(s3: Any, bucket: str) -> set[str]:
 def test_the_site_bucket_holds_every_file_of_web_with_its_content_type_and_the_stage_config(deployment: Deployed):
     s3, outputs = deployment.client("s3"), deployment.result.outputs
     bucket = outputs["SiteBucketName"]
-    assert bucket == f"storefront-{deployment.stage}-site"
+    assert bucket == f"storefront-{deployment.stage}-site-{deployment.account}-{REGION}"
     files = site_files()
     assert "index.html" in files and any(key.startswith("js/views/") for key in files)
     assert _object_keys(s3, bucket) == {*files, "config.js"}
@@ -807,7 +833,8 @@ def test_the_api_allows_the_site_origin_only(deployment: Deployed):
     preflight = apigw.get_integration_response(restApiId=api["id"], resourceId=orders,
                                                httpMethod="OPTIONS", statusCode="200")
     assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == f"'{site_url}'"
-    (rule,) = deployment.client("s3").get_bucket_cors(Bucket=f"storefront-{deployment.stage}-uploads")["CORSRules"]
+    uploads = deployment.result.outputs["UploadsBucketName"]
+    (rule,) = deployment.client("s3").get_bucket_cors(Bucket=uploads)["CORSRules"]
     assert rule["AllowedOrigins"] == [site_url]  # the browser's presigned PUT
 
 

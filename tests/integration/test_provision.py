@@ -75,8 +75,13 @@ class Stack:
         """The physical name the template gives a resource (`Fn::Sub` of `${Stage}` only)."""
         spec = RESOURCES[logical_id]
         value = spec["Properties"][NAME_PROPERTY[spec["Type"]]]
+        if isinstance(value, dict) and "Fn::If" in value:  # [IsLocal, local name, deployed name]
+            condition, local, deployed = value["Fn::If"]
+            assert condition == "IsLocal"
+            value = local if self.stage == "local" else deployed
         if isinstance(value, dict):
-            value = value["Fn::Sub"].replace("${Stage}", self.stage)
+            value = value["Fn::Sub"].replace("${Stage}", self.stage).replace(
+                "${AWS::AccountId}", "123456789012").replace("${AWS::Region}", REGION)
         assert "${" not in value, value
         return value
 
@@ -357,7 +362,7 @@ def check_distribution(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
         wanted["HttpVersion"], wanted["PriceClass"], wanted["IPV6Enabled"])
     (origin,) = config["Origins"]["Items"]
     # moto drops the origin's OriginAccessControlId (test_template.py checks the template has it)
-    assert origin["DomainName"] == f"storefront-{stack.stage}-site.s3.{REGION}.amazonaws.com"
+    assert origin["DomainName"] == f"{stack.name('SiteBucket')}.s3.{REGION}.amazonaws.com"
     behavior = config["DefaultCacheBehavior"]
     assert behavior["TargetOriginId"] == origin["Id"]
     assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
@@ -498,9 +503,10 @@ def test_web_origin_parameter_is_the_origin_the_uploads_bucket_allows(moto: Moto
     """The dev stack serves web/ from 127.0.0.1 (devstack/stack.py passes WebOrigin): the browser's
     presigned PUT comes from there, not from the emulated distribution."""
     stage = unique_stage()
-    provision(stage, moto.endpoint_url, REGION, {"WebOrigin": "http://127.0.0.1:8123"})
+    env = provision(stage, moto.endpoint_url, REGION, {"WebOrigin": "http://127.0.0.1:8123"})
     s3 = boto3.client("s3", endpoint_url=moto.endpoint_url, region_name=REGION)
-    (rule,) = s3.get_bucket_cors(Bucket=settings.resource_name("uploads", stage))["CORSRules"]
+    assert env[settings.UPLOADS_BUCKET_NAME] == f"storefront-{stage}-uploads-123456789012-{REGION}"
+    (rule,) = s3.get_bucket_cors(Bucket=env[settings.UPLOADS_BUCKET_NAME])["CORSRules"]
     assert rule["AllowedOrigins"] == ["http://127.0.0.1:8123"]
     with pytest.raises(ValueError, match="WebOrigin"):
         provision(unique_stage(), moto.endpoint_url, REGION, {"WebOrigin": "127.0.0.1:8123/"})

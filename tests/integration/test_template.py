@@ -29,9 +29,22 @@ def test_names_are_deterministic_per_stage() -> None:
     )
     for logical_id, spec in RESOURCES.items():
         for key in name_keys:
-            if key in spec["Properties"]:
+            if key in spec["Properties"] and key != "BucketName":
                 assert sub_name(spec["Properties"][key]).startswith("storefront-${Stage}-"), logical_id
     assert stack_name("dev") == "storefront-dev-resources"
+
+
+def test_bucket_names_carry_account_and_region_except_on_the_local_stage() -> None:
+    """Bucket names are global across accounts; the local stage keeps storefront-local-<name>."""
+    assert TEMPLATE["Conditions"]["IsLocal"] == {"Fn::Equals": [{"Ref": "Stage"}, "local"]}
+    for logical_id, short in (("UploadsBucket", "uploads"), ("SiteBucket", "site")):
+        assert RESOURCES[logical_id]["Properties"]["BucketName"] == {"Fn::If": [
+            "IsLocal", {"Fn::Sub": f"storefront-${{Stage}}-{short}"},
+            {"Fn::Sub": f"storefront-${{Stage}}-{short}-${{AWS::AccountId}}-${{AWS::Region}}"}]}
+    # The longest stage the pattern allows, a 12-digit account and the longest region names: S3's 63.
+    assert TEMPLATE["Parameters"]["Stage"]["AllowedPattern"] == "^[a-z][a-z0-9-]{0,15}$"
+    assert len(f"storefront-{'s' * 16}-uploads-123456789012-ap-southeast-2") <= 63
+    assert OUTPUT_ENV["UploadsBucketName"] == "STOREFRONT_UPLOADS_BUCKET"
 
 
 def test_tables_share_the_generic_keys_and_protections() -> None:
