@@ -45,7 +45,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 ## Deploy a stage to the AWS account of the current credentials: resources stack, chalice deploy, post-deploy.
-## SENDER_EMAIL: the SES identity notifications are sent from (default noreply@storefront.example).
+## SENDER_EMAIL (required): the address emails are sent from; it or its domain must be a verified SES identity.
 deploy: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL))

@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
     parser.add_argument("command", choices=["deploy", "destroy", "package"])
     parser.add_argument("--stage", required=True, help="stage name, e.g. dev or prod (not local)")
-    parser.add_argument("--sender-email", help="verified SES identity notification emails are sent from")
+    parser.add_argument("--sender-email", help="address emails are sent from (required to deploy): it or its"
+                                               " domain must be a verified SES identity in the region")
     parser.add_argument("--confirm", help=f"destroy of a protected stage ({', '.join(sorted(flow.PROTECTED_STAGES))}):"
                                           " the typed confirmation 'destroy <stage>' (asked for when omitted)")
     args = parser.parse_args(argv)

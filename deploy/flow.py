@@ -56,10 +56,10 @@ def destroy_confirmation(stage: str) -> str:
     return f"destroy {stage}"
 
 
-def stack_parameters(stage: str, sender_email: str | None) -> dict[str, str]:
+def stack_parameters(stage: str, sender_email: str, sender_identity: str) -> dict[str, str]:
     return {"Stage": stage, "DataProtection": "true" if is_protected(stage) else "false",
             "LogRetentionDays": str(stage_config.LOG_RETENTION_DAYS),
-            **({"SenderEmail": sender_email} if sender_email else {})}
+            "SenderEmail": sender_email, "SenderIdentity": sender_identity}
 
 
 def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | None = None,
@@ -68,17 +68,16 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     session = session or boto3.Session()
     target = target_of(session)
     log(f"deploying stage {stage} to account {target.account}, region {target.region}")
-    check_account(session)
-    log("account prerequisites: ok")
-    parameters = stack_parameters(stage, sender_email)
+    sender_identity = check_account(session, target, sender_email)
+    log(f"account prerequisites: ok (sender {sender_email} as SES identity {sender_identity})")
+    parameters = stack_parameters(stage, sender_email, sender_identity)
     outputs = (stack_deployer or stack_deployer_of(session, target))(session.client("cloudformation"), stage,
                                                                      parameters)
     log(f"resources stack ready ({len(outputs)} outputs)")
     ensure_secrets(session.client("ssm"), stage, log)
-    environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs),
-                   settings.SENDER_EMAIL: sender_email or settings.DEFAULT_SENDER_EMAIL}
-    names = policies.StageNames(stage=stage, target=target, outputs=outputs,
-                                sender_email=environment[settings.SENDER_EMAIL])
+    environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs), settings.SENDER_EMAIL: sender_email}
+    names = policies.StageNames(stage=stage, target=target, outputs=outputs, sender_email=sender_email,
+                                sender_identity=sender_identity)
     stage_config.write_stage(project_dir, stage, environment)  # the app imports with these names
     app = chalice_app.load_app(project_dir, stage)
     default_file, function_files = policies.write_policy_files(project_dir, app, names)
@@ -99,12 +98,17 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
 
 
-def check_account(session: boto3.Session) -> None:
-    """The account prerequisites (deploy/prerequisites.py); PrerequisiteError lists what is missing."""
-    apigateway = session.client("apigateway")
+def check_account(session: boto3.Session, target: post_deploy.Target, sender_email: str | None) -> str:
+    """The account prerequisites (deploy/prerequisites.py); PrerequisiteError lists what is missing.
+    Returns the verified SES identity the sender sends as (the address, or its domain)."""
+    apigateway, ses = session.client("apigateway"), session.client("ses")
     prerequisites.require({
+        "SES sender": lambda: prerequisites.sender_problem(ses, sender_email, target.region),
         "API Gateway logging": lambda: prerequisites.api_gateway_logging_role(apigateway),
     })
+    identity = prerequisites.verified_identity(ses, sender_email or "")
+    assert identity is not None  # (require refused otherwise)
+    return identity
 
 
 def stack_deployer_of(session: boto3.Session, target: post_deploy.Target) -> StackDeployer:

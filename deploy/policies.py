@@ -137,6 +137,7 @@ class StageNames:
     target: Target
     outputs: dict[str, str]
     sender_email: str
+    sender_identity: str | None = None  # the verified SES identity it sends as (address or domain)
 
     def _arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
         t = self.target
@@ -168,7 +169,7 @@ class StageNames:
         if kind == "user-pool":
             return self._arn("cognito-idp", f"userpool/{self.outputs['UserPoolId']}")
         if kind == "email-identity":
-            return self._arn("ses", f"identity/{self.sender_email}")
+            return self._arn("ses", f"identity/{self.sender_identity or self.sender_email}")
         if kind == "parameter":  # the name starts with "/", which the ARN does not repeat
             return self._arn("ssm", f"parameter{parameter_name(arg, self.stage)}")
         if kind == "log-group":

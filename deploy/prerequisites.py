@@ -31,6 +31,32 @@ def api_gateway_logging_role(apigateway: Any) -> str | None:
             "op=replace,path=/cloudwatchRoleArn,value=<role arn>` (docs/deploy.md, step 2)")
 
 
+def verified_identity(ses: Any, sender: str) -> str | None:
+    """The verified SES identity `sender` sends as: the address itself if it is verified, else its
+    domain if that is; None when neither is."""
+    domain = sender.rsplit("@", 1)[-1]
+    attributes = ses.get_identity_verification_attributes(Identities=[sender, domain])["VerificationAttributes"]
+    for identity in (sender, domain):
+        if attributes.get(identity, {}).get("VerificationStatus") == "Success":
+            return identity
+    return None
+
+
+def sender_problem(ses: Any, sender: str | None, region: str) -> str | None:
+    """A deployed stage needs a sender it may send as, verified in the stage's region."""
+    if not sender:
+        return ("a deployed stage needs a sender address: make deploy STAGE=<stage> SENDER_EMAIL=<address> "
+                "(an address you can receive mail at, or one of a domain whose DNS you control)")
+    if verified_identity(ses, sender) is None:
+        domain = sender.rsplit("@", 1)[-1]
+        return (f"neither {sender} nor its domain {domain} is a verified SES identity in {region}. Verify one "
+                f"first: `aws sesv2 create-email-identity --email-identity {sender} --region {region}` and click "
+                f"the link AWS mails to it, or, for the domain with DKIM, `aws sesv2 create-email-identity "
+                f"--email-identity {domain} --region {region}` and publish the three CNAME records it returns "
+                "(docs/deploy.md, SES)")
+    return None
+
+
 def require(checks: dict[str, Check]) -> None:
     """Run every check; raise one PrerequisiteError listing every problem found."""
     problems = []

@@ -11,7 +11,8 @@ create (infra/parameters.py, shared with `make deploy`). `provision()`:
    CloudFormation skipped it, and otherwise makes the live resource match the properties moto
    accepted but ignored;
 3. resolves the template's Outputs itself and returns them as the app's environment;
-4. creates the payment provider's API key parameter with a generated test key, if absent.
+4. creates the payment provider's API key parameter with a generated test key, if absent, and
+   verifies the sender's SES identity (the template holds none: on AWS it is the account's).
 
 A template resource whose type has no applier stops provisioning before anything is created, so
 a template change can never be silently missing from the local stack.
@@ -754,6 +755,15 @@ def create_local_stack(
     return {key: str(ctx.resolve(output["Value"])) for key, output in template.get("Outputs", {}).items()}
 
 
+def verify_sender(ses: Any, identity: str) -> None:
+    """The local stage's SES identity, verified at once on moto: the emulator stands in for the
+    account owner who verifies a deployed stage's identity before `make deploy` (docs/deploy.md)."""
+    if "@" in identity:
+        ses.verify_email_identity(EmailAddress=identity)
+    else:
+        ses.verify_domain_identity(Domain=identity)
+
+
 def provision(
     stage: str, endpoint_url: str, region: str = "us-east-1", parameters: dict[str, Any] | None = None
 ) -> dict[str, str]:
@@ -764,4 +774,6 @@ def provision(
     """
     outputs = create_local_stack(stage, endpoint_url, region, parameters)
     ensure_payment_provider_key(boto3.client("ssm", endpoint_url=endpoint_url, region_name=region), stage)
+    verify_sender(boto3.client("ses", endpoint_url=endpoint_url, region_name=region),
+                  template_parameters(load_template(), stage, parameters)["SenderIdentity"])
     return {settings.STAGE: stage, **outputs_to_env(outputs)}

@@ -47,7 +47,7 @@ from devstack.moto_fixes import honour_secure_transport_condition
 from devstack.provision import create_local_stack
 from infra.parameters import payment_provider_key_name
 from infra.site import WEB_ROOT, cache_control, config_script, content_type, site_files
-from infra.stack import stack_name
+from infra.stack import load_template, stack_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]
 
@@ -185,10 +185,15 @@ def recording_api_calls(calls: list[tuple[str, str, dict]]) -> Any:
 API_GATEWAY_LOGS_ROLE = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-logs"
 
 
+SENDER = "orders@shop.example"  # sent as the verified domain identity shop.example
+
+
 def set_up_account(session: boto3.Session) -> None:
-    """What docs/deploy.md has an operator do once per account before the first deploy."""
+    """What docs/deploy.md has an operator do once per account before the first deploy: API Gateway's
+    logging role, and the sender's SES identity (here the domain, verified at once by moto)."""
     session.client("apigateway").update_account(patchOperations=[
         {"op": "replace", "path": "/cloudwatchRoleArn", "value": API_GATEWAY_LOGS_ROLE}])
+    session.client("ses").verify_domain_identity(Domain=SENDER.rsplit("@", 1)[1])
 
 
 def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str, str]:
@@ -248,7 +253,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         with pytest.MonkeyPatch.context() as recording:
             recording.setattr(botocore.client.BaseClient, "_make_api_call", recording_api_calls(calls))
             result = flow.deploy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
-                                 stack_deployer=emulator_stack, log=lambda line: None)
+                                 sender_email=SENDER, stack_deployer=emulator_stack, log=lambda line: None)
         app = sys.modules["app"].app
         deployed = Deployed(project_dir, result, app, calls)
         yield deployed
@@ -653,7 +658,8 @@ def test_the_api_key_is_a_securestring_only_the_payments_handler_reads_and_a_red
     monkeypatch.setattr(awsclient.TypedAWSClient, "update_api_from_swagger",
                         lambda self, rest_api_id, swagger_document: None)
     flow.deploy(deployment.stage, project_dir=deployment.project_dir, session=boto3.Session(region_name=REGION),
-                stack_deployer=lambda cfn, stage, parameters: deployment.result.outputs, log=lines.append)
+                sender_email=SENDER, stack_deployer=lambda cfn, stage, parameters: deployment.result.outputs,
+                log=lines.append)
 
     assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == real_key
     assert f"SecureString {name} exists: left as it is" in lines
@@ -727,16 +733,49 @@ def test_a_deploy_to_an_account_without_its_prerequisites_stops_before_creating_
             set_up_account(session)  # (moto's state is shared with the module's deployment)
         message = str(refused.value)
         assert "API Gateway logging" in message and "update-account" in message
+        assert "SES sender" in message and "SENDER_EMAIL" in message
         assert (session.client("cloudformation").list_stacks()["StackSummaries"],
                 session.client("s3").list_buckets()["Buckets"]) == before
+
+
+def test_a_sender_that_is_no_verified_identity_is_refused_with_how_to_verify_it(tmp_path: Path):
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        set_up_account(session)
+        with pytest.raises(prerequisites.PrerequisiteError) as refused:
+            flow.deploy("dev", project_dir=tmp_path, session=session, sender_email="noreply@elsewhere.example",
+                        log=lambda line: None)
+        message = str(refused.value)
+        assert ("neither noreply@elsewhere.example nor its domain elsewhere.example is a verified SES identity"
+                in message)
+        assert "aws sesv2 create-email-identity --email-identity elsewhere.example" in message  # DKIM domain
+        assert "API Gateway logging" not in message
+        ses = session.client("ses")
+        assert prerequisites.verified_identity(ses, SENDER) == "shop.example"
+        ses.verify_email_identity(EmailAddress=SENDER)
+        assert prerequisites.verified_identity(ses, SENDER) == SENDER  # the address's own identity first
+
+
+def test_the_sender_identity_is_the_accounts_not_the_stacks_and_cognito_mails_through_it(deployment: Deployed):
+    """No AWS::SES::EmailIdentity (it fails when the identity exists: a second stage, or one verified by
+    hand); the functions send as the verified identity; Cognito uses SES (DEVELOPER), not its own mail."""
+    assert not [r for r in load_template()["Resources"].values() if r["Type"].startswith("AWS::SES::")]
+    assert deployment.config.environment_variables[settings.SENDER_EMAIL] == SENDER
+    written = json.loads((deployment.project_dir / ".chalice" /
+                          policies.policy_file_name(deployment.stage, "send_notifications")).read_text())
+    identity_arn = f"arn:aws:ses:{REGION}:{deployment.account}:identity/shop.example"
+    assert [st["Resource"] for st in written["Statement"] if st["Action"] == ["ses:SendEmail"]] == [[identity_arn]]
+    pool = deployment.client("cognito-idp").describe_user_pool(UserPoolId=deployment.result.outputs["UserPoolId"])
+    assert pool["UserPool"]["EmailConfiguration"] == {
+        "EmailSendingAccount": "DEVELOPER", "From": SENDER, "SourceArn": identity_arn}
 
 
 # --- a protected stage (prod) ------------------------------------------------------------------------
 
 def test_only_prod_is_deployed_with_its_data_protected():
     assert flow.PROTECTED_STAGES == {"prod"}
-    assert flow.stack_parameters("prod", "a@b.example")["DataProtection"] == "true"
-    assert flow.stack_parameters("dev", "a@b.example")["DataProtection"] == "false"
+    assert flow.stack_parameters("prod", "a@b.example", "b.example")["DataProtection"] == "true"
+    assert flow.stack_parameters("dev", "a@b.example", "b.example")["DataProtection"] == "false"
 
 
 def test_a_protected_stage_keeps_its_tables_and_user_pool_from_deletion():
