@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEPLOY_STAMP := $(VENV)/.installed-deploy
 
-.PHONY: dev test lint unit fuzz install clean deploy destroy package dlq chromium screenshots
+.PHONY: dev test lint unit fuzz install install-deploy clean deploy destroy package dlq chromium screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -13,6 +14,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Only what deploying needs (requirements-deploy.txt): CI's deploy job installs this, before its AWS credentials.
+$(DEPLOY_STAMP): requirements.txt requirements-deploy.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "pip<26.3"
+	$(BIN)/python -m pip install --quiet -r requirements-deploy.txt
+	touch $(DEPLOY_STAMP)
+
+install-deploy: $(DEPLOY_STAMP)
 
 ## Start moto server, create the stack, seed, serve the API and deliver events (Ctrl-C stops it all).
 dev: $(STAMP)
@@ -46,24 +56,24 @@ unit: $(STAMP)
 
 ## Deploy a stage to the AWS account of the current credentials: resources stack, chalice deploy, post-deploy.
 ## SENDER_EMAIL (required): the address emails are sent from; it or its domain must be a verified SES identity.
-deploy: $(STAMP)
+deploy: $(DEPLOY_STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL))
 
 ## Remove a stage: the Chalice app, then the resources stack. prod asks for the typed confirmation
 ## "destroy prod" (or CONFIRM="destroy prod") and keeps its tables, user pool and uploads bucket.
-destroy: $(STAMP)
+destroy: $(DEPLOY_STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make destroy STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy destroy --stage $(STAGE) $(if $(CONFIRM),--confirm "$(CONFIRM)")
 
 ## Build the exact zip `make deploy` uploads into dist/<stage>/deployment.zip.
-package: $(STAMP)
+package: $(DEPLOY_STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make package STAGE=<stage>"; exit 2; }
 	$(BIN)/python -m deploy package --stage $(STAGE)
 
 ## A stage's dead-letter queues: `make dlq STAGE=dev` lists them; DLQ_ARGS runs another command, e.g.
 ## DLQ_ARGS="inspect --queue payments-dlq" or "redrive --queue payments-dlq --dry-run" (docs/operations.md).
-dlq: $(STAMP)
+dlq: $(DEPLOY_STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make dlq STAGE=<stage> [DLQ_ARGS=\"inspect --queue payments-dlq\"]"; exit 2; }
 	$(BIN)/python -m deploy.dlq $(or $(DLQ_ARGS),list) --stage $(STAGE)
 

@@ -68,7 +68,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     session = session or boto3.Session()
     target = target_of(session)
     log(f"deploying stage {stage} to account {target.account}, region {target.region}")
-    sender_identity = check_account(session, target, sender_email)
+    sender_identity = check_account(session, target, stage, sender_email)
     log(f"account prerequisites: ok (sender {sender_email} as SES identity {sender_identity})")
     parameters = stack_parameters(stage, sender_email, sender_identity)
     outputs = (stack_deployer or stack_deployer_of(session, target))(session.client("cloudformation"), stage,
@@ -84,8 +84,10 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     stage_config.write_policies(project_dir, stage, default_file, function_files)
     log(f".chalice/config.json stage {stage}: environment and {len(function_files) + 1} policy files written")
     layer = publish_layer(project_dir, stage, app, session.client("lambda"), log)
-    deployed = chalice_app.deploy_app(project_dir, stage)
-    changes = post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
+    boundary = policies.boundary_arn(target, stage)
+    deployed = chalice_app.deploy_app(project_dir, stage, boundary)
+    changes = post_deploy.bound_roles(session.client("iam"), deployed, boundary)
+    changes += post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
     changes += post_deploy.configure_logs(session.client("logs"), session.client("apigateway"), deployed,
                                           outputs["ApiAccessLogGroupArn"], stage_config.LOG_RETENTION_DAYS)
     changes += post_deploy.protect_api(session.client("apigateway"), session.client("wafv2"), deployed,
@@ -98,13 +100,14 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     return DeployResult(stage, outputs, environment, deployed, changes, layer, published)
 
 
-def check_account(session: boto3.Session, target: post_deploy.Target, sender_email: str | None) -> str:
+def check_account(session: boto3.Session, target: post_deploy.Target, stage: str, sender_email: str | None) -> str:
     """The account prerequisites (deploy/prerequisites.py); PrerequisiteError lists what is missing.
     Returns the verified SES identity the sender sends as (the address, or its domain)."""
-    apigateway, ses = session.client("apigateway"), session.client("ses")
+    apigateway, ses, iam = session.client("apigateway"), session.client("ses"), session.client("iam")
     prerequisites.require({
         "SES sender": lambda: prerequisites.sender_problem(ses, sender_email, target.region),
         "API Gateway logging": lambda: prerequisites.api_gateway_logging_role(apigateway),
+        "permissions boundary": lambda: prerequisites.boundary_problem(iam, policies.boundary_arn(target, stage)),
     })
     identity = prerequisites.verified_identity(ses, sender_email or "")
     assert identity is not None  # (require refused otherwise)

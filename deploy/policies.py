@@ -179,6 +179,11 @@ class StageNames:
         raise ValueError(f"unknown resource symbol {symbol!r}")
 
 
+def boundary_arn(target: Target, stage: str) -> str:
+    """The permissions boundary of every role the stage's deploy creates (infra/deploy-role.yaml)."""
+    return f"arn:{target.partition}:iam::{target.account}:policy/{resource_name('boundary', stage)}"
+
+
 def event_source_grants(app: Any, function: str) -> tuple[Grant, ...]:
     """What Lambda does with the function's role for its event source (Chalice adds none when
     `autogen_policy` is false)."""

@@ -140,6 +140,18 @@ def configure_event_sources(lambda_client: Any, deployed: dict[str, Any], stage:
     return done
 
 
+def bound_roles(iam: Any, deployed: dict[str, Any], boundary_arn: str) -> list[str]:
+    """Put the permissions boundary on every role of the deployed state that lacks it (roles created
+    before the boundary existed; new ones get it at creation, deploy/chalice_app.py)."""
+    done = []
+    for role in resources_of(deployed, "iam_role"):
+        current = iam.get_role(RoleName=role["role_name"])["Role"].get("PermissionsBoundary", {})
+        if current.get("PermissionsBoundaryArn") != boundary_arn:
+            iam.put_role_permissions_boundary(RoleName=role["role_name"], PermissionsBoundary=boundary_arn)
+            done.append(f"role {role['role_name']}: permissions boundary {boundary_arn.rsplit('/', 1)[1]}")
+    return done
+
+
 def async_function_names(deployed: dict[str, Any]) -> list[str]:
     """Functions with an S3, SNS or schedule event source. Chalice records a schedule's rule without
     its function; its resource is named after the function (`<function>-event`), as the others are."""

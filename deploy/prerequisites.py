@@ -57,6 +57,17 @@ def sender_problem(ses: Any, sender: str | None, region: str) -> str | None:
     return None
 
 
+def boundary_problem(iam: Any, boundary_arn: str) -> str | None:
+    """Every role the deploy creates carries the stage's permissions boundary, which an administrator
+    creates once (infra/deploy-role.yaml) and the deploy may not change."""
+    try:
+        iam.get_policy(PolicyArn=boundary_arn)
+        return None
+    except iam.exceptions.NoSuchEntityException:
+        return (f"the permissions boundary {boundary_arn} does not exist: an administrator deploys "
+                "infra/deploy-role.yaml for the stage once (docs/deploy.md, Continuous deployment, step 2)")
+
+
 def require(checks: dict[str, Check]) -> None:
     """Run every check; raise one PrerequisiteError listing every problem found."""
     problems = []

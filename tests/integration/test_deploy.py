@@ -36,6 +36,7 @@ import botocore.awsrequest
 import botocore.client
 import botocore.exceptions
 import pytest
+import yaml
 from chalice import awsclient
 from chalice.config import Config
 from moto import mock_aws
@@ -188,12 +189,24 @@ API_GATEWAY_LOGS_ROLE = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-lo
 SENDER = "orders@shop.example"  # sent as the verified domain identity shop.example
 
 
-def set_up_account(session: boto3.Session) -> None:
+DEPLOY_ROLE_TEMPLATE = ROOT / "infra" / "deploy-role.yaml"
+
+
+def set_up_account(session: boto3.Session, stage: str | None = None) -> None:
     """What docs/deploy.md has an operator do once per account before the first deploy: API Gateway's
-    logging role, and the sender's SES identity (here the domain, verified at once by moto)."""
+    logging role, the sender's SES identity (here the domain, verified at once by moto) and, per stage,
+    infra/deploy-role.yaml (the deploy role and the functions' permissions boundary)."""
     session.client("apigateway").update_account(patchOperations=[
         {"op": "replace", "path": "/cloudwatchRoleArn", "value": API_GATEWAY_LOGS_ROLE}])
     session.client("ses").verify_domain_identity(Domain=SENDER.rsplit("@", 1)[1])
+    if stage is not None:
+        cfn = session.client("cloudformation")
+        parameters = {"Stage": stage, "GitHubRepository": "example/storefront", "StateBucket": "state-bucket",
+                      "OidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}
+        cfn.create_stack(StackName=f"storefront-deploy-{stage}", Capabilities=["CAPABILITY_NAMED_IAM"],
+                         TemplateBody=json.dumps(yaml.safe_load(DEPLOY_ROLE_TEMPLATE.read_text())),
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+        resources.wait_for_stack(cfn, f"storefront-deploy-{stage}", poll=0.01)
 
 
 def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str, str]:
@@ -248,7 +261,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         mp.setattr(awsclient.TypedAWSClient, "import_rest_api", import_swagger_into_moto)
         mp.setattr(awsclient.TypedAWSClient, "_client", with_moto_s3_filter_names(awsclient.TypedAWSClient._client))
         mp.setattr(resources, "POLL_SECONDS", 0.01)
-        set_up_account(boto3.Session(region_name=REGION))
+        set_up_account(boto3.Session(region_name=REGION), stage)
         calls: list[tuple[str, str, dict]] = []
         with pytest.MonkeyPatch.context() as recording:
             recording.setattr(botocore.client.BaseClient, "_make_api_call", recording_api_calls(calls))
@@ -339,6 +352,32 @@ def test_every_functions_log_group_expires_its_events_and_the_api_stage_writes_a
     assert {"requestId", "ip", "status", "path", "latencyMs", "wafStatus"} <= set(fields)
     (group,) = logs.describe_log_groups(logGroupNamePrefix=access_log.rsplit(":", 1)[1])["logGroups"]
     assert group["retentionInDays"] == stage_config.LOG_RETENTION_DAYS
+
+
+def test_every_role_the_deploy_creates_carries_the_stages_permissions_boundary(deployment: Deployed):
+    iam = deployment.client("iam")
+    boundary = f"arn:aws:iam::{deployment.account}:policy/storefront-{deployment.stage}-boundary"
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PolicyName"] == f"storefront-{deployment.stage}-boundary"
+    roles = post_deploy.resources_of(deployment.result.deployed, "iam_role")
+    assert len(roles) == len(policies.function_names(deployment.app))
+    created = [params for service, operation, params in deployment.calls
+               if (service, operation) == ("iam", "CreateRole")]
+    assert {p["RoleName"] for p in created} == {r["role_name"] for r in roles}
+    assert all(p["PermissionsBoundary"] == boundary for p in created)  # from the start, as the deploy role requires
+    for role in roles:
+        assert role["role_name"].startswith(f"storefront-{deployment.stage}-")  # what the deploy role may pass
+        attached = iam.get_role(RoleName=role["role_name"])["Role"]["PermissionsBoundary"]
+        assert attached == {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary}
+
+
+def test_a_role_without_the_boundary_gets_it_on_the_next_deploy(deployment: Deployed):
+    iam = deployment.client("iam")
+    (role, *_) = post_deploy.resources_of(deployment.result.deployed, "iam_role")
+    boundary = policies.boundary_arn(post_deploy.Target(deployment.account, REGION), deployment.stage)
+    iam.delete_role_permissions_boundary(RoleName=role["role_name"])
+    assert post_deploy.bound_roles(iam, deployment.result.deployed, boundary) == [
+        f"role {role['role_name']}: permissions boundary storefront-{deployment.stage}-boundary"]
+    assert post_deploy.bound_roles(iam, deployment.result.deployed, boundary) == []
 
 
 def test_the_api_stage_is_throttled_traced_and_behind_the_web_acl(deployment: Deployed):
