@@ -141,8 +141,7 @@ def test_the_site_is_served_over_https_only_through_origin_access_control() -> N
     assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
     assert behavior["AllowedMethods"] == ["GET", "HEAD"]
     assert behavior["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized
-    # Managed-SecurityHeadersPolicy: HSTS, X-Content-Type-Options, X-Frame-Options, Referrer-Policy
-    assert behavior["ResponseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": "SiteResponseHeadersPolicy"}
     assert "CacheBehaviors" not in config  # one behaviour: nothing reaches the bucket another way
 
 
@@ -270,3 +269,32 @@ def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_rol
     assert statement["Resource"] == {"Ref": "EventsTopic"}
     assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {
         "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/storefront-${Stage}-publish_outbox"}}}
+
+
+def test_the_site_sends_security_headers_and_a_content_security_policy() -> None:
+    (policy,) = of_type("AWS::CloudFront::ResponseHeadersPolicy").values()
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert all(header["Override"] is True for header in headers.values())
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    csp, variables = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    directives = {d.split()[0]: d.split()[1:] for d in csp.replace("\n", " ").split("; ")}
+    for own_only in ("default-src", "script-src", "style-src", "base-uri", "form-action"):
+        assert directives[own_only] == ["'self'"], own_only
+    assert directives["object-src"] == directives["frame-ancestors"] == ["'none'"]
+    uploads = ["https://${Uploads}.s3.${AWS::URLSuffix}", "https://${Uploads}.s3.${AWS::Region}.${AWS::URLSuffix}"]
+    assert directives["connect-src"] == ["'self'", "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}", *uploads]
+    assert directives["img-src"] == ["'self'", "data:", *uploads]
+    assert variables == {"Uploads": {"Fn::Sub": "storefront-${Stage}-uploads-${AWS::AccountId}-${AWS::Region}"}}
+    assert RESOURCES["UploadsBucket"]["Properties"]["BucketName"]["Fn::If"][2] == variables["Uploads"]
+
+
+def test_the_web_acl_has_the_common_and_known_bad_inputs_rules_and_a_rate_limit() -> None:
+    (acl,) = of_type("AWS::WAFv2::WebACL").values()
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert [r["Priority"] for r in acl["Rules"]] == [0, 1, 2]
+    for name, group in (("aws-common-rule-set", "AWSManagedRulesCommonRuleSet"),
+                        ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet")):
+        assert rules[name]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": group}
+        assert rules[name]["OverrideAction"] == {"None": {}}  # the group's own Block actions apply
+    assert rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
