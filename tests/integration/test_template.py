@@ -94,7 +94,10 @@ def test_subscriptions_filter_on_event_type() -> None:
         found[props["Endpoint"]["Fn::GetAtt"][0]] = props["FilterPolicy"]["event_type"]
     assert found == expected
     (policy,) = of_type("AWS::SQS::QueuePolicy").values()
-    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted(expected)
+    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted([*expected, "EventsDeliveryDeadLetterQueue"])
+    for props in of_type("AWS::SNS::Subscription").values():  # undeliverable events are kept, not dropped
+        assert props["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeliveryDeadLetterQueue", "Arn"]}}
 
 
 def test_buckets_are_private_and_leave_notifications_to_chalice() -> None:
