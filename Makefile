@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEPLOY_STAMP := $(VENV)/.installed-deploy
+CHECKOV_STAMP := $(VENV)/checkov/.installed
 
 .PHONY: dev test lint unit fuzz install install-deploy clean deploy destroy package dlq chromium screenshots
 
@@ -40,10 +41,17 @@ chromium:
 screenshots: $(STAMP) chromium
 	STOREFRONT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -n0
 
-## ruff, cfn-lint on the template, and parliament on every function's generated IAM policy.
-lint: $(STAMP)
+## checkov pins an older boto3 than the app's: it gets a virtualenv of its own inside .venv.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov || python3 -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+## ruff; cfn-lint (with the serverless rules) and checkov on the templates, accepted findings in
+## infra/lint-skips.yaml; parliament on every function's generated IAM policy.
+lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/python -m infra.lint
 	$(BIN)/python -m deploy.policy_lint
 
 ## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
