@@ -104,10 +104,14 @@ def check_account(session: boto3.Session, target: post_deploy.Target, stage: str
     """The account prerequisites (deploy/prerequisites.py); PrerequisiteError lists what is missing.
     Returns the verified SES identity the sender sends as (the address, or its domain)."""
     apigateway, ses, iam = session.client("apigateway"), session.client("ses"), session.client("iam")
+    lambda_client, cloudfront = session.client("lambda"), session.client("cloudfront")
     prerequisites.require({
         "SES sender": lambda: prerequisites.sender_problem(ses, sender_email, target.region),
         "API Gateway logging": lambda: prerequisites.api_gateway_logging_role(apigateway),
         "permissions boundary": lambda: prerequisites.boundary_problem(iam, policies.boundary_arn(target, stage)),
+        "Lambda concurrency": lambda: prerequisites.lambda_concurrency_problem(
+            lambda_client, prerequisites.required_concurrency(), target.region),
+        "CloudFront": lambda: prerequisites.cloudfront_problem(cloudfront),
     })
     identity = prerequisites.verified_identity(ses, sender_email or "")
     assert identity is not None  # (require refused otherwise)

@@ -7,10 +7,20 @@ and applications of the account share them), so the deploy checks and explains i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from deploy.post_deploy import STAGE_THROTTLE
+
+# docs/scaling.md, "Lambda concurrency" (Little's law, concurrency = rate x duration): an API request
+# takes ~30-60 ms on AWS, and the event handlers need ~600 at the design load (payments ~300 with the
+# provider's latency, notifications ~200, orders and audit ~100).
+API_REQUEST_SECONDS = 0.06
+EVENT_HANDLERS_CONCURRENCY = 600
+LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
 
 
 class PrerequisiteError(RuntimeError):
@@ -66,6 +76,35 @@ def boundary_problem(iam: Any, boundary_arn: str) -> str | None:
     except iam.exceptions.NoSuchEntityException:
         return (f"the permissions boundary {boundary_arn} does not exist: an administrator deploys "
                 "infra/deploy-role.yaml for the stage once (docs/deploy.md, Continuous deployment, step 2)")
+
+
+def required_concurrency() -> int:
+    """What the stage's throttles assume: the API at its stage-wide rate limit, plus the event handlers."""
+    return math.ceil(STAGE_THROTTLE[0] * API_REQUEST_SECONDS) + EVENT_HANDLERS_CONCURRENCY
+
+
+def lambda_concurrency_problem(lambda_client: Any, required: int, region: str) -> str | None:
+    """New accounts get far less than Lambda's default 1,000 concurrent executions per region; the API's
+    throttle would then admit more requests than Lambda runs, and the rest would fail as throttles."""
+    limit = lambda_client.get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
+    if limit >= required:
+        return None
+    return (f"the account may run {limit} Lambda functions at once in {region}; the stage's throttles assume "
+            f"{required} (docs/scaling.md). Ask for more: `aws service-quotas request-service-quota-increase "
+            f"--service-code lambda --quota-code {LAMBDA_CONCURRENCY_QUOTA_CODE} --desired-value 1000 "
+            f"--region {region}`")
+
+
+def cloudfront_problem(cloudfront: Any) -> str | None:
+    """Whether the deploying principal can use CloudFront at all. A new account may also need AWS to
+    verify it before its first distribution, which no API can ask: the stack then fails with
+    CloudFront's message, and resources.explain says what to do."""
+    try:
+        cloudfront.list_distributions(MaxItems="1")
+    except ClientError as exc:
+        return (f"CloudFront cannot be used with these credentials ({exc.response['Error']['Code']}): the "
+                "deploying principal needs cloudfront rights for the site's distribution (docs/deploy.md)")
+    return None
 
 
 def require(checks: dict[str, Check]) -> None:

@@ -40,10 +40,25 @@ def wait_for_stack(cfn: Any, name: str, timeout: float = STACK_TIMEOUT_SECONDS,
         if status in _DONE:
             return stack
         if not status.endswith("_IN_PROGRESS"):
-            raise StackError(f"stack {name} is {status}: {'; '.join(failure_reasons(cfn, name)) or 'no reason given'}")
+            reasons = failure_reasons(cfn, name)
+            raise StackError(f"stack {name} is {status}: {'; '.join(reasons) or 'no reason given'}{explain(reasons)}")
         if time.monotonic() > deadline:
             raise StackError(f"stack {name} still {status} after {timeout:.0f} s")
         sleep(poll)
+
+
+# Failures that are the account's state, not the template's, and what to do about them.
+_ACCOUNT_STATES = {
+    "must be verified before you can add new CloudFront resources": (
+        "CloudFront: AWS has not verified this new account for CloudFront yet. Open a case with AWS Support "
+        "(Account and billing) asking to enable CloudFront, then run make deploy again (docs/deploy.md)"),
+}
+
+
+def explain(reasons: list[str]) -> str:
+    """What to do about failures caused by the account rather than the template ("" if none is known)."""
+    hints = [hint for phrase, hint in _ACCOUNT_STATES.items() if any(phrase in reason for reason in reasons)]
+    return "".join(f"\n{hint}" for hint in hints)
 
 
 def failure_reasons(cfn: Any, name: str) -> list[str]:

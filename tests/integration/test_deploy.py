@@ -209,6 +209,21 @@ def set_up_account(session: boto3.Session, stage: str | None = None) -> None:
         resources.wait_for_stack(cfn, f"storefront-deploy-{stage}", poll=0.01)
 
 
+def account_session(concurrent_executions: int = 1000) -> boto3.Session:
+    """A session whose Lambda client answers GetAccountSettings, which moto 5.2 does not implement, as
+    AWS does for an account with this concurrency quota (1,000: Lambda's default per region)."""
+    session = boto3.Session(region_name=REGION)
+
+    def account_settings(**_: Any) -> Any:
+        return (botocore.awsrequest.AWSResponse("https://lambda", 200, {}, None), {
+            "AccountLimit": {"ConcurrentExecutions": concurrent_executions,
+                             "UnreservedConcurrentExecutions": concurrent_executions},
+            "AccountUsage": {"FunctionCount": 0}})
+
+    session.events.register("before-call.lambda.GetAccountSettings", account_settings)
+    return session
+
+
 def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str, str]:
     return create_local_stack(stage, None, REGION, {k: v for k, v in parameters.items() if k != "Stage"})
 
@@ -265,7 +280,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         calls: list[tuple[str, str, dict]] = []
         with pytest.MonkeyPatch.context() as recording:
             recording.setattr(botocore.client.BaseClient, "_make_api_call", recording_api_calls(calls))
-            result = flow.deploy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
+            result = flow.deploy(stage, project_dir=project_dir, session=account_session(),
                                  sender_email=SENDER, stack_deployer=emulator_stack, log=lambda line: None)
         app = sys.modules["app"].app
         deployed = Deployed(project_dir, result, app, calls)
@@ -696,7 +711,7 @@ def test_the_api_key_is_a_securestring_only_the_payments_handler_reads_and_a_red
     # ImportRestApi (see import_swagger_into_moto); the routes have not changed, so it is skipped.
     monkeypatch.setattr(awsclient.TypedAWSClient, "update_api_from_swagger",
                         lambda self, rest_api_id, swagger_document: None)
-    flow.deploy(deployment.stage, project_dir=deployment.project_dir, session=boto3.Session(region_name=REGION),
+    flow.deploy(deployment.stage, project_dir=deployment.project_dir, session=account_session(),
                 sender_email=SENDER, stack_deployer=lambda cfn, stage, parameters: deployment.result.outputs,
                 log=lines.append)
 
@@ -759,7 +774,7 @@ def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over
 
 def test_a_deploy_to_an_account_without_its_prerequisites_stops_before_creating_anything(tmp_path: Path):
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
+        session = account_session(concurrent_executions=10)  # what AWS gives many new accounts
         # moto keeps API Gateway's account settings across mocks: start from an empty account's.
         session.client("apigateway").update_account(patchOperations=[
             {"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
@@ -773,13 +788,17 @@ def test_a_deploy_to_an_account_without_its_prerequisites_stops_before_creating_
         message = str(refused.value)
         assert "API Gateway logging" in message and "update-account" in message
         assert "SES sender" in message and "SENDER_EMAIL" in message
+        assert "permissions boundary" in message and "infra/deploy-role.yaml" in message
+        assert f"may run 10 Lambda functions at once in {REGION}; the stage's throttles assume 960" in message
+        assert "--quota-code L-B99A9384" in message
+        assert "CloudFront" not in message  # usable with these credentials
         assert (session.client("cloudformation").list_stacks()["StackSummaries"],
                 session.client("s3").list_buckets()["Buckets"]) == before
 
 
 def test_a_sender_that_is_no_verified_identity_is_refused_with_how_to_verify_it(tmp_path: Path):
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
+        session = account_session()
         set_up_account(session)
         with pytest.raises(prerequisites.PrerequisiteError) as refused:
             flow.deploy("dev", project_dir=tmp_path, session=session, sender_email="noreply@elsewhere.example",
@@ -807,6 +826,13 @@ def test_the_sender_identity_is_the_accounts_not_the_stacks_and_cognito_mails_th
     pool = deployment.client("cognito-idp").describe_user_pool(UserPoolId=deployment.result.outputs["UserPoolId"])
     assert pool["UserPool"]["EmailConfiguration"] == {
         "EmailSendingAccount": "DEVELOPER", "From": SENDER, "SourceArn": identity_arn}
+
+
+def test_a_new_accounts_cloudfront_refusal_is_explained():
+    reason = ("SiteDistribution: Resource handler returned message: \"Your account must be verified before you "
+              "can add new CloudFront resources. To verify your account, please contact AWS Support\"")
+    assert "AWS Support" in resources.explain([reason]) and "make deploy again" in resources.explain([reason])
+    assert resources.explain(["UploadsBucket: already exists"]) == ""
 
 
 # --- a protected stage (prod) ------------------------------------------------------------------------
