@@ -22,7 +22,8 @@ ERROR_SCHEMA.pop("required")
 
 STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad request", 401: "Missing or invalid token",
                403: "Forbidden", 404: "Not found", 409: "Conflict", 422: "Unprocessable",
-               429: "Too many requests", 503: "A backing service is unavailable"}
+               429: "Too many requests", 431: "Request line and headers over the edge's 10,240-byte limit",
+               503: "A backing service is unavailable"}
 
 
 class UndocumentedRoute(RuntimeError):
@@ -60,8 +61,10 @@ def _operation(entry: Any, doc: Any) -> dict[str, Any]:
     success: dict[str, Any] = {"description": STATUS_TEXT.get(doc.status, "Success")}
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": doc.response.json_schema()}}
-    # 503: web.route answers it on every route whose backing service is unreachable or unavailable.
-    errors = set(doc.errors) | {503} | ({401} if doc.auth else set()) | ({403} if doc.auth == "admin" else set())
+    # 503: web.route answers it on every route whose backing service is unreachable or unavailable; 431: the
+    # edge (API Gateway, and the dev stack's chalice local) refuses an over-long request line or headers.
+    errors = (set(doc.errors) | {431, 503} | ({401} if doc.auth else set())
+              | ({403} if doc.auth == "admin" else set()))
     responses: dict[str, Any] = {str(doc.status): success}
     for status in sorted(errors):
         responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),

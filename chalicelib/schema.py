@@ -2,7 +2,7 @@
 
 One definition serves both the request validation and the OpenAPI document, so the two cannot
 drift. It is deliberately tiny (no pydantic: its import alone costs more than the rest of a cold
-start, see FACTS.md). Validation is strict: `true` is not an integer, `1.0` is not an integer,
+start, measured in docs/architecture.md). Validation is strict: `true` is not an integer, `1.0` is not an integer,
 unknown fields are refused, and every error names its field path (`items[0].quantity`).
 """
 

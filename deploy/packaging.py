@@ -127,9 +127,17 @@ def build_layer(project_dir: Path, python_version: str, architecture: str = DEFA
         if not any(site_packages.iterdir()):
             raise RuntimeError(f"no {python_version} {architecture} wheel for {sorted(LAYER_PACKAGES)}")
         output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_suffix(".partial")
-        _write_reproducible_zip(site_packages, partial, LAYER_PREFIX)
-        os.replace(partial, output)
+        # A unique temporary name in the same folder, then an atomic rename: two builds at once (two test
+        # workers, two deploys) each write their own file, and whichever renames last wins with identical
+        # bytes (the zip is reproducible), so a reader never sees a half-written layer.
+        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=output.name, suffix=".partial",
+                                         delete=False) as partial:
+            pass
+        try:
+            _write_reproducible_zip(site_packages, Path(partial.name), LAYER_PREFIX)
+            os.replace(partial.name, output)
+        finally:
+            Path(partial.name).unlink(missing_ok=True)
     return output
 
 

@@ -8,8 +8,9 @@ the account and region of the deploy (STS and the session), so the files are nev
 `make deploy` writes `.chalice/policy-<stage>.json` (the API handler, Chalice's default role) and
 `.chalice/policy-<stage>-<function>.json` (each other function's own role).
 
-tests/unit/test_iam.py records the AWS calls each function makes while the test flows exercise it
-and fails if `ACCESS` misses one or grants one that is never made.
+The local stack and the in-process tests enforce these documents at call time (devstack/iam.py), so a
+missing grant fails there as it would on AWS; a whole test run fails if a grant is never used
+(tests/iam_coverage.py).
 """
 
 from __future__ import annotations
@@ -70,13 +71,14 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         # The provider's API key (SecureString). Decrypting it needs no kms statement: the AWS managed
         # key alias/aws/ssm lets the account's principals use it through SSM (docs/deploy.md).
         Grant(("ssm:GetParameter",), (f"parameter:{PAYMENT_PROVIDER_API_KEY}",)),
-        _table("inbox", "PutItem"),
+        # inbox.apply_once: the marker's conditional put, and a read when it fails (duplicate or rejected?)
+        _table("inbox", "GetItem", "PutItem"),
         _table("outbox", "PutItem"),
     ),
     "apply_payment_results": (
         _table("orders", "GetItem", "UpdateItem"),
         _table("catalog", "UpdateItem"),
-        _table("inbox", "PutItem"),
+        _table("inbox", "GetItem", "PutItem"),
         _table("outbox", "PutItem"),
     ),
     "send_notifications": (

@@ -1,4 +1,4 @@
-"""`python -m deploy.smoke --stage <stage>`: is a deployed stage answering as CONTRACT.md says?
+"""`python -m deploy.smoke --stage <stage>`: is a deployed stage answering as the API contract says?
 
 Reads the stage's API URL from Chalice's deployed state (`.chalice/deployed/<stage>.json`, the
 `rest_api` resource's `rest_api_url`), or takes `--url`, then checks over HTTP:
@@ -8,7 +8,7 @@ Reads the stage's API URL from Chalice's deployed state (`.chalice/deployed/<sta
   route's own response schema;
 - GET /orders without a token is 401 with an error body: the app's `{"Code": "UnauthorizedError",
   "Message": ...}` or API Gateway's own `{"message": "Unauthorized"}` (its authorizer answers a
-  request without an Authorization header itself; CONTRACT.md section 2 allows either).
+  request without an Authorization header itself; the API contract allows either, README and docs/architecture.md).
 
 A fresh deployment can take a few seconds to answer everywhere, so failing checks are retried until
 `--wait` seconds have passed. Exit 0 when every check passes, 1 with one line per failure otherwise.

@@ -12,8 +12,8 @@ as the Lambda runtime calls the deployed function:
   (with a DLQ after 3 receives, standing in for Lambda's async retries and on-failure
   destination), subscribed to the topic / named in the bucket's notification configuration.
 - DynamoDB streams: a fresh shard iterator on every poll (AFTER_SEQUENCE_NUMBER of the last
-  processed record), because moto's cancelled TransactWriteItems corrupts iterator chains
-  (see FACTS.md). A failing batch is retried 3 times, then logged and skipped.
+  processed record), so each committed record is read once and in commit order (moto's own stream is
+  made faithful by devstack/moto_fixes.py). A failing batch is retried 3 times, then logged and skipped.
 - Schedules: `rate(...)` expressions on a timer (`schedule_interval_override` replaces them all).
 """
 
@@ -42,7 +42,7 @@ from chalice.app import (
     SQSEventConfig,
 )
 
-from devstack import lambda_events
+from devstack import iam, lambda_events
 
 RESOURCE_PREFIX = "storefront"
 INTERNAL_QUEUE_MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: 1 try + 2 retries
@@ -106,7 +106,8 @@ class HandlerInvoker:
         records = len(event.get("Records", [])) or 1
         started = time.monotonic()
         try:
-            response = handler(event, context)
+            with iam.running_as(handler_name):  # its AWS calls are checked against its own role's policy
+                response = handler(event, context)
         except Exception as exc:  # a handler error must never kill the poller
             outcome, summary = Outcome(all_failed=True), f"error {type(exc).__name__}: {exc}"
         else:
@@ -245,9 +246,9 @@ class ShardPosition:
 class StreamPoller:
     """One `@on_dynamodb_record` handler.
 
-    Takes a fresh iterator on every poll (moto's iterator chains break after a cancelled
-    transaction), keeps the last processed sequence number per shard, reads parents before
-    children and picks up shards that appear later from their start.
+    Takes a fresh iterator on every poll (as a poller must once an iterator expires, after 15 minutes
+    on AWS), keeps the last processed sequence number per shard, reads parents before children and
+    picks up shards that appear later from their start.
     """
 
     config: DynamoDBEventConfig

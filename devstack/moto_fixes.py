@@ -64,3 +64,52 @@ def honour_secure_transport_condition() -> None:
 
     get_permission.fixed_by_storefront = True  # type: ignore[attr-defined]
     FakeBucket.get_permission = get_permission
+
+
+def keep_streams_through_cancelled_transactions() -> None:
+    """A cancelled TransactWriteItems must leave the table's stream as it was, as on DynamoDB.
+
+    moto applies a transaction's writes one by one (each appends a record to the table's stream
+    shard) and, when a condition fails, swaps in deep copies of the tables taken before. The shard
+    object that readers' iterators hold is the live one, so an iterator taken before the transaction
+    then reads the rolled-back writes as records (phantom events) and never sees a later record,
+    which goes to the copy; and because moto numbers records by their position, the next real record
+    reuses the phantom's sequence number and `AFTER_SEQUENCE_NUMBER` skips it. Here the live shard is
+    kept across the rollback: the records the cancelled transaction appended are removed from it
+    (nobody read them: DynamoDB requests are serialized by `serialize_dynamodb`) and it is put back
+    on the restored table, so every iterator sees exactly the committed records, numbered in commit
+    order without reuse.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "fixed_by_storefront", False):
+        return
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        shards = {name: (table.stream_shard, len(table.stream_shard.items))
+                  for name, table in self.tables.items() if table.stream_shard is not None}
+        try:
+            original(self, transact_items)
+        except Exception:
+            for name, (shard, length) in shards.items():
+                table = self.tables.get(name)
+                if table is not None and table.stream_shard is not shard:  # restored from its copy
+                    del shard.items[length:]
+                    shard.table = table
+                    table.stream_shard = shard
+            raise
+
+    transact_write_items.fixed_by_storefront = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def apply_all() -> None:
+    """Every fix of the emulator: what the dev stack's moto server and the in-process tests run with."""
+    from devstack.s3_auth import authenticate_s3_object_requests
+
+    serialize_dynamodb()
+    honour_secure_transport_condition()
+    keep_streams_through_cancelled_transactions()
+    authenticate_s3_object_requests()

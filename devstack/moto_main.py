@@ -2,9 +2,8 @@
 
 from moto.server import main
 
-from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb
+from devstack import moto_fixes
 
 if __name__ == "__main__":
-    serialize_dynamodb()
-    honour_secure_transport_condition()
+    moto_fixes.apply_all()
     main()

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import IO
 
 HOST = "127.0.0.1"
+STACK_LOG_FD = "STOREFRONT_DEV_STACK_LOG_FD"  # where moto server writes the harness's own log lines
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -59,14 +60,22 @@ class MotoServer:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = output = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.moto_main", "-H", HOST, "-p", str(self.port)],
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The harness's own lines (an S3 request the signer's policy denies) go to our stdout, with the
+        # stack's other lines; moto's request log goes to the log file.
+        stack_log = os.dup(sys.stdout.fileno())
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "devstack.moto_main", "-H", HOST, "-p", str(self.port)],
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(stack_log,),
+                env={**os.environ, STACK_LOG_FD: str(stack_log)},
+            )
+        finally:
+            os.close(stack_log)
         try:
             self._wait_ready()
         except BaseException:

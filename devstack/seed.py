@@ -1,4 +1,4 @@
-"""Seed data for the local stage (CONTRACT.md section 1): the admin user and a small sample catalog.
+"""Seed data for the local stage (README): the admin user and a small sample catalog.
 
 It goes through the services' own functions, so seeded data is exactly what the API would create.
 Running it twice changes nothing.

@@ -13,11 +13,13 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import settings
+from devstack import iam
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
 from devstack.web_server import WebServer
@@ -35,6 +37,7 @@ class DevConfig:
     visibility_timeout: int
     schedule_seconds: float | None
     seed: bool
+    state_dir: Path  # moto's log and the stack's IAM policies
 
     @classmethod
     def from_env(cls) -> DevConfig:
@@ -48,6 +51,7 @@ class DevConfig:
             visibility_timeout=int(env.get("STOREFRONT_DEV_VISIBILITY_TIMEOUT", "30")),
             schedule_seconds=float(schedule) if schedule else None,
             seed=env.get("STOREFRONT_DEV_SEED", "1") != "0",
+            state_dir=Path(env.get("STOREFRONT_DEV_STATE_DIR") or ROOT / ".devstack"),
         )
 
 
@@ -70,10 +74,10 @@ def wait_for_http(url: str, deadline_s: float, process: subprocess.Popen | None 
 
 
 def start_chalice_local(config: DevConfig) -> subprocess.Popen:
-    chalice = Path(sys.executable).with_name("chalice")
+    """`chalice local` itself, in a process that enforces IAM and API Gateway's edge (devstack/local_api.py)."""
     return subprocess.Popen(
-        [str(chalice), "local", "--stage", STAGE, "--host", "127.0.0.1", "--port", str(config.api_port),
-         "--no-autoreload"],
+        [sys.executable, "-m", "devstack.local_api", "local", "--stage", STAGE, "--host", "127.0.0.1",
+         "--port", str(config.api_port), "--no-autoreload"],
         cwd=ROOT, env=os.environ.copy(), start_new_session=True)
 
 
@@ -86,6 +90,24 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 5) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def media_reader(endpoint_url: str) -> Callable[[str], tuple[bytes, str] | None]:
+    """Reads product media from the uploads bucket, as the distribution's origin access does."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client("s3", endpoint_url=endpoint_url)
+    bucket = settings.upload_settings().bucket
+
+    def read(key: str) -> tuple[bytes, str] | None:
+        try:
+            found = s3.get_object(Bucket=bucket, Key=key)
+        except ClientError:
+            return None
+        return found["Body"].read(), found.get("ContentType") or "application/octet-stream"
+
+    return read
 
 
 def stage_environment(stage: str) -> dict[str, str]:
@@ -105,12 +127,16 @@ def run(config: DevConfig) -> int:
                        "AWS_DEFAULT_REGION": config.region, "AWS_REGION": config.region,
                        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.aws_port}",
                        **stage_environment(STAGE)})
-    # The local stage's CORS origin follows the web port (chalicelib.settings.web_origin).
+    # The local stage's CORS origin follows the web port (chalicelib.settings.web_origin), and product
+    # media are served by the web server, as the site's CloudFront distribution serves them deployed.
     os.environ["STOREFRONT_WEB_PORT"] = str(config.web_port)
+    os.environ.setdefault(settings.MEDIA_BASE_URL, f"http://127.0.0.1:{config.web_port}/media")
     os.environ.pop("AWS_PROFILE", None)
-    (ROOT / ".devstack").mkdir(exist_ok=True)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    policy_file = config.state_dir / "iam-policies.json"
+    os.environ[iam.POLICY_FILE] = str(policy_file)  # read by chalice local and moto server too
     with ExitStack() as cleanup:
-        moto = cleanup.enter_context(MotoServer(config.aws_port, log_path=ROOT / ".devstack" / "moto.log"))
+        moto = cleanup.enter_context(MotoServer(config.aws_port, log_path=config.state_dir / "moto.log"))
         log(f"moto server on {moto.endpoint_url}")
         # The uploads bucket lets the browser PUT from where web/ is served, the API's CORS origin.
         os.environ.update(provision(STAGE, moto.endpoint_url, config.region,
@@ -122,6 +148,11 @@ def run(config: DevConfig) -> int:
 
             seed.seed_all(log)
         app_module = importlib.import_module("app")  # after the environment is complete, as in Lambda
+        # Every function's calls are checked against the policy `make deploy` would give it.
+        iam.write_policy_file(policy_file, iam.local_policy_documents(app_module.app), iam.LOCAL_ACCOUNT,
+                              config.region)
+        iam.enforce(iam.Policies(path=policy_file))
+        log(f"IAM enforced per function ({policy_file})")
         from devstack.delivery import EventDelivery
 
         delivery = EventDelivery(app_module.app, endpoint_url=moto.endpoint_url, region=config.region,
@@ -134,7 +165,7 @@ def run(config: DevConfig) -> int:
         cleanup.callback(stop_process_group, api)
         api_url = f"http://127.0.0.1:{config.api_port}"
         wait_for_http(f"{api_url}/health", 60, api)
-        web = cleanup.enter_context(WebServer(config.web_port, api_url))
+        web = cleanup.enter_context(WebServer(config.web_port, api_url, read_media=media_reader(moto.endpoint_url)))
         log(f"web app on {web.url}")
         print(f"Storefront dev stack ready: API {api_url} web {web.url} (AWS emulator {moto.endpoint_url})",
               flush=True)

@@ -1,37 +1,64 @@
-"""Serves the single-page app in web/ on 127.0.0.1, as the site bucket does on AWS.
+"""Serves the single-page app in web/ on 127.0.0.1, as the site's CloudFront distribution does on AWS.
 
 Static files come from web/ as they are (no build step), with the Content-Type the site bucket gives
 them; `config.js` is generated so the app knows the API's URL, the one thing that differs between the
 dev stack and a deployed stage (where `make deploy` writes the same file into the site bucket, both
 from `infra.site.config_script`).
+
+Product media (`/media/products/...`, `/media/thumbnails/...`) come from the uploads bucket, as the
+distribution's media origin serves them with its own access to exactly those prefixes; anything else
+under `/media/` is refused (403), as S3 refuses a key the origin's bucket policy does not cover. So a
+product's `image_url` is a stable URL on the web origin (`STOREFRONT_MEDIA_BASE_URL`), never a
+presigned link signed by a function's role.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from infra.site import CONFIG_SCRIPT, WEB_ROOT, config_script, content_type
+
+MEDIA_PATH = "/media/"
+MEDIA_PREFIXES = ("products/", "thumbnails/")
+# What reads one object of the uploads bucket: its bytes and Content-Type, or None if there is none.
+MediaReader = Callable[[str], "tuple[bytes, str] | None"]
 
 
 class _Handler(SimpleHTTPRequestHandler):
     config_js: bytes = b""
+    read_media: MediaReader | None = None
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == f"/{CONFIG_SCRIPT}":
+        path = self.path.split("?", 1)[0]
+        if path == f"/{CONFIG_SCRIPT}":
             self._send(200, content_type(CONFIG_SCRIPT), self.config_js)
             return
+        if path.startswith(MEDIA_PATH):
+            self._media(unquote(path[len(MEDIA_PATH):]))
+            return
         super().do_GET()
+
+    def _media(self, key: str) -> None:
+        found = self.read_media(key) if self.read_media and key.startswith(MEDIA_PREFIXES) else None
+        if found is None:  # S3 answers 403 for a key the origin may not read, and for one that does not exist
+            self._send(403, "application/xml", b"<Error><Code>AccessDenied</Code></Error>")
+            return
+        body, media_type = found
+        self._send(200, media_type, body)
 
     def guess_type(self, path: str | Path) -> str:
         return content_type(str(path))  # the Content-Type the site bucket gives the same file
 
     def end_headers(self) -> None:
         # The same security headers CloudFront adds in front of the site bucket.
-        self.send_header("Cache-Control", "no-store")
+        if not self.path.startswith(MEDIA_PATH):
+            self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
         super().end_headers()
@@ -39,6 +66,8 @@ class _Handler(SimpleHTTPRequestHandler):
     def _send(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if self.path.startswith(MEDIA_PATH) and status == 200:
+            self.send_header("Cache-Control", "public, max-age=86400")  # keys are never overwritten
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -50,8 +79,9 @@ class _Handler(SimpleHTTPRequestHandler):
 class WebServer:
     """`with WebServer(port, api_url) as web:` serves web/ in a thread until the block ends."""
 
-    def __init__(self, port: int, api_url: str, root: Path = WEB_ROOT) -> None:
-        handler = type("Handler", (_Handler,), {"config_js": config_script(api_url)})
+    def __init__(self, port: int, api_url: str, root: Path = WEB_ROOT, read_media: MediaReader | None = None) -> None:
+        handler = type("Handler", (_Handler,), {"config_js": config_script(api_url),
+                                                "read_media": staticmethod(read_media) if read_media else None})
         self._server = ThreadingHTTPServer(("127.0.0.1", port), partial(handler, directory=str(root)))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{port}"

@@ -15,22 +15,24 @@ for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.iam_coverage"]
+
 
 @pytest.fixture(scope="session")
 def stack():
     """The local stage's resources in in-process moto, once per test process."""
     from chalicelib.accounts import tokens
-    from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb
+    from devstack import moto_fixes
     from tests.aws import local_stack, moto_public_jwks
 
-    serialize_dynamodb()
-    honour_secure_transport_condition()
+    moto_fixes.apply_all()
 
     original_fetch = tokens.fetch_jwks
     tokens.fetch_jwks = moto_public_jwks
     tokens.keys.clear()
     try:
         with local_stack() as env:
+            enforce_iam()
             yield env
     finally:
         tokens.fetch_jwks = original_fetch
@@ -44,3 +46,12 @@ def devstack():
 
     with running_devstack() as running:
         yield running
+
+
+def enforce_iam():
+    """Handlers and routes run as their own functions, each held to its generated policy (devstack/iam.py)."""
+    from app import app
+    from devstack import iam
+    from tests.aws import REGION
+
+    return iam.enforce(iam.Policies(iam.local_policy_documents(app), region=REGION))

@@ -1,4 +1,4 @@
-"""The event envelope of CONTRACT.md section 5, as a small immutable value."""
+"""The event envelope (docs/events.md), as a small immutable value."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ the recorded result instead (Stripe's `Idempotent-Replayed`). Its records live i
 table under `PROVIDER#...` keys, in models of their own: they stand for the provider's books, not
 ours, and would go away with the simulator.
 
-Tokens (CONTRACT.md section 4): `tok_visa` and `tok_mastercard` succeed, `tok_declined` is
+Tokens (README, "Web app"): `tok_visa` and `tok_mastercard` succeed, `tok_declined` is
 declined, `tok_unavailable` is an outage every time.
 
 The API key: like a real provider, the simulator authenticates every charge and refund with the

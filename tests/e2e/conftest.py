@@ -8,10 +8,12 @@ independent.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,7 +54,15 @@ class DevStack:
     api_url: str
     aws_url: str
     web_url: str
+    state_dir: Path
     output: list[str] = field(default_factory=list)
+    # Denial lines a test provokes on purpose (a revoked grant); any other denial fails the run.
+    expected_denials: list[str] = field(default_factory=list)
+
+    @property
+    def policy_file(self) -> Path:
+        """The stack's enforced IAM policies (devstack/iam.py): rewrite it to revoke a grant."""
+        return self.state_dir / "iam-policies.json"
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.aws_url, region_name="us-east-1",
@@ -75,8 +85,9 @@ def _pump(stream: Any, sink: list[str], ready: threading.Event) -> None:
 @contextmanager
 def running_devstack() -> Iterator[DevStack]:
     api_port, aws_port, web_port = free_port(), free_port(), free_port()
+    state_dir = Path(tempfile.mkdtemp(prefix="storefront-devstack-"))
     env = {**os.environ, "STOREFRONT_API_PORT": str(api_port), "STOREFRONT_AWS_PORT": str(aws_port),
-           "STOREFRONT_WEB_PORT": str(web_port),
+           "STOREFRONT_WEB_PORT": str(web_port), "STOREFRONT_DEV_STATE_DIR": str(state_dir),
            "STOREFRONT_DEV_VISIBILITY_TIMEOUT": "2", "STOREFRONT_DEV_SCHEDULE_SECONDS": "2",
            "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1"}
     for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_WEB_ORIGIN", "STOREFRONT_EVENTS_TOPIC_ARN",
@@ -85,7 +96,7 @@ def running_devstack() -> Iterator[DevStack]:
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     stack = DevStack(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}",
-                     f"http://127.0.0.1:{web_port}")
+                     f"http://127.0.0.1:{web_port}", state_dir)
     ready = threading.Event()
     threading.Thread(target=_pump, args=(process.stdout, stack.output, ready), daemon=True).start()
     deadline = time.monotonic() + READY_DEADLINE_S
@@ -104,6 +115,10 @@ def running_devstack() -> Iterator[DevStack]:
     for port in (api_port, aws_port, web_port):  # nothing it started is left listening
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after Ctrl-C"
+    denials = [line for line in stack.lines_containing("access denied")
+               if not any(expected in line for expected in stack.expected_denials)]
+    assert not denials, "calls the generated IAM policies do not allow:\n" + "\n".join(denials)
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

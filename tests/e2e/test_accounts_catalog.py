@@ -1,4 +1,4 @@
-"""Every accounts and products row of CONTRACT.md, over HTTP through `chalice local` on moto server."""
+"""Every accounts and products route of the API contract, over HTTP through `chalice local` on moto server."""
 
 from __future__ import annotations
 

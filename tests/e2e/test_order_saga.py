@@ -199,7 +199,7 @@ def test_thirty_concurrent_orders_against_stock_ten_make_exactly_ten(devstack, a
 
 
 def test_a_rejected_order_then_an_accepted_one_yields_exactly_one_order_placed(devstack, shopper, admin):
-    """FACTS.md: a cancelled transaction must not stall or corrupt the local outbox stream."""
+    """A cancelled transaction must not stall or corrupt the local outbox stream (docs/local-stack.md)."""
     mug = new_product(admin, stock=1)
     assert place(shopper, (mug, 2)).status_code == 409  # the transaction is cancelled
     order_id = place(shopper, (mug, 1)).json()["order_id"]

@@ -135,10 +135,13 @@ def test_a_real_png_through_the_presigned_url_becomes_the_products_image(devstac
     assert requests.put(upload["upload_url"], data=data, headers=upload["headers"], timeout=10).status_code == 200
     url = f"/products/{product['product_id']}"
     image_url = poll(lambda: http.get(devstack.url(url)).json()["image_url"], DEADLINE_S, what="image_url")
+    # A stable URL on the web origin (as deployed on the site's CloudFront distribution), not a presigned link.
+    assert image_url.startswith(f"{devstack.web_url}/media/products/") and "?" not in image_url
     fetched = requests.get(image_url, timeout=10)
     assert fetched.status_code == 200 and fetched.content == data
     assert fetched.headers["Content-Type"] == "image/png"
-    image_key = image_url.split(f"/{BUCKET}/", 1)[1].split("?", 1)[0]
+    image_key = image_url.split("/media/", 1)[1]
+    assert requests.get(image_url.replace("/media/products/", "/media/images/"), timeout=10).status_code == 403
     thumbnail = devstack.client("s3").get_object(Bucket=BUCKET, Key=image_key.replace("products/", "thumbnails/", 1))
     with Image.open(io.BytesIO(thumbnail["Body"].read())) as small:
         assert small.size == (256, 128)

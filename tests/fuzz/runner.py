@@ -71,6 +71,10 @@ def config_toml(fixtures: Fixtures) -> str:
 
     return "\n".join([
         "[checks.positive_data_acceptance]\nenabled = false\n",
+        # The edge refusing an over-long request line or headers (431, as API Gateway's 10,240-byte quota
+        # does) is a rejection of invalid data too, like the defaults.
+        '[checks.negative_data_rejection]\nexpected-statuses = '
+        '[400, 401, 403, 404, 405, 406, 409, 415, 422, 428, 429, 431, "5XX"]\n',
         '[phases.coverage]\nunexpected-methods = ["get", "put", "post", "delete", "patch", "options"]\n',
         dictionary("orders", fixtures.order_id),
         dictionary("products", fixtures.product_id),

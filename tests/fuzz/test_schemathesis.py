@@ -23,6 +23,7 @@ def test_fuzzing_finds_no_server_error_and_no_schema_violation(devstack, fixture
     token = fixtures.user_token if role == "user" else fixtures.admin_token
     result = run_schemathesis(devstack.api_url, token, fixtures, max_examples=EXAMPLES_PER_OPERATION, seed=SEED,
                               phases="examples,fuzzing", workdir=tmp_path)
+    (tmp_path / "report.txt").write_text(result.stdout + result.stderr, encoding="utf-8")
     report = result.stdout[-12_000:] + result.stderr[-3_000:]
     assert result.returncode == 0, report
     assert " passed" in report and "generated" in report, report  # it really ran test cases

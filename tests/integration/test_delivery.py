@@ -261,7 +261,7 @@ def test_dynamodb_stream_skips_a_cancelled_transaction_and_keeps_delivering(prob
     seen = wait_for(lambda: _stream_results(probe, f"{run}-before"), "the first stream record")
     assert seen[0]["event_name"] == "INSERT" and seen[0]["table"] == probe.changes_table
 
-    with pytest.raises(ClientError, match="TransactionCanceled"):  # the FACTS.md scenario
+    with pytest.raises(ClientError, match="TransactionCanceled"):  # docs/local-stack.md, "A faithful stream"
         probe.clients["dynamodb"].transact_write_items(TransactItems=[
             {"Put": {"TableName": probe.changes_table, "Item": {"id": {"S": f"{run}-rolled-back"}}}},
             {"ConditionCheck": {"TableName": probe.changes_table, "Key": {"id": {"S": f"{run}-missing"}},

@@ -10,7 +10,7 @@ Four emulator gaps are bridged here, and only here:
   `devstack.moto_fixes.honour_secure_transport_condition` (the emulator stands in for S3 over TLS).
 - moto's PutBucketNotificationConfiguration accepts only lower-case filter rule names
   (`with_moto_s3_filter_names`); Chalice sends `Prefix`/`Suffix`, which S3 accepts.
-- moto's CloudFormation skips Cognito, SNS subscriptions, policies and SES identities (FACTS.md), so
+- moto's CloudFormation skips Cognito, SNS subscriptions, policies and SES identities (docs/infrastructure.md), so
   the resources step uses devstack's provisioning of the same template (moto's CloudFormation plus
   appliers for what it skips) instead of `resources.deploy_stack`; the CloudFormation step itself is
   exercised by `test_the_resources_stack_is_created_updated_and_deleted` on the resources moto models.
@@ -59,7 +59,7 @@ PROJECT_FILES = ("app.py", "chalicelib", "requirements.txt", ".chalice/config.js
 
 def import_swagger_into_moto(self: Any, swagger_document: dict, endpoint_type: str) -> str:
     """ImportRestApi for the emulator. moto 5.2's ImportRestApi raises `KeyError: 'description'` on
-    Chalice's swagger (no `info.description`; FACTS.md); with one added it then refuses Swagger 2.0
+    Chalice's swagger (no `info.description`; measured with moto 5.2.5); with one added it then refuses Swagger 2.0
     ("Only OpenAPI 3.x.x are currently supported") and never reads `securityDefinitions`. So the
     document Chalice generated is applied here with the API Gateway calls an import amounts to:
     the API, each authorizer of `securityDefinitions`, each path and method with its `security`

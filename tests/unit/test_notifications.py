@@ -4,6 +4,7 @@ import hashlib
 import json
 import uuid
 
+import boto3
 import pytest
 from moto.ses.models import ses_backends
 
@@ -160,11 +161,15 @@ def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypa
 
 def test_a_message_ses_rejects_is_marked_failed_and_not_retried_into_the_dead_letter_queue(
         client, user, monkeypatch):
-    """MessageRejected is SES's final word (here, as on AWS, for a sender that is not a verified
-    identity): retrying it five times would only move the message to the DLQ."""
+    """MessageRejected is SES's final word (here, as on AWS, for a sender whose identity is no longer
+    verified; the function's policy still grants it): retrying five times would only move it to the DLQ."""
     event, other = order_event("OrderPlaced", user), order_event("OrderShipped", user)
-    monkeypatch.setenv("STOREFRONT_SENDER_EMAIL", "nobody@unverified.example")
-    ids, failed = deliver(client, event)
+    ses = boto3.client("ses", region_name=REGION)
+    ses.delete_identity(Identity=DEFAULT_SENDER_EMAIL)
+    try:
+        ids, failed = deliver(client, event)
+    finally:
+        ses.verify_email_identity(EmailAddress=DEFAULT_SENDER_EMAIL)  # as the stack's provisioning left it
     assert failed == []  # handled: not returned to the queue
     notification = stored(event)
     assert notification.email_status == EMAIL_FAILED and notification.sent_at is None
@@ -172,7 +177,6 @@ def test_a_message_ses_rejects_is_marked_failed_and_not_retried_into_the_dead_le
     assert emails_to(user.email) == []
     assert service.notify(event) is service.Outcome.ALREADY_FAILED  # a redelivery sends nothing either
 
-    monkeypatch.delenv("STOREFRONT_SENDER_EMAIL")
     assert deliver(client, other)[1] == [] and stored(other).email_status == EMAIL_SENT
     assert stored(event).email_status == EMAIL_FAILED  # a failed notification is never sent later
     assert len(list_page(client, user).json_body["items"]) == 2
@@ -284,3 +288,16 @@ def test_openapi_describes_the_list(client):
     assert page["required"] == ["items", "next_cursor"]
     assert page["properties"]["items"]["items"]["required"] == [
         "notification_id", "type", "subject", "body", "created_at"]
+
+
+def test_sending_from_an_unverified_identity_is_rejected_as_in_the_ses_sandbox(monkeypatch):
+    """SES refuses a sender that is not a verified identity (MessageRejected), in the sandbox and out of
+    it; the local stack verifies exactly the template's sender identity, so only that one sends."""
+    from botocore.exceptions import ClientError
+
+    assert service.send_email("someone@example.com", "Hello", "Body")  # the stage's verified sender
+    monkeypatch.setenv("STOREFRONT_SENDER_EMAIL", "noreply@unverified.example")
+    with pytest.raises(ClientError) as error:
+        service.send_email("someone@example.com", "Hello", "Body")
+    assert error.value.response["Error"]["Code"] == "MessageRejected"
+    assert "not verified" in error.value.response["Error"]["Message"]

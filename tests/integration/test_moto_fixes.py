@@ -1,0 +1,101 @@
+"""moto server as the dev stack runs it (devstack/moto_main.py, with devstack/moto_fixes.py applied)
+behaves like DynamoDB where the product relies on it."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from devstack.moto_server import MotoServer
+
+REGION = "us-east-1"
+ENDPOINT: dict[str, str] = {}
+
+
+def client(service: str):
+    return boto3.client(service, endpoint_url=ENDPOINT["url"], region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def moto_server():
+    with MotoServer() as moto:
+        ENDPOINT["url"] = moto.endpoint_url
+        yield moto
+
+
+@pytest.fixture
+def streamed_table():
+    dynamodb = client("dynamodb")
+    name = f"stream-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def put(name: str, pk: str) -> None:
+    client("dynamodb").put_item(TableName=name, Item={"pk": {"S": pk}})
+
+
+def cancelled_transaction(name: str, phantom: str) -> None:
+    """[Put phantom, ConditionCheck that fails]: DynamoDB writes nothing and streams nothing."""
+    with pytest.raises(ClientError) as error:
+        client("dynamodb").transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {"pk": {"S": phantom}}}},
+            {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "absent"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    assert error.value.response["Error"]["Code"] == "TransactionCanceledException"
+
+
+def shard(name: str) -> tuple[str, str]:
+    arn = client("dynamodb").describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    streams = client("dynamodbstreams")
+    return arn, streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+
+def keys(records: list[dict]) -> list[str]:
+    return [r["dynamodb"]["NewImage"]["pk"]["S"] for r in records]
+
+
+def test_an_iterator_taken_before_a_cancelled_transaction_sees_only_committed_records(streamed_table):
+    streams = client("dynamodbstreams")
+    arn, shard_id = shard(streamed_table)
+    put(streamed_table, "first")
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    page = streams.get_records(ShardIterator=iterator)
+    assert keys(page["Records"]) == ["first"]
+    cancelled_transaction(streamed_table, "phantom")
+    put(streamed_table, "second")
+    assert keys(streams.get_records(ShardIterator=page["NextShardIterator"])["Records"]) == ["second"]
+
+
+def test_sequence_numbers_are_never_reused_after_a_cancelled_transaction(streamed_table):
+    streams = client("dynamodbstreams")
+    arn, shard_id = shard(streamed_table)
+    put(streamed_table, "a")
+    # An iterator issued between the commit and a cancelled transaction, as a poller's two requests are.
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    cancelled_transaction(streamed_table, "phantom")
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert keys(records) == ["a"]
+    last = records[-1]["dynamodb"]["SequenceNumber"]
+    put(streamed_table, "b")
+    after = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                       SequenceNumber=last)["ShardIterator"]
+    later = streams.get_records(ShardIterator=after)["Records"]
+    assert keys(later) == ["b"] and int(later[0]["dynamodb"]["SequenceNumber"]) > int(last)
+    whole = streams.get_records(ShardIterator=streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"])["Records"]
+    assert keys(whole) == ["a", "b"]
+    assert len({r["dynamodb"]["SequenceNumber"] for r in whole}) == 2
+    assert client("dynamodb").get_item(
+        TableName=streamed_table, Key={"pk": {"S": "phantom"}}).get("Item") is None
