@@ -75,7 +75,9 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
                                                                      parameters)
     log(f"resources stack ready ({len(outputs)} outputs)")
     ensure_secrets(session.client("ssm"), stage, log)
-    environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs), settings.SENDER_EMAIL: sender_email}
+    environment = {settings.STAGE: stage, **deployed_outputs_to_env(outputs), settings.SENDER_EMAIL: sender_email,
+                   # Product media through the site's distribution (its /media/* behaviours), never presigned.
+                   settings.MEDIA_BASE_URL: f"{outputs['SiteUrl']}/media"}
     names = policies.StageNames(stage=stage, target=target, outputs=outputs, sender_email=sender_email,
                                 sender_identity=sender_identity)
     stage_config.write_stage(project_dir, stage, environment)  # the app imports with these names

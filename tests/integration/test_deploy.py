@@ -942,6 +942,24 @@ def test_the_api_allows_the_site_origin_only(deployment: Deployed):
     assert rule["AllowedOrigins"] == [site_url]  # the browser's presigned PUT
 
 
+def test_product_media_urls_are_stable_urls_on_the_site_distribution(deployment: Deployed, monkeypatch):
+    """A presigned GET signed by the image handler's role dies with the role's session (hours) and that
+    role may not read products/*: deployed stages get <SiteUrl>/media/<key>, which the distribution's
+    media behaviours serve from the uploads bucket (infra/template.yaml)."""
+    from chalicelib import uploads
+
+    site_url = deployment.result.outputs["SiteUrl"]
+    assert deployment.config.environment_variables[settings.MEDIA_BASE_URL] == f"{site_url}/media"
+    monkeypatch.setenv(settings.MEDIA_BASE_URL, f"{site_url}/media")
+    assert uploads.media_url("products/p-1/abc.png") == f"{site_url}/media/products/p-1/abc.png"
+    config = deployment.client("cloudfront").get_distribution_config(
+        Id=deployment.result.outputs["SiteDistributionId"])["DistributionConfig"]
+    assert {b["PathPattern"] for b in config["CacheBehaviors"]["Items"]} == {"/media/products/*",
+                                                                              "/media/thumbnails/*"}
+    (media,) = [o for o in config["Origins"]["Items"] if o["Id"] == "media"]
+    assert media["DomainName"] == f"{deployment.result.outputs['UploadsBucketName']}.s3.{REGION}.amazonaws.com"
+
+
 def test_publishing_again_deletes_what_web_no_longer_has(deployment: Deployed, tmp_path: Path):
     s3, outputs = deployment.client("s3"), deployment.result.outputs
     bucket = outputs["SiteBucketName"]

@@ -247,10 +247,14 @@ def check_bucket_policy(stack: Stack, logical_id: str, props: dict[str, Any]) ->
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Principal"] == "*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    for allow in statements.values():  # the site bucket: its distribution may read objects, nobody else
+    # The site bucket: its distribution may read every object; the uploads bucket: product media only.
+    readable = ([f"arn:aws:s3:::{bucket}/*"] if logical_id == "SiteBucketPolicy" else
+                [f"arn:aws:s3:::{bucket}/products/*", f"arn:aws:s3:::{bucket}/thumbnails/*"])
+    assert len(statements) == 1
+    for allow in statements.values():
         assert allow["Effect"] == "Allow" and allow["Action"] == "s3:GetObject"
         assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-        assert allow["Resource"] == f"arn:aws:s3:::{bucket}/*"
+        assert (allow["Resource"] if isinstance(allow["Resource"], list) else [allow["Resource"]]) == readable
         distribution_arn = stack.distribution("SiteDistribution")["ARN"]
         assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution_arn}}
 
@@ -360,9 +364,12 @@ def check_distribution(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
     assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
     assert (config["HttpVersion"], config["PriceClass"], config["IsIPV6Enabled"]) == (
         wanted["HttpVersion"], wanted["PriceClass"], wanted["IPV6Enabled"])
-    (origin,) = config["Origins"]["Items"]
+    origin, media = config["Origins"]["Items"]
     # moto drops the origin's OriginAccessControlId (test_template.py checks the template has it)
     assert origin["DomainName"] == f"{stack.name('SiteBucket')}.s3.{REGION}.amazonaws.com"
+    assert media["DomainName"] == f"{stack.name('UploadsBucket')}.s3.{REGION}.amazonaws.com"
+    paths = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]["Items"]}
+    assert paths == {"/media/products/*": "media", "/media/thumbnails/*": "media"}
     behavior = config["DefaultCacheBehavior"]
     assert behavior["TargetOriginId"] == origin["Id"]
     assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
@@ -376,6 +383,12 @@ def check_log_group(stack: Stack, logical_id: str, props: dict[str, Any]) -> Non
     name = props["LogGroupName"]["Fn::Sub"].replace("${Stage}", stack.stage)
     (group,) = stack.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     assert group["retentionInDays"] == TEMPLATE["Parameters"]["LogRetentionDays"]["Default"]
+
+
+def check_cloudfront_function(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = props["Name"]["Fn::Sub"].replace("${Stage}", stack.stage)
+    described = stack.client("cloudfront").describe_function(Name=name)["FunctionSummary"]
+    assert described["FunctionConfig"]["Runtime"] == props["FunctionConfig"]["Runtime"]
 
 
 def check_response_headers_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
@@ -404,6 +417,7 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::CloudFront::Distribution": check_distribution,
     "AWS::Logs::LogGroup": check_log_group,
     "AWS::CloudFront::ResponseHeadersPolicy": check_response_headers_policy,
+    "AWS::CloudFront::Function": check_cloudfront_function,
 }
 
 

@@ -135,7 +135,7 @@ def test_the_site_is_served_over_https_only_through_origin_access_control() -> N
     config = distribution["DistributionConfig"]
     assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
     assert config["HttpVersion"] == "http2" and config["PriceClass"] == "PriceClass_100"
-    (origin,) = config["Origins"]
+    origin, media = config["Origins"]
     assert origin["DomainName"] == {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
@@ -145,7 +145,20 @@ def test_the_site_is_served_over_https_only_through_origin_access_control() -> N
     assert behavior["AllowedMethods"] == ["GET", "HEAD"]
     assert behavior["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized
     assert behavior["ResponseHeadersPolicyId"] == {"Ref": "SiteResponseHeadersPolicy"}
-    assert "CacheBehaviors" not in config  # one behaviour: nothing reaches the bucket another way
+    # Product media from the uploads bucket through the same origin access control, under /media/ only.
+    assert media["Id"] == "media" and media["OriginAccessControlId"] == origin["OriginAccessControlId"]
+    assert media["DomainName"] == {"Fn::Sub": "storefront-${Stage}-uploads-${AWS::AccountId}-${AWS::Region}"
+                                              ".s3.${AWS::Region}.${AWS::URLSuffix}"}
+    assert media["DomainName"]["Fn::Sub"].startswith(RESOURCES["UploadsBucket"]["Properties"]["BucketName"]
+                                                     ["Fn::If"][2]["Fn::Sub"] + ".s3.")
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/media/products/*", "/media/thumbnails/*"]
+    for media_behavior in config["CacheBehaviors"]:
+        assert media_behavior["TargetOriginId"] == "media" and media_behavior["AllowedMethods"] == ["GET", "HEAD"]
+        assert media_behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert media_behavior["FunctionAssociations"] == [{"EventType": "viewer-request", "FunctionARN": {
+            "Fn::GetAtt": ["MediaPath", "FunctionMetadata.FunctionARN"]}}]
+    code = RESOURCES["MediaPath"]["Properties"]["FunctionCode"]
+    assert 'request.uri.replace(/^\\/media\\//, "/")' in code  # /media/products/x -> the key products/x
 
 
 def test_only_the_site_distribution_may_read_the_site_bucket() -> None:
@@ -301,3 +314,13 @@ def test_the_web_acl_has_the_common_and_known_bad_inputs_rules_and_a_rate_limit(
         assert rules[name]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": group}
         assert rules[name]["OverrideAction"] == {"None": {}}  # the group's own Block actions apply
     assert rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+
+
+def test_the_site_distribution_may_read_product_media_of_the_uploads_bucket_and_nothing_else() -> None:
+    (policy,) = [p for p in of_type("AWS::S3::BucketPolicy").values() if p["Bucket"] == {"Ref": "UploadsBucket"}]
+    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/products/*"},
+                                 {"Fn::Sub": "${UploadsBucket.Arn}/thumbnails/*"}]
+    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"}}}
