@@ -910,7 +910,7 @@ def test_the_site_bucket_holds_every_file_of_web_with_its_content_type_and_the_s
     api_url = rest_api["rest_api_url"].rstrip("/")
     assert api_url.startswith("https://") and api_url.endswith(f"/{deployment.config.api_gateway_stage}")
     stored = s3.get_object(Bucket=bucket, Key="config.js")
-    assert stored["Body"].read() == config_script(api_url)  # the dev stack's server writes it the same way
+    assert stored["Body"].read() == config_script("/api")  # same origin; the dev stack's server says the same
     assert (stored["ContentType"], stored["CacheControl"]) == ("text/javascript; charset=utf-8", "no-cache")
 
 
@@ -954,10 +954,29 @@ def test_product_media_urls_are_stable_urls_on_the_site_distribution(deployment:
     assert uploads.media_url("products/p-1/abc.png") == f"{site_url}/media/products/p-1/abc.png"
     config = deployment.client("cloudfront").get_distribution_config(
         Id=deployment.result.outputs["SiteDistributionId"])["DistributionConfig"]
-    assert {b["PathPattern"] for b in config["CacheBehaviors"]["Items"]} == {"/media/products/*",
+    assert {b["PathPattern"] for b in config["CacheBehaviors"]["Items"]} >= {"/media/products/*",
                                                                               "/media/thumbnails/*"}
     (media,) = [o for o in config["Origins"]["Items"] if o["Id"] == "media"]
     assert media["DomainName"] == f"{deployment.result.outputs['UploadsBucketName']}.s3.{REGION}.amazonaws.com"
+
+
+def test_the_distribution_routes_api_to_the_api_stage_so_the_web_app_has_one_origin(deployment: Deployed):
+    cloudfront, distribution_id = deployment.client("cloudfront"), deployment.result.outputs["SiteDistributionId"]
+    (rest_api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    domain = rest_api["rest_api_url"].split("//", 1)[1].split("/", 1)[0]
+    assert rest_api["rest_api_url"].rstrip("/").endswith(f"/{site.API_PATH.strip('/')}")  # the stage is `api`
+    config = cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"]
+    (api_origin,) = [o for o in config["Origins"]["Items"] if o["Id"] == site.API_ORIGIN_ID]
+    assert api_origin["DomainName"] == domain
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    (api,) = [b for b in config["CacheBehaviors"]["Items"] if b["PathPattern"] == "/api/*"]
+    assert api["TargetOriginId"] == "api" and api["ViewerProtocolPolicy"] == "https-only"
+    assert sorted(api["AllowedMethods"]["Items"]) == sorted(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST",
+                                                             "DELETE"])
+    assert (api["CachePolicyId"], api["OriginRequestPolicyId"]) == (site.CACHING_DISABLED,
+                                                                    site.ALL_VIEWER_EXCEPT_HOST_HEADER)
+    assert {o["Id"] for o in config["Origins"]["Items"]} == {"site-bucket", "media", "api"}
+    assert site.route_api(cloudfront, distribution_id, rest_api["rest_api_url"]) is False  # in place: no update
 
 
 def test_publishing_again_deletes_what_web_no_longer_has(deployment: Deployed, tmp_path: Path):
