@@ -3,7 +3,8 @@
 The same code runs on moto and on AWS: only the environment differs. Settings are read when asked
 for, never frozen into module constants at import, because `chalice.test.Client` sets a stage's
 environment variables only while a call runs. Resource *names* are deterministic per stage
-(`storefront-<stage>-<name>`), so event decorators can take them at import time.
+(`storefront-<stage>-<name>`), so event decorators can take them at import time; the uploads
+bucket's, which the stack decides, comes from the stage's environment, set before the import.
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ def get_settings() -> Settings:
 
 
 # --- S3 uploads: catalog imports and product images (chalicelib/imports, chalicelib/catalog/images.py) ---
-UPLOADS_BUCKET = "uploads"  # short name: the bucket is resource_name(UPLOADS_BUCKET)
+UPLOADS_BUCKET = "uploads"  # short name of the local stage's bucket, resource_name(UPLOADS_BUCKET)
+# The uploads bucket's name, from the stack output UploadsBucketName. Deployed stages' names carry
+# their account and region (bucket names are global), so only the stack knows them; `make deploy`
+# writes it into the stage's environment, which Chalice sets before importing app.py, so the S3
+# event decorators can read it at import.
+UPLOADS_BUCKET_NAME = "STOREFRONT_UPLOADS_BUCKET"
 IMPORTS_QUEUE = "imports"  # short name of the queue that carries an import's remaining byte ranges
 IMPORT_MAX_BYTES = "IMPORT_MAX_BYTES"  # an import file larger than this ends FAILED
 DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024
@@ -126,10 +132,16 @@ class UploadSettings:
     media_base_url: str  # "" means: the bucket's S3 URL
 
 
+def uploads_bucket() -> str:
+    """The uploads bucket: STOREFRONT_UPLOADS_BUCKET, or without it the local stage's
+    `storefront-<stage>-uploads` (the name the template gives the local stage's bucket)."""
+    return os.environ.get(UPLOADS_BUCKET_NAME) or resource_name(UPLOADS_BUCKET)
+
+
 def upload_settings() -> UploadSettings:
     env = os.environ
     return UploadSettings(
-        bucket=resource_name(UPLOADS_BUCKET),
+        bucket=uploads_bucket(),
         imports_queue=resource_name(IMPORTS_QUEUE),
         import_max_bytes=int(env.get(IMPORT_MAX_BYTES) or DEFAULT_IMPORT_MAX_BYTES),
         import_chunk_rows=max(1, int(env.get(IMPORT_CHUNK_ROWS) or DEFAULT_IMPORT_CHUNK_ROWS)),

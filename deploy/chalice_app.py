@@ -12,6 +12,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.utils import UI, OSUtils
 
 from deploy.packaging import FunctionDeploymentPackager, build_layer, function_builder, function_packaging
+from deploy.post_deploy import disable_new_queue_mappings
 
 
 def _factory(project_dir: Path) -> CLIFactory:
@@ -30,12 +31,28 @@ def load_config(project_dir: Path, stage: str) -> Any:
     return _factory(project_dir).create_config_obj(chalice_stage_name=stage)
 
 
-def deploy_app(project_dir: Path, stage: str) -> dict[str, Any]:
-    """`chalice deploy --stage <stage>`; return the deployed values (`.chalice/deployed/<stage>.json`)."""
+def with_permissions_boundary(boundary_arn: str) -> Any:
+    """botocore `before-parameter-build.iam.CreateRole` handler: every role Chalice creates carries the
+    stage's permissions boundary (Chalice has no setting for it; the deploy role may create roles only
+    with it, infra/deploy-role.yaml)."""
+
+    def add_boundary(params: dict[str, Any], **_: Any) -> None:
+        params["PermissionsBoundary"] = boundary_arn
+
+    return add_boundary
+
+
+def deploy_app(project_dir: Path, stage: str, boundary_arn: str) -> dict[str, Any]:
+    """`chalice deploy --stage <stage>`; return the deployed values (`.chalice/deployed/<stage>.json`).
+
+    SQS mappings are created disabled (post_deploy.disable_new_queue_mappings): the post-deploy step
+    enables them once they report batch item failures. Roles are created with `boundary_arn`."""
     factory = _factory(project_dir)
     with function_packaging():
         config = factory.create_config_obj(chalice_stage_name=stage)
         session = factory.create_botocore_session()
+        session.register("before-parameter-build.lambda.CreateEventSourceMapping", disable_new_queue_mappings)
+        session.register("before-parameter-build.iam.CreateRole", with_permissions_boundary(boundary_arn))
         ui = UI()
         deployed = factory.create_default_deployer(session=session, config=config, ui=ui).deploy(
             config, chalice_stage_name=stage)

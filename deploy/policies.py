@@ -178,6 +178,7 @@ class StageNames:
     target: Target
     outputs: dict[str, str]
     sender_email: str
+    sender_identity: str | None = None  # the verified SES identity it sends as (address or domain)
 
     def _arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
         t = self.target
@@ -203,12 +204,13 @@ class StageNames:
             return self._arn("sqs", arg)
         if kind == "stream":
             return self.outputs["OutboxStreamArn"]
-        if kind == "bucket":
-            return f"arn:{self.target.partition}:s3:::{self.name('uploads')}/{arg}"
+        if kind == "bucket":  # the stack's name for it (deployed: with account and region), else the local one
+            bucket = self.outputs.get("UploadsBucketName") or self.name("uploads")
+            return f"arn:{self.target.partition}:s3:::{bucket}/{arg}"
         if kind == "user-pool":
             return self._arn("cognito-idp", f"userpool/{self.outputs['UserPoolId']}")
         if kind == "email-identity":
-            return self._arn("ses", f"identity/{self.sender_email}")
+            return self._arn("ses", f"identity/{self.sender_identity or self.sender_email}")
         if kind == "parameter":  # the name starts with "/", which the ARN does not repeat
             return self._arn("ssm", f"parameter{parameter_name(arg, self.stage)}")
         if kind == "websocket-connections":
@@ -220,6 +222,11 @@ class StageNames:
         if symbol == "*":
             return "*"
         raise ValueError(f"unknown resource symbol {symbol!r}")
+
+
+def boundary_arn(target: Target, stage: str) -> str:
+    """The permissions boundary of every role the stage's deploy creates (infra/deploy-role.yaml)."""
+    return f"arn:{target.partition}:iam::{target.account}:policy/{resource_name('boundary', stage)}"
 
 
 def event_source_grants(app: Any, function: str) -> tuple[Grant, ...]:

@@ -76,7 +76,8 @@ def sample_names(stage: str = SAMPLE_STAGE, target: Target = SAMPLE_TARGET) -> p
     return policies.StageNames(
         stage=stage, target=target, sender_email=DEFAULT_SENDER_EMAIL,
         outputs={"OutboxStreamArn": f"{outbox}/stream/2024-01-01T00:00:00.000",
-                 "UserPoolId": f"{target.region}_Sample0000", policies.WEBSOCKET_API_ID_OUTPUT: "a1b2c3d4e5"})
+                 "UserPoolId": f"{target.region}_Sample0000", policies.WEBSOCKET_API_ID_OUTPUT: "a1b2c3d4e5",
+                 "UploadsBucketName": f"{resource_name('uploads', stage)}-{target.account}-{target.region}"})
 
 
 def write_sample_policies(directory: Path, stage: str = SAMPLE_STAGE, project_dir: Path = ROOT) -> list[Path]:

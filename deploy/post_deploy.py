@@ -1,23 +1,36 @@
 """What Chalice cannot configure, set with boto3 after `chalice deploy`:
 
 - every SQS event source mapping reports partial batch failures (`ReportBatchItemFailures`), so a
-  batch retries only the messages its handler reported as failed;
+  batch retries only the messages its handler reported as failed. Chalice would create the mapping
+  enabled, and until `ReportBatchItemFailures` is set Lambda reads a partial-batch response as full
+  success and deletes the failed messages: so `chalice deploy` creates SQS mappings disabled
+  (`disable_new_queue_mappings`, registered on its botocore session by deploy/chalice_app.py), and
+  they are enabled here only once the setting is in place;
 - the DynamoDB stream mapping retries a failing batch a bounded number of times, bisecting it to
   isolate the bad record, then sends the record's metadata to the outbox-stream-dlq queue instead of
   blocking the shard until the record expires (24 h);
 - every asynchronously invoked function (S3, SNS, schedule) retries twice, then sends the event to
   the async-events-dlq queue;
+- every function's log group keeps its events `LOG_RETENTION_DAYS` (Chalice's `log_retention_in_days`,
+  bar the API handler's, which Chalice names wrongly: `configure_logs`), and the API stage writes an
+  access log line per request to the stack's log group;
 - the REST API's stage gets a throttle (a stage-wide rate and burst, tighter ones on the routes that
   create users, sessions and orders) and the stack's WAF web ACL (AWS managed common rules and a
   per-IP rate limit, infra/template.yaml). Chalice creates the API, so neither can be in the stack.
+  The association is retried while WAF does not see the new stage or ACL yet (`associate_web_acl`).
 
 The functions and mappings are read from Chalice's deployed state (`.chalice/deployed/<stage>.json`).
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.settings import resource_name
 
@@ -77,13 +90,43 @@ def function_name(lambda_arn: str) -> str:
     return lambda_arn.rsplit(":", 1)[1]
 
 
-def configure_event_sources(lambda_client: Any, deployed: dict[str, Any], stage: str, target: Target) -> list[str]:
+# A mapping being created or updated refuses another update (ResourceInUseException) for a few seconds.
+SETTLE_ATTEMPTS = 12
+SETTLE_FIRST_WAIT_SECONDS = 1.0
+SETTLE_MAX_WAIT_SECONDS = 16.0
+
+
+def disable_new_queue_mappings(params: dict[str, Any], **_: Any) -> None:
+    """botocore `before-parameter-build.lambda.CreateEventSourceMapping` handler: an SQS mapping is
+    created disabled (`configure_event_sources` enables it once it reports batch item failures)."""
+    if ":sqs:" in str(params.get("EventSourceArn", "")):
+        params["Enabled"] = False
+
+
+def update_mapping(lambda_client: Any, sleep: Callable[[float], None] = time.sleep, **request: Any) -> None:
+    """UpdateEventSourceMapping, retried with backoff while the mapping is still settling."""
+    wait = SETTLE_FIRST_WAIT_SECONDS
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            lambda_client.update_event_source_mapping(**request)
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException" or attempt == SETTLE_ATTEMPTS - 1:
+                raise
+        sleep(wait)
+        wait = min(wait * 2, SETTLE_MAX_WAIT_SECONDS)
+
+
+def configure_event_sources(lambda_client: Any, deployed: dict[str, Any], stage: str, target: Target,
+                            sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Apply the settings above; return one line per change, for the deploy's report."""
     done = []
     for mapping in resources_of(deployed, "sqs_event"):
-        lambda_client.update_event_source_mapping(UUID=mapping["event_uuid"],
-                                                  FunctionResponseTypes=["ReportBatchItemFailures"])
-        done.append(f"{mapping['queue']}: ReportBatchItemFailures")
+        # First the response type, then (a second update) enabling: never enabled without it.
+        update_mapping(lambda_client, sleep, UUID=mapping["event_uuid"],
+                       FunctionResponseTypes=["ReportBatchItemFailures"])
+        update_mapping(lambda_client, sleep, UUID=mapping["event_uuid"], Enabled=True)
+        done.append(f"{mapping['queue']}: ReportBatchItemFailures, then enabled")
     for mapping in resources_of(deployed, "dynamodb_event"):
         lambda_client.update_event_source_mapping(
             UUID=mapping["event_uuid"],
@@ -104,6 +147,18 @@ def configure_event_sources(lambda_client: Any, deployed: dict[str, Any], stage:
     return done
 
 
+def bound_roles(iam: Any, deployed: dict[str, Any], boundary_arn: str) -> list[str]:
+    """Put the permissions boundary on every role of the deployed state that lacks it (roles created
+    before the boundary existed; new ones get it at creation, deploy/chalice_app.py)."""
+    done = []
+    for role in resources_of(deployed, "iam_role"):
+        current = iam.get_role(RoleName=role["role_name"])["Role"].get("PermissionsBoundary", {})
+        if current.get("PermissionsBoundaryArn") != boundary_arn:
+            iam.put_role_permissions_boundary(RoleName=role["role_name"], PermissionsBoundary=boundary_arn)
+            done.append(f"role {role['role_name']}: permissions boundary {boundary_arn.rsplit('/', 1)[1]}")
+    return done
+
+
 def async_function_names(deployed: dict[str, Any]) -> list[str]:
     """Functions with an S3, SNS or schedule event source. Chalice records a schedule's rule without
     its function; its resource is named after the function (`<function>-event`), as the others are."""
@@ -119,7 +174,7 @@ def async_function_names(deployed: dict[str, Any]) -> list[str]:
 
 
 def protect_api(apigateway: Any, wafv2: Any, deployed: dict[str, Any], web_acl_arn: str,
-                target: Target) -> list[str]:
+                target: Target, sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """Throttle the API's stage and associate the web ACL with it; return one line per change."""
     api = rest_api(deployed)
     api_id, stage_name = api["rest_api_id"], api_stage_name(api["rest_api_url"])
@@ -128,10 +183,65 @@ def protect_api(apigateway: Any, wafv2: Any, deployed: dict[str, Any], web_acl_a
         operations += _throttle((path.replace("/", "~1"), method), limits)
     apigateway.update_stage(restApiId=api_id, stageName=stage_name, patchOperations=operations)
     stage_arn = f"arn:{target.partition}:apigateway:{target.region}::/restapis/{api_id}/stages/{stage_name}"
-    wafv2.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=stage_arn)
+    associate_web_acl(wafv2, web_acl_arn, stage_arn, sleep)
     rate, burst = STAGE_THROTTLE
     return [f"API stage {stage_name}: throttle {rate} rps (burst {burst}), {len(ROUTE_THROTTLES)} route throttles",
             f"API stage {stage_name}: web ACL {web_acl_arn.rsplit('/', 2)[-2]}"]
+
+
+# A web ACL or API stage created moments ago is "unavailable" to WAF until it has propagated, which
+# AWS says takes "from a few seconds to a number of minutes" (AssociateWebACL, docs/deploy.md).
+WAF_ATTEMPTS = 10
+WAF_FIRST_WAIT_SECONDS = 2.0
+WAF_MAX_WAIT_SECONDS = 60.0
+
+
+def associate_web_acl(wafv2: Any, web_acl_arn: str, resource_arn: str,
+                      sleep: Callable[[float], None] = time.sleep) -> int:
+    """AssociateWebACL, retried with exponential backoff (2 s doubling to 60 s, about 6 minutes in all)
+    while WAF answers WAFUnavailableEntityException; any other error, or the last one, is raised.
+    Returns the number of attempts made."""
+    wait = WAF_FIRST_WAIT_SECONDS
+    for attempt in range(1, WAF_ATTEMPTS + 1):
+        try:
+            wafv2.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=resource_arn)
+            return attempt
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "WAFUnavailableEntityException" or attempt == WAF_ATTEMPTS:
+                raise
+        sleep(wait)
+        wait = min(wait * 2, WAF_MAX_WAIT_SECONDS)
+    raise AssertionError("unreachable")
+
+
+# One JSON line per request ($context variables of API Gateway's access logging).
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
+    "method": "$context.httpMethod", "path": "$context.path", "status": "$context.status",
+    "length": "$context.responseLength", "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency", "wafStatus": "$context.waf.status",
+    "authorizerError": "$context.authorizer.error", "userAgent": "$context.identity.userAgent",
+}, separators=(",", ":"))
+
+
+def configure_logs(logs: Any, apigateway: Any, deployed: dict[str, Any], access_log_arn: str,
+                   retention_days: int) -> list[str]:
+    """The API handler's log group with its retention; the API stage's access log; one line per change."""
+    functions = {r["name"]: function_name(r["lambda_arn"]) for r in resources_of(deployed, "lambda_function")}
+    group = f"/aws/lambda/{functions['api_handler']}"
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.put_retention_policy(logGroupName=group, retentionInDays=retention_days)
+    api = rest_api(deployed)
+    stage_name = api_stage_name(api["rest_api_url"])
+    apigateway.update_stage(restApiId=api["rest_api_id"], stageName=stage_name, patchOperations=[
+        {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": access_log_arn},
+        {"op": "replace", "path": "/accessLogSettings/format", "value": ACCESS_LOG_FORMAT},
+    ])
+    return [f"{group}: retention {retention_days} days",
+            f"API stage {stage_name}: access log to {access_log_arn.rsplit(':', 1)[1]}"]
 
 
 def api_stage_name(rest_api_url: str) -> str:

@@ -21,6 +21,7 @@ OUTPUT_ENV: dict[str, str] = {
     "OutboxStreamArn": settings.OUTBOX_STREAM_ARN,
     "UserPoolId": settings.USER_POOL_ID,
     "UserPoolClientId": settings.USER_POOL_CLIENT_ID,
+    "UploadsBucketName": settings.UPLOADS_BUCKET_NAME,
 }
 
 

@@ -15,10 +15,13 @@ PRODUCT = Obj({
     "product_id": Str(description="Opaque id made by the server"), "sku": service.SKU, "name": service.NAME,
     "description": service.DESCRIPTION, "price_cents": service.PRICE_CENTS, "currency": service.CURRENCY,
     "category": service.CATEGORY, "stock": service.STOCK,
-    "image_url": Str(max_len=2048, nullable=True, description="Set once an uploaded image is validated"),
+    "image_url": Str(max_len=2048, nullable=True, description="Set once an uploaded image is validated: a "
+                     "stable URL (deployed: on the site's CloudFront distribution), never one that expires"),
+    "thumbnail_url": Str(max_len=2048, nullable=True, description="The image at most 256 px a side, set with "
+                         "image_url; what lists show"),
     "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
 }, required=("product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
-             "image_url", "created_at", "updated_at"), name="Product")
+             "image_url", "thumbnail_url", "created_at", "updated_at"), name="Product")
 PRODUCT_PAGE = Obj({
     "items": Arr(PRODUCT, max_items=service.MAX_PAGE_SIZE),
     "next_cursor": Str(max_len=2048, nullable=True, description="Pass as ?cursor= for the next page; null at the end"),

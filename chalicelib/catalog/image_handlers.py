@@ -7,12 +7,12 @@ from chalice.app import S3Event
 
 from chalicelib.catalog import images
 from chalicelib.observability import bind_correlation_id
-from chalicelib.settings import UPLOADS_BUCKET, resource_name
+from chalicelib.settings import uploads_bucket
 
 bp = Blueprint(__name__)
 
 
-@bp.on_s3_event(bucket=resource_name(UPLOADS_BUCKET), prefix=images.KEY_PREFIX, events=["s3:ObjectCreated:*"])
+@bp.on_s3_event(bucket=uploads_bucket(), prefix=images.KEY_PREFIX, events=["s3:ObjectCreated:*"])
 def attach_uploaded_image(event: S3Event) -> str:
     bind_correlation_id(None)
     etag = event.to_dict()["Records"][0]["s3"]["object"].get("eTag")

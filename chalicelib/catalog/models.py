@@ -78,6 +78,7 @@ class Product(Model):
     # are moved (catalog/stock_migration.py); new code never writes it.
     stock = NumberAttribute(null=True)
     image_url = UnicodeAttribute(null=True)
+    thumbnail_url = UnicodeAttribute(null=True)  # set with image_url; the lists show it
     status = UnicodeAttribute()  # ACTIVE or DELETED
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()

@@ -300,7 +300,8 @@ def product_view(product: Product, shards: Sequence[Stock]) -> dict[str, Any]:
         "description": product.description or "", "price_cents": int(product.price_cents),
         "currency": product.currency, "category": product.category,
         "stock": int(sum(shard.stock for shard in shards) if shards else product.stock),
-        "image_url": product.image_url, "created_at": product.created_at, "updated_at": updated_at,
+        "image_url": product.image_url, "thumbnail_url": product.thumbnail_url,
+        "created_at": product.created_at, "updated_at": updated_at,
     }
 
 
@@ -421,12 +422,13 @@ def _list_sort_key(created_at: str, product_id: str) -> str:
 # --- product images and bulk imports -------------------------------------------------------------
 
 def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> None:
-    """Set an active product's `image_url` (and announce the thumbnail); NotFound if unknown or deleted."""
+    """Set an active product's `image_url` and `thumbnail_url`; NotFound if unknown or deleted."""
     current = _load_active_product(product_id)
     try:
         with transaction() as tx:
             tx.update(current, condition=Product.status == ACTIVE,
-                      actions=[Product.image_url.set(image_url), Product.updated_at.set(now_iso())])
+                      actions=[Product.image_url.set(image_url), Product.thumbnail_url.set(thumbnail_url),
+                               Product.updated_at.set(now_iso())])
             outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku,
                                                        "image_url": image_url, "thumbnail_url": thumbnail_url}))
     except TransactWriteError as exc:

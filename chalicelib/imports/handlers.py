@@ -9,12 +9,12 @@ from chalice.app import S3Event, SQSEvent
 
 from chalicelib.imports import service
 from chalicelib.observability import bind_correlation_id
-from chalicelib.settings import IMPORTS_QUEUE, UPLOADS_BUCKET, resource_name
+from chalicelib.settings import IMPORTS_QUEUE, resource_name, uploads_bucket
 
 bp = Blueprint(__name__)
 
 
-@bp.on_s3_event(bucket=resource_name(UPLOADS_BUCKET), prefix=service.KEY_PREFIX, events=["s3:ObjectCreated:*"])
+@bp.on_s3_event(bucket=uploads_bucket(), prefix=service.KEY_PREFIX, events=["s3:ObjectCreated:*"])
 def import_uploaded_file(event: S3Event) -> str:
     bind_correlation_id(None)
     etag = event.to_dict()["Records"][0]["s3"]["object"].get("eTag")

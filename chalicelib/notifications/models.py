@@ -11,6 +11,7 @@ from chalicelib.dynamo import table_meta
 EMAIL_PENDING = "PENDING"  # stored, email not yet accepted by SES
 EMAIL_SENT = "SENT"
 EMAIL_NOT_SENT = "NOT_SENT"  # never sent: the address is not the user's verified one (or the user is gone)
+EMAIL_FAILED = "FAILED"  # SES refused the message for good (MessageRejected): never retried
 
 
 class ByUserIndex(GlobalSecondaryIndex):
@@ -36,9 +37,10 @@ class Notification(Model):
     subject = UnicodeAttribute()
     body = UnicodeAttribute()
     created_at = UnicodeAttribute()
-    email_status = UnicodeAttribute()  # EMAIL_PENDING -> EMAIL_SENT
+    email_status = UnicodeAttribute()  # EMAIL_PENDING -> EMAIL_SENT or EMAIL_FAILED
     email_message_id = UnicodeAttribute(null=True)  # SES's MessageId once sent
     sent_at = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)  # SES's message when EMAIL_FAILED
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     expires_at = TTLAttribute()

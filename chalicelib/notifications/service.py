@@ -1,13 +1,17 @@
 """Notifications: store one notification and send one email per customer-facing event; list them.
 
 Idempotent on the event id. The notification id is derived from the event id and stored with a
-conditional put (with its NotificationStored event, in one transaction), then the email is sent and
-the notification marked sent (PENDING -> SENT, also conditional). A redelivery finds the
-notification: if it is SENT nothing happens; if it is still PENDING (the last attempt stopped
-between the store and the send, or SES refused) the send is retried. So there is at most one
-notification per event, and an email is sent once, except in the unavoidable window where SES
-accepted it but the SENT mark was never written (then it is sent again on the redelivery: at least
-once, never silently lost).
+conditional put (with its NotificationStored event, in one transaction), then the email is sent and the notification marked sent (PENDING -> SENT, also
+conditional). A redelivery finds the notification: if it is SENT nothing happens; if it is still
+PENDING (the last attempt stopped between the store and the send, or SES refused) the send is
+retried. So there is at most one notification per event, and an email is sent once, except in the
+unavoidable window where SES accepted it but the SENT mark was never written (then it is sent again
+on the redelivery: at least once, never silently lost).
+
+SES's `MessageRejected` is permanent (the same message would be refused again: an unverified sender,
+a sandboxed account's unverified recipient, a virus): the notification is marked FAILED with SES's
+reason and the message counts as handled, instead of being retried five times into the DLQ. Any
+other error (throttling, SES unreachable) stays retryable.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from chalicelib import aws, pagination
@@ -29,7 +34,7 @@ from chalicelib.errors import InvalidInput
 from chalicelib.events import checks, outbox
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
-from chalicelib.notifications.models import EMAIL_NOT_SENT, EMAIL_PENDING, EMAIL_SENT, Notification
+from chalicelib.notifications.models import EMAIL_FAILED, EMAIL_NOT_SENT, EMAIL_PENDING, EMAIL_SENT, Notification
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
 
@@ -53,6 +58,11 @@ class Outcome(enum.Enum):
     ALREADY_SENT = "already_sent"
     IGNORED = "ignored"
     NOT_SENT = "not_sent"  # stored, but the address is not the user's verified one: no email
+    REJECTED = "rejected"  # SES refused it for good; marked FAILED, not retried
+    ALREADY_FAILED = "already_failed"
+
+
+PERMANENT_SES_ERRORS = frozenset({"MessageRejected"})
 
 
 @dataclass(frozen=True)
@@ -76,15 +86,28 @@ def notify(event: Event) -> Outcome:
     if notification.email_status == EMAIL_SENT:
         logger.info("notification already sent", extra={"notification_id": notification.notification_id})
         return Outcome.ALREADY_SENT
+    if notification.email_status == EMAIL_FAILED:
+        logger.info("notification already failed", extra={"notification_id": notification.notification_id})
+        return Outcome.ALREADY_FAILED
     if notification.email_status == EMAIL_NOT_SENT:
         return Outcome.NOT_SENT
     if not _is_verified_address_of(recipient):
         logger.warning("notification not emailed: not the user's verified address",
                        extra={"notification_id": notification.notification_id, "user_id": recipient.user_id})
-        _mark(notification, [Notification.email_status.set(EMAIL_NOT_SENT)])
+        _mark(notification, EMAIL_NOT_SENT)
         return Outcome.NOT_SENT
-    message_id = send_email(recipient.email, notification.subject, notification.body)
-    _mark_sent(notification, message_id)
+    try:
+        message_id = send_email(recipient.email, notification.subject, notification.body)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in PERMANENT_SES_ERRORS:
+            raise
+        reason = exc.response["Error"].get("Message") or exc.response["Error"]["Code"]
+        _mark(notification, EMAIL_FAILED, failure_reason=reason)
+        metrics.add_metric(name="NotificationsRejected", unit="Count", value=1)
+        logger.warning("SES rejected the notification for good", extra={
+            "notification_id": notification.notification_id, "event_type": event.event_type, "reason": reason})
+        return Outcome.REJECTED
+    _mark(notification, EMAIL_SENT, message_id=message_id)
     metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
     logger.info("notification sent", extra={"notification_id": notification.notification_id,
                                             "event_type": event.event_type})
@@ -148,20 +171,21 @@ def send_email(to_address: str, subject: str, body: str) -> str:
     return response["MessageId"]
 
 
-def _mark_sent(notification: Notification, message_id: str) -> None:
-    _mark(notification, [Notification.email_status.set(EMAIL_SENT), Notification.email_message_id.set(message_id),
-                         Notification.sent_at.set(now_iso())])
-
-
-def _mark(notification: Notification, actions: list[Any]) -> None:
-    """Move a PENDING notification on (conditional: a concurrent delivery may have done it)."""
+def _mark(notification: Notification, status: str, message_id: str | None = None,
+          failure_reason: str | None = None) -> None:
+    """PENDING -> SENT (with SES's MessageId), FAILED (with SES's reason) or NOT_SENT, conditionally."""
+    actions = [Notification.email_status.set(status)]
+    if message_id is not None:
+        actions += [Notification.email_message_id.set(message_id), Notification.sent_at.set(now_iso())]
+    if failure_reason is not None:
+        actions.append(Notification.failure_reason.set(failure_reason[:1000]))
     try:
         notification.update(actions=actions, condition=Notification.email_status == EMAIL_PENDING)
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
         logger.warning("notification was marked by a concurrent delivery",
-                       extra={"notification_id": notification.notification_id})
+                       extra={"notification_id": notification.notification_id, "status": status})
 
 
 def _user_partition(user_id: str) -> str:

@@ -71,7 +71,8 @@ def test_products_create_read_update_list_delete(devstack, admin):
     product = created.json()
     assert product | {"product_id": None, "created_at": None, "updated_at": None} == {
         "product_id": None, "sku": sku, "name": "Lamp", "description": "", "price_cents": 4500, "currency": "USD",
-        "category": category, "stock": 7, "image_url": None, "created_at": None, "updated_at": None}
+        "category": category, "stock": 7, "image_url": None, "thumbnail_url": None,
+        "created_at": None, "updated_at": None}
     assert admin.call("POST", "/products", body).status_code == 409
     assert admin.call("POST", "/products", {**body, "sku": "X-1", "price_cents": 45.0}).status_code == 400
     assert admin.call("POST", "/products", {**body, "sku": "X-2", "stock": -1}).status_code == 400

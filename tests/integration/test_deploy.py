@@ -37,19 +37,23 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.awsrequest
+import botocore.client
+import botocore.exceptions
 import pytest
+import yaml
 from chalice import awsclient
 from chalice.config import Config
 from moto import mock_aws
 from moto.awslambda.models import lambda_backends
 
 from chalicelib import settings
-from deploy import flow, layers, packaging, policies, post_deploy, resources, site
+from deploy import flow, layers, packaging, policies, post_deploy, prerequisites, resources, site, stage_config
 from devstack.moto_fixes import honour_secure_transport_condition
 from devstack.provision import create_local_stack
 from infra.parameters import payment_provider_key_name
-from infra.site import SITE_BUCKET, WEB_ROOT, cache_control, config_script, content_type, site_files
-from infra.stack import stack_name
+from infra.site import WEB_ROOT, cache_control, config_script, content_type, site_files
+from infra.stack import load_template, stack_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]
 
@@ -196,6 +200,61 @@ def fresh_app_import(project_dir: Path) -> Iterator[None]:
         os.environ.update(saved_environ)
 
 
+def recording_api_calls(calls: list[tuple[str, str, dict]]) -> Any:
+    """`BaseClient._make_api_call` that also appends (service, operation, parameters) to `calls`: the
+    order in which the deploy made its calls, whichever client (Chalice's or the deploy's) made them.
+    The parameters are kept as the very dict botocore's `before-parameter-build` handlers change in place,
+    so they are what was sent."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict) -> Any:
+        calls.append((self.meta.service_model.service_name, operation_name, api_params))
+        return original(self, operation_name, api_params)
+
+    return make_api_call
+
+
+API_GATEWAY_LOGS_ROLE = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-logs"
+
+
+SENDER = "orders@shop.example"  # sent as the verified domain identity shop.example
+
+
+DEPLOY_ROLE_TEMPLATE = ROOT / "infra" / "deploy-role.yaml"
+
+
+def set_up_account(session: boto3.Session, stage: str | None = None) -> None:
+    """What docs/deploy.md has an operator do once per account before the first deploy: API Gateway's
+    logging role, the sender's SES identity (here the domain, verified at once by moto) and, per stage,
+    infra/deploy-role.yaml (the deploy role and the functions' permissions boundary)."""
+    session.client("apigateway").update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": API_GATEWAY_LOGS_ROLE}])
+    session.client("ses").verify_domain_identity(Domain=SENDER.rsplit("@", 1)[1])
+    if stage is not None:
+        cfn = session.client("cloudformation")
+        parameters = {"Stage": stage, "GitHubRepository": "example/storefront", "StateBucket": "state-bucket",
+                      "OidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}
+        cfn.create_stack(StackName=f"storefront-deploy-{stage}", Capabilities=["CAPABILITY_NAMED_IAM"],
+                         TemplateBody=json.dumps(yaml.safe_load(DEPLOY_ROLE_TEMPLATE.read_text())),
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+        resources.wait_for_stack(cfn, f"storefront-deploy-{stage}", poll=0.01)
+
+
+def account_session(concurrent_executions: int = 1000) -> boto3.Session:
+    """A session whose Lambda client answers GetAccountSettings, which moto 5.2 does not implement, as
+    AWS does for an account with this concurrency quota (1,000: Lambda's default per region)."""
+    session = boto3.Session(region_name=REGION)
+
+    def account_settings(**_: Any) -> Any:
+        return (botocore.awsrequest.AWSResponse("https://lambda", 200, {}, None), {
+            "AccountLimit": {"ConcurrentExecutions": concurrent_executions,
+                             "UnreservedConcurrentExecutions": concurrent_executions},
+            "AccountUsage": {"FunctionCount": 0}})
+
+    session.events.register("before-call.lambda.GetAccountSettings", account_settings)
+    return session
+
+
 def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str, str]:
     return create_local_stack(stage, None, REGION, {k: v for k, v in parameters.items() if k != "Stage"})
 
@@ -203,8 +262,10 @@ def emulator_stack(cfn: Any, stage: str, parameters: dict[str, str]) -> dict[str
 class Deployed:
     """The result of one deploy, plus the app as deployed and clients to look at the account."""
 
-    def __init__(self, project_dir: Path, result: flow.DeployResult, app: Any) -> None:
+    def __init__(self, project_dir: Path, result: flow.DeployResult, app: Any,
+                 calls: list[tuple[str, str, dict]]) -> None:
         self.project_dir, self.result, self.app, self.stage = project_dir, result, app, result.stage
+        self.calls = list(calls)  # every AWS call of the first deploy, in order
         config_json = json.loads((project_dir / ".chalice" / "config.json").read_text())
         self.config = Config(chalice_stage=self.stage, config_from_disk=config_json)
         self.account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
@@ -252,23 +313,34 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         mp.setattr(awsclient.TypedAWSClient, "deploy_websocket_api", deploy_websocket_api_in_moto)
         mp.setattr(awsclient.TypedAWSClient, "_client", with_moto_s3_filter_names(awsclient.TypedAWSClient._client))
         mp.setattr(resources, "POLL_SECONDS", 0.01)
-        result = flow.deploy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
-                             stack_deployer=emulator_stack, log=lambda line: None)
+        set_up_account(boto3.Session(region_name=REGION), stage)
+        calls: list[tuple[str, str, dict]] = []
+        with pytest.MonkeyPatch.context() as recording:
+            recording.setattr(botocore.client.BaseClient, "_make_api_call", recording_api_calls(calls))
+            result = flow.deploy(stage, project_dir=project_dir, session=account_session(),
+                                 sender_email=SENDER, stack_deployer=emulator_stack, log=lambda line: None)
         app = sys.modules["app"].app
-        deployed = Deployed(project_dir, result, app)
+        deployed = Deployed(project_dir, result, app, calls)
         yield deployed
+        # moto's CloudFormation is sent the template without its Outputs (devstack/provision.py), so
+        # the outputs destroy reads the bucket names from are the ones the provisioning resolved.
         flow.destroy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
-                     stack_deleter=delete_stack_of_emptied_buckets, log=lambda line: None)
+                     stack_deleter=delete_stack_of_emptied_buckets(result.outputs), log=lambda line: None,
+                     stack_outputs=lambda cfn, stage: result.outputs)
         _assert_destroyed(deployed)
 
 
-def delete_stack_of_emptied_buckets(cfn: Any, stage: str) -> None:
+def delete_stack_of_emptied_buckets(outputs: dict[str, str]) -> Any:
     """The stack deletion of `make destroy`, after checking the buckets were emptied before it (on AWS
     CloudFormation cannot delete a bucket that holds objects)."""
-    s3 = boto3.client("s3", region_name=REGION)
-    for bucket in (settings.resource_name("uploads", stage), settings.resource_name(SITE_BUCKET, stage)):
-        assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, bucket
-    resources.delete_stack(cfn, stage, poll=0.01)
+
+    def delete(cfn: Any, stage: str) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (outputs["UploadsBucketName"], outputs["SiteBucketName"]):
+            assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, bucket
+        resources.delete_stack(cfn, stage, poll=0.01)
+
+    return delete
 
 
 def _assert_destroyed(d: Deployed) -> None:
@@ -316,6 +388,52 @@ def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(
     assert len(roles) == len(functions)  # one role per function
 
 
+def test_every_functions_log_group_expires_its_events_and_the_api_stage_writes_an_access_log(
+        deployment: Deployed):
+    logs = deployment.client("logs")
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/storefront-{deployment.stage}")["logGroups"]}
+    # Each function's own log group (named after the function as Lambda names it), and no other.
+    assert set(groups) == {f"/aws/lambda/{deployment.function_name(f)}"
+                           for f in policies.function_names(deployment.app)}
+    assert {g.get("retentionInDays") for g in groups.values()} == {stage_config.LOG_RETENTION_DAYS}
+    (api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    stage = deployment.client("apigateway").get_stage(restApiId=api["rest_api_id"], stageName="api")
+    access_log = deployment.result.outputs["ApiAccessLogGroupArn"]
+    assert stage["accessLogSettings"]["destinationArn"] == access_log
+    assert access_log.endswith(f":log-group:/aws/apigateway/storefront-{deployment.stage}-access")
+    fields = json.loads(stage["accessLogSettings"]["format"])
+    assert {"requestId", "ip", "status", "path", "latencyMs", "wafStatus"} <= set(fields)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=access_log.rsplit(":", 1)[1])["logGroups"]
+    assert group["retentionInDays"] == stage_config.LOG_RETENTION_DAYS
+
+
+def test_every_role_the_deploy_creates_carries_the_stages_permissions_boundary(deployment: Deployed):
+    iam = deployment.client("iam")
+    boundary = f"arn:aws:iam::{deployment.account}:policy/storefront-{deployment.stage}-boundary"
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PolicyName"] == f"storefront-{deployment.stage}-boundary"
+    roles = post_deploy.resources_of(deployment.result.deployed, "iam_role")
+    assert len(roles) == len(policies.function_names(deployment.app))
+    created = [params for service, operation, params in deployment.calls
+               if (service, operation) == ("iam", "CreateRole")]
+    assert {p["RoleName"] for p in created} == {r["role_name"] for r in roles}
+    assert all(p["PermissionsBoundary"] == boundary for p in created)  # from the start, as the deploy role requires
+    for role in roles:
+        assert role["role_name"].startswith(f"storefront-{deployment.stage}-")  # what the deploy role may pass
+        attached = iam.get_role(RoleName=role["role_name"])["Role"]["PermissionsBoundary"]
+        assert attached == {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary}
+
+
+def test_a_role_without_the_boundary_gets_it_on_the_next_deploy(deployment: Deployed):
+    iam = deployment.client("iam")
+    (role, *_) = post_deploy.resources_of(deployment.result.deployed, "iam_role")
+    boundary = policies.boundary_arn(post_deploy.Target(deployment.account, REGION), deployment.stage)
+    iam.delete_role_permissions_boundary(RoleName=role["role_name"])
+    assert post_deploy.bound_roles(iam, deployment.result.deployed, boundary) == [
+        f"role {role['role_name']}: permissions boundary storefront-{deployment.stage}-boundary"]
+    assert post_deploy.bound_roles(iam, deployment.result.deployed, boundary) == []
+
+
 def test_the_api_stage_is_throttled_traced_and_behind_the_web_acl(deployment: Deployed):
     (api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
     stage = deployment.client("apigateway").get_stage(restApiId=api["rest_api_id"], stageName="api")
@@ -334,6 +452,44 @@ def test_the_api_stage_is_throttled_traced_and_behind_the_web_acl(deployment: De
     acl = deployment.client("wafv2").get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]
     assert acl["ARN"] == deployment.result.outputs["WebAclArn"]
     assert acl["Name"] == f"storefront-{deployment.stage}-api"
+
+
+def _unavailable_twice() -> Any:
+    """A botocore `before-call` handler that answers AssociateWebACL with WAF's
+    WAFUnavailableEntityException twice (what AWS does right after the stage or ACL was created),
+    then lets the call through to moto."""
+    refused: list[str] = []
+
+    def before_call(**_: Any) -> Any:
+        if len(refused) < 2:
+            refused.append("WAFUnavailableEntityException")
+            return (botocore.awsrequest.AWSResponse("https://wafv2", 400, {}, None), {"Error": {
+                "Code": "WAFUnavailableEntityException", "Message": "the resource is not available yet"}})
+        return None
+
+    before_call.refused = refused  # type: ignore[attr-defined]
+    return before_call
+
+
+def test_the_web_acl_association_is_retried_with_backoff_while_waf_calls_the_stage_unavailable(
+        deployment: Deployed):
+    (api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    stage_arn = f"arn:aws:apigateway:{REGION}::/restapis/{api['rest_api_id']}/stages/api"
+    wafv2, waits, unavailable = deployment.client("wafv2"), [], _unavailable_twice()
+    wafv2.disassociate_web_acl(ResourceArn=stage_arn)
+    wafv2.meta.events.register("before-call.wafv2.AssociateWebACL", unavailable)
+    assert post_deploy.associate_web_acl(wafv2, deployment.result.outputs["WebAclArn"], stage_arn, waits.append) == 3
+    assert unavailable.refused == ["WAFUnavailableEntityException"] * 2
+    assert waits == [post_deploy.WAF_FIRST_WAIT_SECONDS, 2 * post_deploy.WAF_FIRST_WAIT_SECONDS]
+    assert wafv2.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["ARN"] == \
+        deployment.result.outputs["WebAclArn"]
+    # Any other refusal is not waited out.
+    wafv2.meta.events.register("before-call.wafv2.AssociateWebACL", lambda **_: (
+        botocore.awsrequest.AWSResponse("https://wafv2", 400, {}, None),
+        {"Error": {"Code": "WAFInvalidParameterException", "Message": "bad ARN"}}), unique_id="invalid")
+    with pytest.raises(botocore.exceptions.ClientError, match="WAFInvalidParameterException"):
+        post_deploy.associate_web_acl(wafv2, deployment.result.outputs["WebAclArn"], stage_arn, waits.append)
+    assert len(waits) == 2
 
 
 def test_only_the_image_handler_has_the_pillow_layer_and_no_function_zip_carries_pillow(deployment: Deployed):
@@ -426,6 +582,45 @@ def test_each_queue_mapping_has_its_batch_size_and_reports_batch_item_failures(d
         assert mapping["EventSourceArn"] == deployment.queue_arn(short_name)
         assert mapping["BatchSize"] == source.batch_size
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["State"] == "Enabled"
+
+
+def test_queue_mappings_are_created_disabled_and_enabled_only_once_they_report_batch_item_failures(
+        deployment: Deployed):
+    """Until ReportBatchItemFailures is set, Lambda takes a partial-batch response for full success and
+    deletes the failed messages: no SQS mapping may be enabled before it has the setting."""
+    queue_arns = {deployment.queue_arn(s.queue.removeprefix(f"storefront-{deployment.stage}-"))
+                  for s in deployment.sources("SQSEventConfig")}
+    uuids = {m["UUID"]: m["EventSourceArn"] for s in deployment.sources("SQSEventConfig")
+             for m in deployment.mappings(s.name)}
+    creates = [params for service, operation, params in deployment.calls
+               if (service, operation) == ("lambda", "CreateEventSourceMapping")
+               and params["EventSourceArn"] in queue_arns]
+    assert len(creates) == len(queue_arns) and all(params["Enabled"] is False for params in creates)
+    for uuid_, arn in uuids.items():
+        updates = [params for service, operation, params in deployment.calls
+                   if (service, operation) == ("lambda", "UpdateEventSourceMapping") and params["UUID"] == uuid_]
+        assert [sorted(set(params) - {"UUID"}) for params in updates] == [["FunctionResponseTypes"], ["Enabled"]], arn
+        assert updates[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert updates[1]["Enabled"] is True
+    # The stream mapping is not a queue's: created as Chalice creates it.
+    (stream,) = deployment.mappings(deployment.sources("DynamoDBEventConfig")[0].name)
+    assert stream["State"] == "Enabled"
+
+
+def test_a_mapping_still_settling_is_updated_again_with_backoff():
+    attempts, waits = [], []
+
+    class Settling:
+        def update_event_source_mapping(self, **request):
+            attempts.append(request)
+            if len(attempts) < 3:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "ResourceInUseException", "Message": "in use"}}, "UpdateEventSourceMapping")
+
+    post_deploy.update_mapping(Settling(), waits.append, UUID="u", Enabled=True)
+    assert attempts == [{"UUID": "u", "Enabled": True}] * 3
+    assert waits == [post_deploy.SETTLE_FIRST_WAIT_SECONDS, 2 * post_deploy.SETTLE_FIRST_WAIT_SECONDS]
 
 
 def test_the_outbox_stream_mapping_retries_a_bounded_number_of_times_bisects_and_has_a_destination(
@@ -442,6 +637,24 @@ def test_the_outbox_stream_mapping_retries_a_bounded_number_of_times_bisects_and
     deployment.client("sqs").get_queue_url(QueueName=f"storefront-{deployment.stage}-{post_deploy.STREAM_FAILURES_QUEUE}")
 
 
+def test_only_the_deployed_outbox_publishers_role_may_publish_to_the_events_topic(deployment: Deployed):
+    """The topic policy names the publisher's role by the name Chalice gives it: checked against the
+    role the deployed function really has, so a change of Chalice's naming cannot silently lock the
+    publisher out (or leave the topic open)."""
+    topic_arn = deployment.result.outputs["EventsTopicArn"]
+    policy = json.loads(deployment.client("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])
+    (statement,) = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"], statement["Resource"]) == \
+        ("Deny", "*", "sns:Publish", topic_arn)
+    (exempt,) = statement["Condition"]["ArnNotEquals"].values()
+    lam = deployment.client("lambda")
+    roles = {f: lam.get_function(FunctionName=deployment.function_name(f))["Configuration"]["Role"]
+             for f in policies.function_names(deployment.app)}
+    assert exempt == roles["publish_outbox"]
+    publishers = {f for f, grants in policies.ACCESS.items() for g in grants if "sns:Publish" in g.actions}
+    assert publishers == {"publish_outbox"}
+
+
 def test_the_sns_handlers_are_subscribed_to_their_topic(deployment: Deployed):
     sources = deployment.sources("SNSEventConfig")
     assert sources
@@ -451,6 +664,25 @@ def test_the_sns_handlers_are_subscribed_to_their_topic(deployment: Deployed):
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
         assert {"Protocol": "lambda", "Endpoint": deployment.function_arn(source.name)}.items() <= \
             next(s for s in subscriptions if s["Protocol"] == "lambda").items()
+
+
+def test_deployed_bucket_names_carry_account_and_region_and_the_app_reads_them_from_the_stack(
+        deployment: Deployed):
+    """Bucket names are global across AWS accounts: storefront-<stage>-uploads would collide with any
+    other account's stage of the same name."""
+    outputs, suffix = deployment.result.outputs, f"-{deployment.account}-{REGION}"
+    assert outputs["UploadsBucketName"] == f"storefront-{deployment.stage}-uploads{suffix}"
+    assert outputs["SiteBucketName"] == f"storefront-{deployment.stage}-site{suffix}"
+    assert len(f"storefront-{'s' * 16}-uploads-{deployment.account}-ap-southeast-2") <= 63  # S3's limit
+    assert deployment.config.environment_variables[settings.UPLOADS_BUCKET_NAME] == outputs["UploadsBucketName"]
+    assert {s.bucket for s in deployment.sources("S3EventConfig")} == {outputs["UploadsBucketName"]}
+    bucket_arn = f"arn:aws:s3:::{outputs['UploadsBucketName']}"
+    for function in ("attach_uploaded_image", "import_uploaded_file", policies.API_HANDLER):
+        written = json.loads((deployment.project_dir / ".chalice" /
+                              policies.policy_file_name(deployment.stage, function)).read_text())
+        s3_resources = {r for st in written["Statement"] if any(a.startswith("s3:") for a in st["Action"])
+                        for r in st["Resource"]}
+        assert s3_resources and all(r.startswith(bucket_arn + "/") for r in s3_resources), function
 
 
 def test_the_bucket_notifications_invoke_the_s3_handlers_for_their_prefixes(deployment: Deployed):
@@ -518,8 +750,9 @@ def test_the_api_key_is_a_securestring_only_the_payments_handler_reads_and_a_red
     # ImportRestApi (see import_swagger_into_moto); the routes have not changed, so it is skipped.
     monkeypatch.setattr(awsclient.TypedAWSClient, "update_api_from_swagger",
                         lambda self, rest_api_id, swagger_document: None)
-    flow.deploy(deployment.stage, project_dir=deployment.project_dir, session=boto3.Session(region_name=REGION),
-                stack_deployer=lambda cfn, stage, parameters: deployment.result.outputs, log=lines.append)
+    flow.deploy(deployment.stage, project_dir=deployment.project_dir, session=account_session(),
+                sender_email=SENDER, stack_deployer=lambda cfn, stage, parameters: deployment.result.outputs,
+                log=lines.append)
 
     assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == real_key
     assert f"SecureString {name} exists: left as it is" in lines
@@ -529,25 +762,166 @@ def test_the_api_key_is_a_securestring_only_the_payments_handler_reads_and_a_red
 
 # --- the CloudFormation step, on what moto's CloudFormation models -----------------------------------
 
-def test_the_resources_stack_is_created_updated_and_deleted():
+def test_the_resources_stack_is_created_updated_and_deleted_from_a_template_over_the_body_limit():
+    """CloudFormation refuses a TemplateBody over 51,200 bytes (moto does not): the template goes to
+    the deploy bucket and CloudFormation reads it from its TemplateURL."""
+    padding = "x" * (resources.TEMPLATE_BODY_MAX_BYTES + 1000)
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": {"Stage": {"Type": "String"}},
-                "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Metadata": {"Padding": padding}, "Properties": {
                     "QueueName": {"Fn::Sub": "storefront-${Stage}-probe"}}}},
                 "Outputs": {"QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}}}
+    assert len(json.dumps(template)) > resources.TEMPLATE_BODY_MAX_BYTES
     stage = "cf" + uuid.uuid4().hex[:6]
     with mock_aws():
-        cfn = boto3.client("cloudformation", region_name=REGION)
-        outputs = resources.deploy_stack(cfn, stage, {"Stage": stage}, template, poll=0.01)
+        cfn, s3 = boto3.client("cloudformation", region_name=REGION), boto3.client("s3", region_name=REGION)
+        sent: list[dict] = []
+        for operation in ("CreateStack", "UpdateStack"):
+            cfn.meta.events.register(f"before-parameter-build.cloudformation.{operation}",
+                                     lambda params, **_: sent.append(dict(params)))
+        account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+        bucket = resources.ensure_deploy_bucket(s3, resources.deploy_bucket_name(account, REGION), REGION)
+        assert bucket == f"storefront-deploy-{account}-{REGION}"
+        assert resources.ensure_deploy_bucket(s3, bucket, REGION) == bucket  # exists: left as it is
+        assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+        deploy = {"poll": 0.01, "s3": s3, "bucket": bucket}
+        outputs = resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy)
+        assert sent[0]["Capabilities"] == ["CAPABILITY_AUTO_EXPAND"]
         assert outputs["QueueArn"].endswith(f":storefront-{stage}-probe")
-        assert resources.deploy_stack(cfn, stage, {"Stage": stage}, template, poll=0.01) == outputs  # no change
+        assert sent and all("TemplateBody" not in request for request in sent)
+        (url,) = {request["TemplateURL"] for request in sent}
+        assert url.startswith(f"https://{bucket}.s3.{REGION}.amazonaws.com/templates/{stage}/")
+        assert cfn.get_template(StackName=stack_name(stage))["TemplateBody"]["Resources"]["Queue"]["Metadata"] == \
+            {"Padding": padding}
+        assert resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy) == outputs  # no change
         template["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
-        resources.deploy_stack(cfn, stage, {"Stage": stage}, template, poll=0.01)
+        resources.deploy_stack(cfn, stage, {"Stage": stage}, template, **deploy)
         url = boto3.client("sqs", region_name=REGION).get_queue_url(QueueName=f"storefront-{stage}-probe")["QueueUrl"]
         attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
             QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
         assert attributes["VisibilityTimeout"] == "60"
         resources.delete_stack(cfn, stage, poll=0.01)
         assert resources._existing_status(cfn, stack_name(stage)) in (None, "DELETE_COMPLETE")
+        # A protected stage's stack is created with termination protection (moto 5.2 keeps the flag but
+        # has no UpdateTerminationProtection, so turning it off, as destroy does, is not run here).
+        protected = "cp" + uuid.uuid4().hex[:6]
+        resources.deploy_stack(cfn, protected, {"Stage": protected}, template, **deploy, termination_protection=True)
+        assert sent[-1]["EnableTerminationProtection"] is True
+        assert cfn.describe_stacks(StackName=stack_name(protected))["Stacks"][0]["EnableTerminationProtection"] is True
+
+
+# --- account prerequisites ------------------------------------------------------------------------
+
+def test_a_deploy_to_an_account_without_its_prerequisites_stops_before_creating_anything(tmp_path: Path):
+    with mock_aws():
+        session = account_session(concurrent_executions=10)  # what AWS gives many new accounts
+        # moto keeps API Gateway's account settings across mocks: start from an empty account's.
+        session.client("apigateway").update_account(patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+        before = (session.client("cloudformation").list_stacks()["StackSummaries"],
+                  session.client("s3").list_buckets()["Buckets"])
+        try:
+            with pytest.raises(prerequisites.PrerequisiteError) as refused:
+                flow.deploy("dev", project_dir=tmp_path, session=session, log=lambda line: None)
+        finally:
+            set_up_account(session)  # (moto's state is shared with the module's deployment)
+        message = str(refused.value)
+        assert "API Gateway logging" in message and "update-account" in message
+        assert "SES sender" in message and "SENDER_EMAIL" in message
+        assert "permissions boundary" in message and "infra/deploy-role.yaml" in message
+        assert f"may run 10 Lambda functions at once in {REGION}; the stage's throttles assume 960" in message
+        assert "--quota-code L-B99A9384" in message
+        assert "CloudFront" not in message  # usable with these credentials
+        assert (session.client("cloudformation").list_stacks()["StackSummaries"],
+                session.client("s3").list_buckets()["Buckets"]) == before
+
+
+def test_a_sender_that_is_no_verified_identity_is_refused_with_how_to_verify_it(tmp_path: Path):
+    with mock_aws():
+        session = account_session()
+        set_up_account(session)
+        with pytest.raises(prerequisites.PrerequisiteError) as refused:
+            flow.deploy("dev", project_dir=tmp_path, session=session, sender_email="noreply@elsewhere.example",
+                        log=lambda line: None)
+        message = str(refused.value)
+        assert ("neither noreply@elsewhere.example nor its domain elsewhere.example is a verified SES identity"
+                in message)
+        assert "aws sesv2 create-email-identity --email-identity elsewhere.example" in message  # DKIM domain
+        assert "API Gateway logging" not in message
+        ses = session.client("ses")
+        assert prerequisites.verified_identity(ses, SENDER) == "shop.example"
+        ses.verify_email_identity(EmailAddress=SENDER)
+        assert prerequisites.verified_identity(ses, SENDER) == SENDER  # the address's own identity first
+
+
+def test_the_sender_identity_is_the_accounts_not_the_stacks_and_cognito_mails_through_it(deployment: Deployed):
+    """No AWS::SES::EmailIdentity (it fails when the identity exists: a second stage, or one verified by
+    hand); the functions send as the verified identity; Cognito uses SES (DEVELOPER), not its own mail."""
+    assert not [r for r in load_template()["Resources"].values() if r["Type"].startswith("AWS::SES::")]
+    assert deployment.config.environment_variables[settings.SENDER_EMAIL] == SENDER
+    written = json.loads((deployment.project_dir / ".chalice" /
+                          policies.policy_file_name(deployment.stage, "send_notifications")).read_text())
+    identity_arn = f"arn:aws:ses:{REGION}:{deployment.account}:identity/shop.example"
+    assert [st["Resource"] for st in written["Statement"] if st["Action"] == ["ses:SendEmail"]] == [[identity_arn]]
+    pool = deployment.client("cognito-idp").describe_user_pool(UserPoolId=deployment.result.outputs["UserPoolId"])
+    assert pool["UserPool"]["EmailConfiguration"] == {
+        "EmailSendingAccount": "DEVELOPER", "From": SENDER, "SourceArn": identity_arn}
+
+
+def test_a_new_accounts_cloudfront_refusal_is_explained():
+    reason = ("SiteDistribution: Resource handler returned message: \"Your account must be verified before you "
+              "can add new CloudFront resources. To verify your account, please contact AWS Support\"")
+    assert "AWS Support" in resources.explain([reason]) and "make deploy again" in resources.explain([reason])
+    assert resources.explain(["UploadsBucket: already exists"]) == ""
+
+
+# --- a protected stage (prod) ------------------------------------------------------------------------
+
+def test_only_prod_is_deployed_with_its_data_protected():
+    assert flow.PROTECTED_STAGES == {"prod"}
+    assert flow.stack_parameters("prod", "a@b.example", "b.example")["DataProtection"] == "true"
+    assert flow.stack_parameters("dev", "a@b.example", "b.example")["DataProtection"] == "false"
+
+
+def test_a_protected_stage_keeps_its_tables_and_user_pool_from_deletion():
+    stage = "pt" + uuid.uuid4().hex[:6]
+    with mock_aws():
+        outputs = create_local_stack(stage, None, REGION, {"DataProtection": "true"})
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        table = f"storefront-{stage}-orders"
+        assert ddb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
+        with pytest.raises(botocore.exceptions.ClientError, match="DeletionProtectionEnabled is set to True"):
+            ddb.delete_table(TableName=table)
+        pool = boto3.client("cognito-idp", region_name=REGION).describe_user_pool(UserPoolId=outputs["UserPoolId"])
+        assert pool["UserPool"]["DeletionProtection"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("confirmation", [None, "", "prod", "destroy dev", "DESTROY PROD", "destroy prod "])
+def test_destroying_prod_is_refused_without_the_typed_confirmation(confirmation: str | None):
+    untouchable = object()  # any AWS call through it would fail: nothing may happen before the check
+    with pytest.raises(flow.NotConfirmed, match="type 'destroy prod'"):
+        flow.destroy("prod", session=untouchable, confirmation=confirmation)  # type: ignore[arg-type]
+
+
+def test_make_destroy_of_prod_without_a_terminal_or_confirm_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]):
+    from deploy import __main__ as cli
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    monkeypatch.setattr(flow.boto3, "Session", lambda *a, **k: pytest.fail("an AWS session was opened"))
+    assert cli.main(["destroy", "--stage", "prod"]) == 2
+    assert "type 'destroy prod'" in capsys.readouterr().err
+    assert cli.main(["destroy", "--stage", "prod", "--confirm", "yes"]) == 2
+
+
+def test_make_destroy_of_prod_asks_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
+    from deploy import __main__ as cli
+
+    destroyed: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "destroy prod")
+    monkeypatch.setattr(flow, "destroy", lambda stage, confirmation=None: destroyed.append((stage, confirmation)))
+    assert cli.main(["destroy", "--stage", "prod"]) == 0
+    assert destroyed == [("prod", "destroy prod")]
 
 
 # --- the web app: site bucket, config.js, invalidation, CORS origin ---------------------------------
@@ -559,7 +933,7 @@ def _object_keys(s3: Any, bucket: str) -> set[str]:
 def test_the_site_bucket_holds_every_file_of_web_with_its_content_type_and_the_stage_config(deployment: Deployed):
     s3, outputs = deployment.client("s3"), deployment.result.outputs
     bucket = outputs["SiteBucketName"]
-    assert bucket == f"storefront-{deployment.stage}-site"
+    assert bucket == f"storefront-{deployment.stage}-site-{deployment.account}-{REGION}"
     files = site_files()
     assert "index.html" in files and any(key.startswith("js/views/") for key in files)
     assert _object_keys(s3, bucket) == {*files, "config.js"}
@@ -575,8 +949,8 @@ def test_the_site_bucket_holds_every_file_of_web_with_its_content_type_and_the_s
     api_url = rest_api["rest_api_url"].rstrip("/")
     assert api_url.startswith("https://") and api_url.endswith(f"/{deployment.config.api_gateway_stage}")
     stored = s3.get_object(Bucket=bucket, Key="config.js")
-    # the dev stack's server writes it the same way
-    assert stored["Body"].read() == config_script(api_url, deployment.result.websocket_url)
+    # same origin for the API; the dev stack's server writes it the same way
+    assert stored["Body"].read() == config_script("/api", deployment.result.websocket_url)
     assert (stored["ContentType"], stored["CacheControl"]) == ("text/javascript; charset=utf-8", "no-cache")
 
 
@@ -603,8 +977,46 @@ def test_the_api_allows_the_site_origin_only(deployment: Deployed):
     preflight = apigw.get_integration_response(restApiId=api["id"], resourceId=orders,
                                                httpMethod="OPTIONS", statusCode="200")
     assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == f"'{site_url}'"
-    (rule,) = deployment.client("s3").get_bucket_cors(Bucket=f"storefront-{deployment.stage}-uploads")["CORSRules"]
+    uploads = deployment.result.outputs["UploadsBucketName"]
+    (rule,) = deployment.client("s3").get_bucket_cors(Bucket=uploads)["CORSRules"]
     assert rule["AllowedOrigins"] == [site_url]  # the browser's presigned PUT
+
+
+def test_product_media_urls_are_stable_urls_on_the_site_distribution(deployment: Deployed, monkeypatch):
+    """A presigned GET signed by the image handler's role dies with the role's session (hours) and that
+    role may not read products/*: deployed stages get <SiteUrl>/media/<key>, which the distribution's
+    media behaviours serve from the uploads bucket (infra/template.yaml)."""
+    from chalicelib import uploads
+
+    site_url = deployment.result.outputs["SiteUrl"]
+    assert deployment.config.environment_variables[settings.MEDIA_BASE_URL] == f"{site_url}/media"
+    monkeypatch.setenv(settings.MEDIA_BASE_URL, f"{site_url}/media")
+    assert uploads.media_url("products/p-1/abc.png") == f"{site_url}/media/products/p-1/abc.png"
+    config = deployment.client("cloudfront").get_distribution_config(
+        Id=deployment.result.outputs["SiteDistributionId"])["DistributionConfig"]
+    assert {b["PathPattern"] for b in config["CacheBehaviors"]["Items"]} >= {"/media/products/*",
+                                                                              "/media/thumbnails/*"}
+    (media,) = [o for o in config["Origins"]["Items"] if o["Id"] == "media"]
+    assert media["DomainName"] == f"{deployment.result.outputs['UploadsBucketName']}.s3.{REGION}.amazonaws.com"
+
+
+def test_the_distribution_routes_api_to_the_api_stage_so_the_web_app_has_one_origin(deployment: Deployed):
+    cloudfront, distribution_id = deployment.client("cloudfront"), deployment.result.outputs["SiteDistributionId"]
+    (rest_api,) = post_deploy.resources_of(deployment.result.deployed, "rest_api")
+    domain = rest_api["rest_api_url"].split("//", 1)[1].split("/", 1)[0]
+    assert rest_api["rest_api_url"].rstrip("/").endswith(f"/{site.API_PATH.strip('/')}")  # the stage is `api`
+    config = cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"]
+    (api_origin,) = [o for o in config["Origins"]["Items"] if o["Id"] == site.API_ORIGIN_ID]
+    assert api_origin["DomainName"] == domain
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    (api,) = [b for b in config["CacheBehaviors"]["Items"] if b["PathPattern"] == "/api/*"]
+    assert api["TargetOriginId"] == "api" and api["ViewerProtocolPolicy"] == "https-only"
+    assert sorted(api["AllowedMethods"]["Items"]) == sorted(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST",
+                                                             "DELETE"])
+    assert (api["CachePolicyId"], api["OriginRequestPolicyId"]) == (site.CACHING_DISABLED,
+                                                                    site.ALL_VIEWER_EXCEPT_HOST_HEADER)
+    assert {o["Id"] for o in config["Origins"]["Items"]} == {"site-bucket", "media", "api"}
+    assert site.route_api(cloudfront, distribution_id, rest_api["rest_api_url"]) is False  # in place: no update
 
 
 def test_publishing_again_deletes_what_web_no_longer_has(deployment: Deployed, tmp_path: Path):

@@ -37,6 +37,7 @@ NAME_PROPERTY = {
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::WAFv2::WebACL": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
 }
 
 
@@ -74,8 +75,13 @@ class Stack:
         """The physical name the template gives a resource (`Fn::Sub` of `${Stage}` only)."""
         spec = RESOURCES[logical_id]
         value = spec["Properties"][NAME_PROPERTY[spec["Type"]]]
+        if isinstance(value, dict) and "Fn::If" in value:  # [IsLocal, local name, deployed name]
+            condition, local, deployed = value["Fn::If"]
+            assert condition == "IsLocal"
+            value = local if self.stage == "local" else deployed
         if isinstance(value, dict):
-            value = value["Fn::Sub"].replace("${Stage}", self.stage)
+            value = value["Fn::Sub"].replace("${Stage}", self.stage).replace(
+                "${AWS::AccountId}", "123456789012").replace("${AWS::Region}", REGION)
         assert "${" not in value, value
         return value
 
@@ -185,6 +191,16 @@ def check_subscription(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
     assert json.loads(attributes["FilterPolicy"]) == props["FilterPolicy"]
 
 
+def check_topic_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    for topic in props["Topics"]:
+        arn = stack.topic_arn(target(topic))
+        attributes = stack.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
+        (statement,) = json.loads(attributes["Policy"])["Statement"]
+        assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Deny", "sns:Publish", arn)
+        publisher = f"arn:aws:iam::123456789012:role/storefront-{stack.stage}-publish_outbox"
+        assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publisher}}
+
+
 def check_queue_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     statements = props["PolicyDocument"]["Statement"]
     topic_ids = {target(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in statements}
@@ -231,10 +247,14 @@ def check_bucket_policy(stack: Stack, logical_id: str, props: dict[str, Any]) ->
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Principal"] == "*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    for allow in statements.values():  # the site bucket: its distribution may read objects, nobody else
+    # The site bucket: its distribution may read every object; the uploads bucket: product media only.
+    readable = ([f"arn:aws:s3:::{bucket}/*"] if logical_id == "SiteBucketPolicy" else
+                [f"arn:aws:s3:::{bucket}/products/*", f"arn:aws:s3:::{bucket}/thumbnails/*"])
+    assert len(statements) == 1
+    for allow in statements.values():
         assert allow["Effect"] == "Allow" and allow["Action"] == "s3:GetObject"
         assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-        assert allow["Resource"] == f"arn:aws:s3:::{bucket}/*"
+        assert (allow["Resource"] if isinstance(allow["Resource"], list) else [allow["Resource"]]) == readable
         distribution_arn = stack.distribution("SiteDistribution")["ARN"]
         assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution_arn}}
 
@@ -283,8 +303,8 @@ def check_alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
     assert alarm["Threshold"] == float(props["Threshold"])
     dimensions = [{"Name": d["Name"], "Value": dimension_value(stack, d["Value"])} for d in props["Dimensions"]]
     assert alarm["Dimensions"] == dimensions
-    if alarm["Namespace"] == "AWS/SQS":
-        assert dimensions[0]["Value"].endswith("-dlq")
+    if alarm["Namespace"] == "AWS/SQS":  # a dead-letter queue's depth, or a work queue's oldest message
+        assert dimensions[0]["Value"].endswith("-dlq") == (alarm["MetricName"] == "ApproximateNumberOfMessagesVisible")
     topics = {target(action) for action in props["AlarmActions"] + props["OKActions"]}
     assert topics == {"AlarmsTopic"}
     assert alarm["AlarmActions"] == alarm["OKActions"] == [stack.topic_arn("AlarmsTopic")]
@@ -344,16 +364,37 @@ def check_distribution(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
     assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
     assert (config["HttpVersion"], config["PriceClass"], config["IsIPV6Enabled"]) == (
         wanted["HttpVersion"], wanted["PriceClass"], wanted["IPV6Enabled"])
-    (origin,) = config["Origins"]["Items"]
+    origin, media = config["Origins"]["Items"]
     # moto drops the origin's OriginAccessControlId (test_template.py checks the template has it)
-    assert origin["DomainName"] == f"storefront-{stack.stage}-site.s3.{REGION}.amazonaws.com"
+    assert origin["DomainName"] == f"{stack.name('SiteBucket')}.s3.{REGION}.amazonaws.com"
+    assert media["DomainName"] == f"{stack.name('UploadsBucket')}.s3.{REGION}.amazonaws.com"
+    paths = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]["Items"]}
+    assert paths == {"/media/products/*": "media", "/media/thumbnails/*": "media"}
     behavior = config["DefaultCacheBehavior"]
     assert behavior["TargetOriginId"] == origin["Id"]
     assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
     methods = behavior["AllowedMethods"]
     assert methods["Items"] == methods["CachedMethods"]["Items"] == ["GET", "HEAD"]
     assert behavior["CachePolicyId"] == wanted["DefaultCacheBehavior"]["CachePolicyId"]
-    assert behavior["ResponseHeadersPolicyId"] == wanted["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    assert behavior["ResponseHeadersPolicyId"] == f"local-storefront-{stack.stage}-site"  # the applier's id
+
+
+def check_log_group(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = props["LogGroupName"]["Fn::Sub"].replace("${Stage}", stack.stage)
+    (group,) = stack.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["retentionInDays"] == TEMPLATE["Parameters"]["LogRetentionDays"]["Default"]
+
+
+def check_cloudfront_function(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    name = props["Name"]["Fn::Sub"].replace("${Stage}", stack.stage)
+    described = stack.client("cloudfront").describe_function(Name=name)["FunctionSummary"]
+    assert described["FunctionConfig"]["Runtime"] == props["FunctionConfig"]["Runtime"]
+
+
+def check_response_headers_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    """moto has no response headers policies: the applier only checks the shape (test_template.py
+    checks the headers); the distribution above records the applier's id."""
+    assert props["ResponseHeadersPolicyConfig"]["Name"] == {"Fn::Sub": "storefront-${Stage}-site"}
 
 
 CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
@@ -362,6 +403,7 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::SQS::Queue": check_queue,
     "AWS::SNS::Subscription": check_subscription,
     "AWS::SQS::QueuePolicy": check_queue_policy,
+    "AWS::SNS::TopicPolicy": check_topic_policy,
     "AWS::S3::Bucket": check_bucket,
     "AWS::S3::BucketPolicy": check_bucket_policy,
     "AWS::Cognito::UserPool": check_user_pool,
@@ -373,6 +415,9 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::WAFv2::WebACL": check_web_acl,
     "AWS::CloudFront::OriginAccessControl": check_origin_access_control,
     "AWS::CloudFront::Distribution": check_distribution,
+    "AWS::Logs::LogGroup": check_log_group,
+    "AWS::CloudFront::ResponseHeadersPolicy": check_response_headers_policy,
+    "AWS::CloudFront::Function": check_cloudfront_function,
 }
 
 
@@ -479,9 +524,10 @@ def test_web_origin_parameter_is_the_origin_the_uploads_bucket_allows(moto: Moto
     """The dev stack serves web/ from 127.0.0.1 (devstack/stack.py passes WebOrigin): the browser's
     presigned PUT comes from there, not from the emulated distribution."""
     stage = unique_stage()
-    provision(stage, moto.endpoint_url, REGION, {"WebOrigin": "http://127.0.0.1:8123"})
+    env = provision(stage, moto.endpoint_url, REGION, {"WebOrigin": "http://127.0.0.1:8123"})
     s3 = boto3.client("s3", endpoint_url=moto.endpoint_url, region_name=REGION)
-    (rule,) = s3.get_bucket_cors(Bucket=settings.resource_name("uploads", stage))["CORSRules"]
+    assert env[settings.UPLOADS_BUCKET_NAME] == f"storefront-{stage}-uploads-123456789012-{REGION}"
+    (rule,) = s3.get_bucket_cors(Bucket=env[settings.UPLOADS_BUCKET_NAME])["CORSRules"]
     assert rule["AllowedOrigins"] == ["http://127.0.0.1:8123"]
     with pytest.raises(ValueError, match="WebOrigin"):
         provision(unique_stage(), moto.endpoint_url, REGION, {"WebOrigin": "127.0.0.1:8123/"})

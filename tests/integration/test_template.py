@@ -29,9 +29,22 @@ def test_names_are_deterministic_per_stage() -> None:
     )
     for logical_id, spec in RESOURCES.items():
         for key in name_keys:
-            if key in spec["Properties"]:
+            if key in spec["Properties"] and key != "BucketName":
                 assert sub_name(spec["Properties"][key]).startswith("storefront-${Stage}-"), logical_id
     assert stack_name("dev") == "storefront-dev-resources"
+
+
+def test_bucket_names_carry_account_and_region_except_on_the_local_stage() -> None:
+    """Bucket names are global across accounts; the local stage keeps storefront-local-<name>."""
+    assert TEMPLATE["Conditions"]["IsLocal"] == {"Fn::Equals": [{"Ref": "Stage"}, "local"]}
+    for logical_id, short in (("UploadsBucket", "uploads"), ("SiteBucket", "site")):
+        assert RESOURCES[logical_id]["Properties"]["BucketName"] == {"Fn::If": [
+            "IsLocal", {"Fn::Sub": f"storefront-${{Stage}}-{short}"},
+            {"Fn::Sub": f"storefront-${{Stage}}-{short}-${{AWS::AccountId}}-${{AWS::Region}}"}]}
+    # The longest stage the pattern allows, a 12-digit account and the longest region names: S3's 63.
+    assert TEMPLATE["Parameters"]["Stage"]["AllowedPattern"] == "^[a-z][a-z0-9-]{0,15}$"
+    assert len(f"storefront-{'s' * 16}-uploads-123456789012-ap-southeast-2") <= 63
+    assert OUTPUT_ENV["UploadsBucketName"] == "STOREFRONT_UPLOADS_BUCKET"
 
 
 def test_tables_share_the_generic_keys_and_protections() -> None:
@@ -87,7 +100,10 @@ def test_subscriptions_filter_on_event_type() -> None:
         found[props["Endpoint"]["Fn::GetAtt"][0]] = props["FilterPolicy"]["event_type"]
     assert found == expected
     (policy,) = of_type("AWS::SQS::QueuePolicy").values()
-    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted(expected)
+    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted([*expected, "EventsDeliveryDeadLetterQueue"])
+    for props in of_type("AWS::SNS::Subscription").values():  # undeliverable events are kept, not dropped
+        assert props["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeliveryDeadLetterQueue", "Arn"]}}
 
 
 def test_buckets_are_private_and_leave_notifications_to_chalice() -> None:
@@ -125,7 +141,7 @@ def test_the_site_is_served_over_https_only_through_origin_access_control() -> N
     config = distribution["DistributionConfig"]
     assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
     assert config["HttpVersion"] == "http2" and config["PriceClass"] == "PriceClass_100"
-    (origin,) = config["Origins"]
+    origin, media = config["Origins"]
     assert origin["DomainName"] == {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
@@ -134,9 +150,21 @@ def test_the_site_is_served_over_https_only_through_origin_access_control() -> N
     assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
     assert behavior["AllowedMethods"] == ["GET", "HEAD"]
     assert behavior["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized
-    # Managed-SecurityHeadersPolicy: HSTS, X-Content-Type-Options, X-Frame-Options, Referrer-Policy
-    assert behavior["ResponseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"
-    assert "CacheBehaviors" not in config  # one behaviour: nothing reaches the bucket another way
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": "SiteResponseHeadersPolicy"}
+    # Product media from the uploads bucket through the same origin access control, under /media/ only.
+    assert media["Id"] == "media" and media["OriginAccessControlId"] == origin["OriginAccessControlId"]
+    assert media["DomainName"] == {"Fn::Sub": "storefront-${Stage}-uploads-${AWS::AccountId}-${AWS::Region}"
+                                              ".s3.${AWS::Region}.${AWS::URLSuffix}"}
+    assert media["DomainName"]["Fn::Sub"].startswith(RESOURCES["UploadsBucket"]["Properties"]["BucketName"]
+                                                     ["Fn::If"][2]["Fn::Sub"] + ".s3.")
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/media/products/*", "/media/thumbnails/*"]
+    for media_behavior in config["CacheBehaviors"]:
+        assert media_behavior["TargetOriginId"] == "media" and media_behavior["AllowedMethods"] == ["GET", "HEAD"]
+        assert media_behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert media_behavior["FunctionAssociations"] == [{"EventType": "viewer-request", "FunctionARN": {
+            "Fn::GetAtt": ["MediaPath", "FunctionMetadata.FunctionARN"]}}]
+    code = RESOURCES["MediaPath"]["Properties"]["FunctionCode"]
+    assert 'request.uri.replace(/^\\/media\\//, "/")' in code  # /media/products/x -> the key products/x
 
 
 def test_only_the_site_distribution_may_read_the_site_bucket() -> None:
@@ -167,7 +195,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm_to_the_alarms_topic() -> None
     alarmed = set()
     for props in of_type("AWS::CloudWatch::Alarm").values():
         assert props["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
-        if props.get("Namespace") == "AWS/SQS":
+        if props.get("Namespace") == "AWS/SQS" and props["MetricName"] != "ApproximateAgeOfOldestMessage":
             assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
             assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
             (dimension,) = props["Dimensions"]
@@ -190,14 +218,38 @@ def test_every_function_of_the_app_has_an_errors_alarm() -> None:
 
     expected = {"storefront-${Stage}" if name == API_HANDLER else f"storefront-${{Stage}}-{name}"
                 for name in function_names(app.app)}
-    alarmed = set()
-    for props in of_type("AWS::CloudWatch::Alarm").values():
-        if props["Namespace"] == "AWS/Lambda":
-            assert (props["MetricName"], props["ComparisonOperator"], props["Threshold"]) == \
-                ("Errors", "GreaterThanThreshold", 0)
-            (dimension,) = props["Dimensions"]
-            alarmed.add(sub_name(dimension["Value"]))
-    assert alarmed == expected
+    for metric in ("Errors", "Throttles"):
+        alarmed = set()
+        for props in of_type("AWS::CloudWatch::Alarm").values():
+            if props["Namespace"] == "AWS/Lambda" and props["MetricName"] == metric:
+                assert (props["Statistic"], props["ComparisonOperator"], props["Threshold"]) == \
+                    ("Sum", "GreaterThanThreshold", 0)
+                (dimension,) = props["Dimensions"]
+                alarmed.add(sub_name(dimension["Value"]))
+        assert alarmed == expected, metric
+
+
+def test_the_outbox_publishers_lag_and_each_work_queues_oldest_message_have_alarms() -> None:
+    alarms = of_type("AWS::CloudWatch::Alarm").values()
+    (lag,) = [p for p in alarms if p["MetricName"] == "IteratorAge"]
+    assert lag["Dimensions"] == [{"Name": "FunctionName", "Value": {"Fn::Sub": "storefront-${Stage}-publish_outbox"}}]
+    assert (lag["Statistic"], lag["Threshold"], lag["ComparisonOperator"]) == ("Maximum", 60000, "GreaterThanThreshold")
+    work_queues = {k for k, v in of_type("AWS::SQS::Queue").items() if not sub_name(v["QueueName"]).endswith("-dlq")}
+    assert len(work_queues) == 5
+    aged = {p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: p for p in alarms
+            if p["MetricName"] == "ApproximateAgeOfOldestMessage"}
+    assert set(aged) == work_queues
+    visibility = TEMPLATE["Parameters"]["QueueVisibilityTimeoutSeconds"]["Default"]
+    for props in aged.values():
+        assert (props["Statistic"], props["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
+        assert props["Threshold"] == 5 * visibility  # a message retried to its DLQ takes at most this long
+
+
+def test_the_api_access_log_group_expires_its_events() -> None:
+    (group,) = of_type("AWS::Logs::LogGroup").values()
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/apigateway/storefront-${Stage}-access"}
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert TEMPLATE["Parameters"]["LogRetentionDays"]["Default"] == 30
 
 
 def test_the_api_has_a_5xx_alarm_on_chalices_api_name_and_stage() -> None:
@@ -223,3 +275,74 @@ def test_push_failures_are_alarmed_on_the_pushers_metric() -> None:
     assert props["Namespace"] == "Storefront"
     assert props["Dimensions"] == [{"Name": "service", "Value": "storefront"}]
     assert (props["Statistic"], props["ComparisonOperator"], props["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+
+
+DATA_RESOURCES = {*of_type("AWS::DynamoDB::Table"), "UserPool", "UploadsBucket"}
+
+
+def test_data_is_retained_and_delete_protected_when_the_stage_protects_it() -> None:
+    """prod (DataProtection "true"): CloudFormation keeps the tables, the user pool and the uploads bucket
+    when the stack is deleted or a resource replaced, and DynamoDB and Cognito refuse deletes."""
+    assert TEMPLATE["Transform"] == "AWS::LanguageExtensions"  # Fn::If in DeletionPolicy needs it
+    assert TEMPLATE["Parameters"]["DataProtection"]["AllowedValues"] == ["true", "false"]
+    assert TEMPLATE["Parameters"]["DataProtection"]["Default"] == "false"
+    assert TEMPLATE["Conditions"]["ProtectData"] == {"Fn::Equals": [{"Ref": "DataProtection"}, "true"]}
+    retained = {logical_id for logical_id, spec in RESOURCES.items() if "DeletionPolicy" in spec}
+    assert retained == DATA_RESOURCES and len(DATA_RESOURCES) == 11
+    for logical_id in DATA_RESOURCES:
+        for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+            assert RESOURCES[logical_id][policy] == {"Fn::If": ["ProtectData", "Retain", "Delete"]}, logical_id
+    for props in of_type("AWS::DynamoDB::Table").values():
+        assert props["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectData", True, False]}
+    assert RESOURCES["UserPool"]["Properties"]["DeletionProtection"] == \
+        {"Fn::If": ["ProtectData", "ACTIVE", "INACTIVE"]}
+
+
+def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_role() -> None:
+    (policy,) = of_type("AWS::SNS::TopicPolicy").values()
+    assert policy["Topics"] == [{"Ref": "EventsTopic"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sns:Publish")
+    assert statement["Resource"] == {"Ref": "EventsTopic"}
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/storefront-${Stage}-publish_outbox"}}}
+
+
+def test_the_site_sends_security_headers_and_a_content_security_policy() -> None:
+    (policy,) = of_type("AWS::CloudFront::ResponseHeadersPolicy").values()
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert all(header["Override"] is True for header in headers.values())
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    csp, variables = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    directives = {d.split()[0]: d.split()[1:] for d in csp.replace("\n", " ").split("; ")}
+    for own_only in ("default-src", "script-src", "style-src", "base-uri", "form-action"):
+        assert directives[own_only] == ["'self'"], own_only
+    assert directives["object-src"] == directives["frame-ancestors"] == ["'none'"]
+    uploads = ["https://${Uploads}.s3.${AWS::URLSuffix}", "https://${Uploads}.s3.${AWS::Region}.${AWS::URLSuffix}"]
+    websocket = "wss://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"  # live updates (docs/realtime.md)
+    assert directives["connect-src"] == ["'self'", *uploads, websocket]  # the API is on the site's origin (/api/*)
+    assert directives["img-src"] == ["'self'", "data:", *uploads]
+    assert variables == {"Uploads": {"Fn::Sub": "storefront-${Stage}-uploads-${AWS::AccountId}-${AWS::Region}"}}
+    assert RESOURCES["UploadsBucket"]["Properties"]["BucketName"]["Fn::If"][2] == variables["Uploads"]
+
+
+def test_the_web_acl_has_the_common_and_known_bad_inputs_rules_and_a_rate_limit() -> None:
+    (acl,) = of_type("AWS::WAFv2::WebACL").values()
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert [r["Priority"] for r in acl["Rules"]] == [0, 1, 2]
+    for name, group in (("aws-common-rule-set", "AWSManagedRulesCommonRuleSet"),
+                        ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet")):
+        assert rules[name]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": group}
+        assert rules[name]["OverrideAction"] == {"None": {}}  # the group's own Block actions apply
+    assert rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+
+
+def test_the_site_distribution_may_read_product_media_of_the_uploads_bucket_and_nothing_else() -> None:
+    (policy,) = [p for p in of_type("AWS::S3::BucketPolicy").values() if p["Bucket"] == {"Ref": "UploadsBucket"}]
+    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == [{"Fn::Sub": "${UploadsBucket.Arn}/products/*"},
+                                 {"Fn::Sub": "${UploadsBucket.Arn}/thumbnails/*"}]
+    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"}}}

@@ -24,7 +24,7 @@ from tests.users import uid
 pytestmark = pytest.mark.usefixtures("stack")
 
 PRODUCT_KEYS = {"product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
-                "image_url", "created_at", "updated_at"}
+                "image_url", "thumbnail_url", "created_at", "updated_at"}
 
 
 def new_fields(**overrides) -> dict:
@@ -111,8 +111,8 @@ def test_create_get_and_defaults(client, admin):
     assert set(product) == PRODUCT_KEYS
     assert product | {"product_id": None, "created_at": None, "updated_at": None} == {
         "product_id": None, "sku": fields["sku"], "name": "Blue Widget", "description": "", "price_cents": 1999,
-        "currency": "USD", "category": "general", "stock": 5, "image_url": None, "created_at": None,
-        "updated_at": None}
+        "currency": "USD", "category": "general", "stock": 5, "image_url": None, "thumbnail_url": None,
+        "created_at": None, "updated_at": None}
     assert product["created_at"].endswith("Z") and product["created_at"] == product["updated_at"]
     assert len(product["product_id"]) == 32
     fetched = client.http.get(f"/products/{product['product_id']}")

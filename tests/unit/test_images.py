@@ -123,7 +123,9 @@ def test_a_real_image_becomes_the_products_image_with_a_thumbnail(client, admin,
     assert thumbnail["ContentType"] == content_type
     with Image.open(io.BytesIO(thumbnail["Body"].read())) as small:
         assert small.format == fmt and small.size == (256, 192)
-    assert after == {**product, "image_url": after["image_url"], "updated_at": after["updated_at"]}
+    assert key_of(after["thumbnail_url"]) == thumbnail_key  # what the product lists show
+    assert after == {**product, "image_url": after["image_url"], "thumbnail_url": after["thumbnail_url"],
+                     "updated_at": after["updated_at"]}
     assert not exists(key)  # the upload itself is gone once handled
     record = upload_record(key, head["ETag"])
     assert (record.status, record.product_id, record.content_type, record.reason) == (

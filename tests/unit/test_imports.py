@@ -221,7 +221,8 @@ def test_jsonl_rows_are_validated_like_post_products(client, admin):
     assert rows[8] == "price_cents must be an integer; stock must be an integer"
     assert product_for(f"{s}-4") | {"product_id": 0, "created_at": 0, "updated_at": 0} == {
         "product_id": 0, "sku": f"{s}-4", "name": "Four", "description": "Fourth", "price_cents": 250,
-        "currency": "EUR", "category": "books", "stock": 2, "image_url": None, "created_at": 0, "updated_at": 0}
+        "currency": "EUR", "category": "books", "stock": 2, "image_url": None, "thumbnail_url": None,
+        "created_at": 0, "updated_at": 0}
 
 
 def test_an_existing_sku_is_updated_never_duplicated(client, admin):

@@ -4,12 +4,13 @@ import hashlib
 import json
 import uuid
 
+import boto3
 import pytest
 from moto.ses.models import ses_backends
 
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import service
-from chalicelib.notifications.models import EMAIL_PENDING, EMAIL_SENT, Notification
+from chalicelib.notifications.models import EMAIL_FAILED, EMAIL_PENDING, EMAIL_SENT, Notification
 from chalicelib.notifications.templates import format_amount
 from chalicelib.settings import DEFAULT_SENDER_EMAIL, resource_name
 from devstack.lambda_events import ACCOUNT_ID, records_event, sqs_record
@@ -156,6 +157,46 @@ def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypa
     assert stored(event).email_status == EMAIL_SENT
     assert len(emails_to(user.email)) == 2 and len(attempts) == 3
     assert len(list_page(client, user).json_body["items"]) == 2
+
+
+def test_a_message_ses_rejects_is_marked_failed_and_not_retried_into_the_dead_letter_queue(
+        client, user, monkeypatch):
+    """MessageRejected is SES's final word (here, as on AWS, for a sender whose identity is no longer
+    verified; the function's policy still grants it): retrying five times would only move it to the DLQ."""
+    event, other = order_event("OrderPlaced", user), order_event("OrderShipped", user)
+    ses = boto3.client("ses", region_name=REGION)
+    ses.delete_identity(Identity=DEFAULT_SENDER_EMAIL)
+    try:
+        ids, failed = deliver(client, event)
+    finally:
+        ses.verify_email_identity(EmailAddress=DEFAULT_SENDER_EMAIL)  # as the stack's provisioning left it
+    assert failed == []  # handled: not returned to the queue
+    notification = stored(event)
+    assert notification.email_status == EMAIL_FAILED and notification.sent_at is None
+    assert "not verified" in notification.failure_reason
+    assert emails_to(user.email) == []
+    assert service.notify(event) is service.Outcome.ALREADY_FAILED  # a redelivery sends nothing either
+
+    assert deliver(client, other)[1] == [] and stored(other).email_status == EMAIL_SENT
+    assert stored(event).email_status == EMAIL_FAILED  # a failed notification is never sent later
+    assert len(list_page(client, user).json_body["items"]) == 2
+
+
+def test_a_transient_ses_error_is_retried(client, user, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    event, bystander = order_event("OrderPlaced", user), order_event("OrderShipped", user)
+    real_send = service.send_email
+
+    def throttled_once(to_address, subject, body):
+        if subject.startswith("We received your order"):
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
+                              "SendEmail")
+        return real_send(to_address, subject, body)
+
+    monkeypatch.setattr(service, "send_email", throttled_once)
+    ids, failed = deliver(client, event, bystander)
+    assert failed == [ids[0]] and stored(event).email_status == EMAIL_PENDING  # back to the queue, retried
 
 
 def test_a_bad_message_fails_alone_and_the_rest_of_the_batch_is_processed_once(client, user):

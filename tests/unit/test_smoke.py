@@ -15,7 +15,7 @@ from chalicelib.system import readiness
 from deploy import smoke
 
 PRODUCT = {"product_id": "p-1", "sku": "SKU-1", "name": "Mug", "description": "A mug", "price_cents": 1200,
-           "currency": "USD", "category": "kitchen", "stock": 3, "image_url": None,
+           "currency": "USD", "category": "kitchen", "stock": 3, "image_url": None, "thumbnail_url": None,
            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
 GOOD = {
     "/health": [(200, {"status": "ok"})],

@@ -61,7 +61,7 @@ def test_a_stage_deploys_in_its_environment_with_its_role_and_state_then_is_smok
     commands = [c for c in runs(job) if c]
     bucket = "--bucket ${{ vars.DEPLOY_STATE_BUCKET }}"
     assert commands == [
-        "make install",
+        "make install-deploy",
         f".venv/bin/python -m deploy.state restore --stage ${{{{ inputs.stage }}}} {bucket}",
         "make deploy STAGE=${{ inputs.stage }} SENDER_EMAIL=${{ vars.SENDER_EMAIL }}",
         f".venv/bin/python -m deploy.state save --stage ${{{{ inputs.stage }}}} {bucket}",
@@ -79,3 +79,27 @@ def test_the_commands_the_workflows_run_exist():
     for target in ("install:", "test:", "chromium:", "deploy:"):
         assert f"\n{target}" in makefile
     assert deploy.smoke.main and deploy.state.main
+
+
+def test_the_deploy_job_installs_only_deploy_requirements_and_before_it_has_credentials():
+    (job,) = load("deploy.yml")["jobs"].values()
+    steps = [s.get("uses", "").split("@")[0] or s.get("run", "") for s in job["steps"]]
+    assert steps.index("make install-deploy") < steps.index("aws-actions/configure-aws-credentials")
+    assert not any("make install" == s or "requirements-dev" in s for s in steps)
+    deploy_pins = [line for line in (ROOT / "requirements-deploy.txt").read_text().splitlines()
+                   if line and not line.startswith(("#", "-r"))]
+    dev_pins = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert deploy_pins and set(deploy_pins) <= set(dev_pins)  # the versions the tests ran with
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("deploy", "destroy", "package", "dlq"):
+        assert f"\n{target}: $(DEPLOY_STAMP)\n" in makefile  # no dev toolchain for deploying
+
+
+def test_every_action_is_pinned_by_commit():
+    import re
+
+    for name in ("ci.yml", "deploy.yml"):
+        for job in load(name)["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (name, step["uses"])

@@ -108,9 +108,11 @@ export function field(label, control, hint) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hintElement);
 }
 
-export function productImage(product, className = "product-image") {
-  if (product.image_url) {
-    return h("img", { class: className, src: product.image_url, alt: product.name, loading: "lazy" });
+export function productImage(product, className = "product-image", { thumbnail = false } = {}) {
+  // Lists show the thumbnail (at most 256 px a side) rather than the full image of up to 5 MiB.
+  const src = (thumbnail && product.thumbnail_url) || product.image_url;
+  if (src) {
+    return h("img", { class: className, src, alt: product.name, loading: "lazy" });
   }
   const initials = product.name.split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase();
   return h("div", { class: `${className} placeholder`, role: "img", "aria-label": `${product.name} (no picture yet)` },

@@ -65,7 +65,7 @@ export const cart = {
     const existing = lines[product.product_id];
     const snapshot = {
       product_id: product.product_id, sku: product.sku, name: product.name, price_cents: product.price_cents,
-      currency: product.currency, image_url: product.image_url, stock: product.stock,
+      currency: product.currency, image_url: product.image_url, thumbnail_url: product.thumbnail_url, stock: product.stock,
     };
     lines[product.product_id] = { ...snapshot, quantity: (existing?.quantity ?? 0) + quantity };
     write(CART_KEY, lines);

@@ -26,7 +26,7 @@ export function productCard(product) {
   const soldOut = product.stock <= 0;
   return h("li", { class: "card", dataset: { sku: product.sku } },
     h("a", { href: `#/products/${encodeURIComponent(product.product_id)}`, class: "card-link" },
-      productImage(product, "card-image"),
+      productImage(product, "card-image", { thumbnail: true }),
       h("span", { class: "card-name" }, product.name)),
     h("span", { class: "card-meta" },
       h("span", { class: "price" }, money(product.price_cents, product.currency)),
