@@ -1,11 +1,12 @@
 """Notifications: store one notification and send one email per customer-facing event; list them.
 
 Idempotent on the event id. The notification id is derived from the event id and stored with a
-conditional put (with its NotificationStored event, in one transaction), then the email is sent and the notification marked sent (PENDING -> SENT, also
-conditional). A redelivery finds the notification: if it is SENT nothing happens; if it is still
-PENDING (the last attempt stopped between the store and the send, or SES refused) the send is
-retried. So there is at most one notification per event, and an email is sent once, except in the
-unavoidable window where SES accepted it but the SENT mark was never written (then it is sent again
+conditional put (with its NotificationStored event, in one transaction), then the email is sent and
+the notification marked sent (PENDING -> SENT, also conditional). A redelivery finds the
+notification: if it is SENT nothing happens; if it is still PENDING (the last attempt stopped
+between the store and the send, or SES refused) the send is retried. So there is at most one
+notification per event, and an email is sent once, except in the unavoidable window where SES
+accepted it but the SENT mark was never written (then it is sent again
 on the redelivery: at least once, never silently lost).
 
 SES's `MessageRejected` is permanent (the same message would be refused again: an unverified sender,
