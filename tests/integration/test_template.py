@@ -235,7 +235,7 @@ def test_the_outbox_publishers_lag_and_each_work_queues_oldest_message_have_alar
     assert lag["Dimensions"] == [{"Name": "FunctionName", "Value": {"Fn::Sub": "storefront-${Stage}-publish_outbox"}}]
     assert (lag["Statistic"], lag["Threshold"], lag["ComparisonOperator"]) == ("Maximum", 60000, "GreaterThanThreshold")
     work_queues = {k for k, v in of_type("AWS::SQS::Queue").items() if not sub_name(v["QueueName"]).endswith("-dlq")}
-    assert len(work_queues) == 5
+    assert len(work_queues) == 6
     aged = {p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: p for p in alarms
             if p["MetricName"] == "ApproximateAgeOfOldestMessage"}
     assert set(aged) == work_queues
@@ -288,7 +288,7 @@ def test_data_is_retained_and_delete_protected_when_the_stage_protects_it() -> N
     assert TEMPLATE["Parameters"]["DataProtection"]["Default"] == "false"
     assert TEMPLATE["Conditions"]["ProtectData"] == {"Fn::Equals": [{"Ref": "DataProtection"}, "true"]}
     retained = {logical_id for logical_id, spec in RESOURCES.items() if "DeletionPolicy" in spec}
-    assert retained == DATA_RESOURCES and len(DATA_RESOURCES) == 11
+    assert retained == DATA_RESOURCES and len(DATA_RESOURCES) == 12
     for logical_id in DATA_RESOURCES:
         for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
             assert RESOURCES[logical_id][policy] == {"Fn::If": ["ProtectData", "Retain", "Delete"]}, logical_id
@@ -298,14 +298,15 @@ def test_data_is_retained_and_delete_protected_when_the_stage_protects_it() -> N
         {"Fn::If": ["ProtectData", "ACTIVE", "INACTIVE"]}
 
 
-def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_role() -> None:
+def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_roles() -> None:
     (policy,) = of_type("AWS::SNS::TopicPolicy").values()
     assert policy["Topics"] == [{"Ref": "EventsTopic"}]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sns:Publish")
     assert statement["Resource"] == {"Ref": "EventsTopic"}
-    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {
-        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/storefront-${Stage}-publish_outbox"}}}
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/storefront-${{Stage}}-{publisher}"}
+        for publisher in ("publish_outbox", "relay_outbox")]}}
 
 
 def test_the_site_sends_security_headers_and_a_content_security_policy() -> None:
