@@ -45,20 +45,22 @@ def main() -> None:
     parser.add_argument("--stage", default="dev")
     stage = parser.parse_args().stage
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    function_zip, layer_zip = flow.package(stage, project_dir=ROOT, log=lambda line: None)
+    function_zip, *layer_zips = flow.package(stage, project_dir=ROOT, log=lambda line: None)
     baseline = baseline_zip("python3.11")
-    function_mib, layer_mib = function_zip.stat().st_size / MIB, layer_zip.stat().st_size / MIB
-    baseline_mib = baseline.stat().st_size / MIB
+    function_mib, baseline_mib = function_zip.stat().st_size / MIB, baseline.stat().st_size / MIB
+    layers_mib = {path: path.stat().st_size / MIB for path in layer_zips}
     print(f"function zip (make package):     {function_mib:6.2f} MiB  {function_zip}")
-    print(f"Pillow layer zip (make package): {layer_mib:6.2f} MiB  {layer_zip}")
-    print(f"naive baseline (Chalice's own):  {baseline_mib:6.2f} MiB  {baseline}  (AWS SDK and Pillow in it)")
+    for path, mib in layers_mib.items():
+        print(f"{path.stem + ' zip (make package):':32s} {mib:6.2f} MiB  {path}")
+    print(f"naive baseline (Chalice's own):  {baseline_mib:6.2f} MiB  {baseline}  (AWS SDK and the layers in it)")
     print(f"ratios: function/baseline {function_mib / baseline_mib:.2f}, "
-          f"(function + layer)/baseline {(function_mib + layer_mib) / baseline_mib:.2f}; "
+          f"(function + layers)/baseline {(function_mib + sum(layers_mib.values())) / baseline_mib:.2f}; "
           f"function zip target < {TARGET_MIB} MiB: {'met' if function_mib < TARGET_MIB else 'NOT met'}")
-    for label, path, depth in (("function zip", function_zip, 1), ("layer zip", layer_zip, 2)):
+    for label, path, depth in (("function zip", function_zip, 1), *((p.stem, p, 2) for p in layer_zips)):
         print(f"largest parts of the {label} (compressed MiB):")
         for name, size in largest_parts(path, depth=depth):
             print(f"  {name:40s} {size:6.2f}")
+
 
 if __name__ == "__main__":
     main()

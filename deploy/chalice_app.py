@@ -11,7 +11,7 @@ from typing import Any
 from chalice.cli.factory import CLIFactory
 from chalice.utils import UI, OSUtils
 
-from deploy.packaging import FunctionDeploymentPackager, build_layer, function_builder, function_packaging
+from deploy.packaging import FunctionDeploymentPackager, Layer, build_layer, function_builder, function_packaging
 from deploy.post_deploy import disable_new_queue_mappings
 
 
@@ -82,10 +82,10 @@ def build_package(project_dir: Path, stage: str, output: Path) -> Path:
     return output
 
 
-def build_layer_package(project_dir: Path, stage: str, output: Path | None = None) -> Path:
-    """The Pillow layer zip for the stage's Python version and architecture (cached); copied to `output` if given."""
+def build_layer_package(project_dir: Path, stage: str, layer: Layer, output: Path | None = None) -> Path:
+    """The layer's zip for the stage's Python version and architecture (cached); copied to `output` if given."""
     config = load_config(project_dir, stage)
-    zip_path = build_layer(project_dir, config.lambda_python_version, config.lambda_architecture)
+    zip_path = build_layer(project_dir, layer, config.lambda_python_version, config.lambda_architecture)
     if output is None:
         return zip_path
     output.parent.mkdir(parents=True, exist_ok=True)

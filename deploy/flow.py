@@ -17,7 +17,6 @@ from infra.stack import deployed_outputs_to_env
 
 ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
-LAYER_ZIP = f"{packaging.LAYER_SHORT_NAME}-layer.zip"
 # (cloudformation client, stage, template parameters) -> stack outputs. Replaceable for the emulator.
 StackDeployer = Callable[[Any, str, dict[str, str]], dict[str, str]]
 
@@ -30,7 +29,7 @@ class DeployResult:
     deployed: dict[str, Any]
     websocket_url: str
     post_deploy: list[str]
-    layer: layers.PublishedLayer
+    layer_versions: dict[str, layers.PublishedLayer]  # by the layer's short name
     site: site.PublishedSite
 
 
@@ -81,7 +80,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
                    settings.MEDIA_BASE_URL: f"{outputs['SiteUrl']}/media"}
     websocket_api_id = known_websocket_api_id(project_dir, stage)
     app = configure_stage(project_dir, stage, target, outputs, environment, sender_identity, websocket_api_id, log)
-    layer = publish_layer(project_dir, stage, app, session.client("lambda"), log)
+    published_layers = publish_layers(project_dir, stage, app, session.client("lambda"), log)
     boundary = policies.boundary_arn(target, stage)
     deployed = chalice_app.deploy_app(project_dir, stage, boundary)
     created = post_deploy.websocket_api(deployed)
@@ -106,7 +105,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
     websocket_url = site.websocket_url(deployed)
     log(f"WebSocket API {websocket_url}")
     environment = {**environment, settings.WEBSOCKET_API_ID: post_deploy.websocket_api(deployed)["websocket_api_id"]}
-    return DeployResult(stage, outputs, environment, deployed, websocket_url, changes, layer, published)
+    return DeployResult(stage, outputs, environment, deployed, websocket_url, changes, published_layers, published)
 
 
 def known_websocket_api_id(project_dir: Path, stage: str) -> str | None:
@@ -173,19 +172,27 @@ def ensure_secrets(ssm: Any, stage: str, log: Log) -> None:
         log(f"SecureString {name} exists: left as it is")
 
 
-def publish_layer(project_dir: Path, stage: str, app: Any, lambda_client: Any, log: Log) -> layers.PublishedLayer:
-    """Build and publish the Pillow layer (unless its latest version has the same content) and attach it,
-    in the stage's config.json section, to the functions that import Pillow."""
-    unknown = set(packaging.LAYER_FUNCTIONS) - set(policies.function_names(app))
+def publish_layers(project_dir: Path, stage: str, app: Any, lambda_client: Any,
+                   log: Log) -> dict[str, layers.PublishedLayer]:
+    """Build and publish each layer of deploy/packaging.py (unless its latest version has the same content)
+    and attach it, in the stage's config.json section, to the functions that import its packages."""
+    unknown = {f for layer in packaging.LAYERS for f in layer.functions} - set(policies.function_names(app))
     if unknown:
-        raise RuntimeError(f"deploy/packaging.py LAYER_FUNCTIONS names no function of the app: {sorted(unknown)}")
+        raise RuntimeError(f"deploy/packaging.py LAYERS name no function of the app: {sorted(unknown)}")
     config = chalice_app.load_config(project_dir, stage)
-    zip_path = chalice_app.build_layer_package(project_dir, stage)
-    layer = layers.publish(lambda_client, stage, zip_path, config.lambda_python_version, config.lambda_architecture)
-    stage_config.write_layers(project_dir, stage, {name: [layer.version_arn] for name in packaging.LAYER_FUNCTIONS})
-    log(f"layer {layer.version_arn} ({'published' if layer.published else 'unchanged, reused'}), "
-        f"attached to {', '.join(packaging.LAYER_FUNCTIONS)}")
-    return layer
+    published: dict[str, layers.PublishedLayer] = {}
+    function_layers: dict[str, list[str]] = {}
+    for layer in packaging.LAYERS:
+        zip_path = chalice_app.build_layer_package(project_dir, stage, layer)
+        version = layers.publish(lambda_client, stage, layer, zip_path, config.lambda_python_version,
+                                 config.lambda_architecture)
+        published[layer.short_name] = version
+        for function in layer.functions:
+            function_layers.setdefault(function, []).append(version.version_arn)
+        log(f"layer {version.version_arn} ({'published' if version.published else 'unchanged, reused'}), "
+            f"attached to {', '.join(layer.functions)}")
+    stage_config.write_layers(project_dir, stage, function_layers)
+    return published
 
 
 class NotConfirmed(RuntimeError):
@@ -213,7 +220,9 @@ def destroy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | No
         log(f"chalice app of stage {stage} deleted")
     else:
         log(f"no .chalice/deployed/{stage}.json: no Chalice resources to delete from here")
-    log(f"layer {layers.layer_name(stage)}: {layers.delete(session.client('lambda'), stage)} versions deleted")
+    for layer in packaging.LAYERS:
+        deleted = layers.delete(session.client("lambda"), stage, layer)
+        log(f"layer {layers.layer_name(stage, layer)}: {deleted} versions deleted")
     outputs = stack_outputs(session.client("cloudformation"), stage)  # the buckets' names
     if is_protected(stage):
         log(f"stage {stage} is protected: its uploads bucket, tables and user pool are retained")
@@ -240,13 +249,15 @@ def empty_bucket(s3: Any, bucket: str) -> None:
         return
 
 
-def package(stage: str, *, project_dir: Path = ROOT, log: Log = print) -> tuple[Path, Path]:
-    """The function zip `make deploy` uploads and the layer zip it publishes, into dist/<stage>/."""
-    function_zip = chalice_app.build_package(project_dir, stage, project_dir / "dist" / stage / "deployment.zip")
-    layer_zip = chalice_app.build_layer_package(project_dir, stage, project_dir / "dist" / stage / LAYER_ZIP)
-    for output in (function_zip, layer_zip):
+def package(stage: str, *, project_dir: Path = ROOT, log: Log = print) -> tuple[Path, ...]:
+    """The function zip `make deploy` uploads and the layer zips it publishes, into dist/<stage>/."""
+    out = project_dir / "dist" / stage
+    zips = (chalice_app.build_package(project_dir, stage, out / "deployment.zip"),
+            *(chalice_app.build_layer_package(project_dir, stage, layer, out / f"{layer.short_name}-layer.zip")
+              for layer in packaging.LAYERS))
+    for output in zips:
         log(f"{output} ({output.stat().st_size / 2**20:.2f} MiB)")
-    return function_zip, layer_zip
+    return zips
 
 
 def deployed_state(project_dir: Path, stage: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The stage's Pillow layer (`storefront-<stage>-pillow`): published before `chalice deploy`, deleted
-by `make destroy`.
+"""The stage's layers (`storefront-<stage>-<layer>`, deploy/packaging.py LAYERS): published before
+`chalice deploy`, deleted by `make destroy`.
 
 The layer zip is reproducible (deploy/packaging.py), so its sha256, kept as the layer version's
 description (Lambda layers take no tags), tells whether the latest published version already has
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.settings import resource_name
-from deploy.packaging import LAYER_SHORT_NAME, sha256_of
+from deploy.packaging import Layer, sha256_of
 
 DESCRIPTION_PREFIX = "sha256:"
 
@@ -26,8 +26,8 @@ class PublishedLayer:
     published: bool  # False when the latest version already had this content
 
 
-def layer_name(stage: str) -> str:
-    return resource_name(LAYER_SHORT_NAME, stage)
+def layer_name(stage: str, layer: Layer) -> str:
+    return resource_name(layer.short_name, stage)
 
 
 def versions(lambda_client: Any, name: str) -> list[dict[str, Any]]:
@@ -37,9 +37,10 @@ def versions(lambda_client: Any, name: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda v: v["Version"])
 
 
-def publish(lambda_client: Any, stage: str, zip_path: Path, python_version: str, architecture: str) -> PublishedLayer:
+def publish(lambda_client: Any, stage: str, layer: Layer, zip_path: Path, python_version: str,
+            architecture: str) -> PublishedLayer:
     """Publish the zip as a new version of the stage's layer, unless the latest version has the same sha256."""
-    name, digest = layer_name(stage), sha256_of(zip_path)
+    name, digest = layer_name(stage, layer), sha256_of(zip_path)
     existing = versions(lambda_client, name)
     if existing and existing[-1].get("Description") == f"{DESCRIPTION_PREFIX}{digest}":
         return PublishedLayer(name, existing[-1]["LayerVersionArn"], digest, published=False)
@@ -49,9 +50,9 @@ def publish(lambda_client: Any, stage: str, zip_path: Path, python_version: str,
     return PublishedLayer(name, response["LayerVersionArn"], digest, published=True)
 
 
-def delete(lambda_client: Any, stage: str) -> int:
+def delete(lambda_client: Any, stage: str, layer: Layer) -> int:
     """Delete every version of the stage's layer; return how many there were."""
-    name = layer_name(stage)
+    name = layer_name(stage, layer)
     existing = versions(lambda_client, name)
     for version in existing:
         lambda_client.delete_layer_version(LayerName=name, VersionNumber=version["Version"])

@@ -8,12 +8,14 @@
   selection for manylinux, the app files, `vendor/`) is Chalice's. They are swapped into Chalice's
   build stage by `function_packaging()` for both `make deploy` and `make package`, so the zip
   `make package` writes is the one `make deploy` uploads.
-- The layer zip (`build_layer`) holds the pinned Pillow of requirements.txt under `python/` (on
-  Lambda's `sys.path` as `/opt/python`), installed by the same Chalice builder for manylinux and the
-  stage's Python ABI. It is cached in `.chalice/deployments/` like the function package (offline once
-  cached) and is byte-for-byte reproducible (sorted entries, fixed timestamps), so its sha256 says
-  whether the published layer is current (deploy/layers.py). Only the functions in `LAYER_FUNCTIONS`
-  get it attached (`.chalice/config.json`, deploy/stage_config.py).
+- Each layer zip (`build_layer`, one per entry of `LAYERS`) holds its pinned packages of
+  requirements.txt under `python/` (on Lambda's `sys.path` as `/opt/python`), installed by the same
+  Chalice builder for manylinux and the stage's Python ABI: Pillow for the image handler; PyJWT and
+  `cryptography` (with `cffi`, `pycparser`) for the functions that verify tokens. A layer is cached in
+  `.chalice/deployments/` like the function package (offline once cached) and is byte-for-byte
+  reproducible (sorted entries, fixed timestamps), so its sha256 says whether the published layer is
+  current (deploy/layers.py). Only the layer's `functions` get it attached (`.chalice/config.json`,
+  deploy/stage_config.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from chalice.config import DEFAULT_LAMBDA_ARCHITECTURE
@@ -37,12 +40,28 @@ from chalice.utils import OSUtils
 RUNTIME_PROVIDED = frozenset({
     "boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3",
 })
-# Provided by the layer, to the functions that need it (normalized project names).
-LAYER_PACKAGES = frozenset({"pillow"})
-# The layer's short name (`storefront-<stage>-pillow`) and the functions it is attached to: only the
-# S3 image handler imports PIL (chalicelib/catalog/images.py, lazily).
-LAYER_SHORT_NAME = "pillow"
-LAYER_FUNCTIONS = ("attach_uploaded_image",)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A Lambda layer of the stage, `storefront-<stage>-<short_name>`: `packages` (normalized project
+    names, each pinned in requirements.txt, dependencies included) for `functions` only."""
+
+    short_name: str
+    packages: frozenset[str]
+    functions: tuple[str, ...]
+
+
+LAYERS = (
+    # Only the S3 image handler imports PIL (chalicelib/catalog/images.py, lazily).
+    Layer("pillow", frozenset({"pillow"}), ("attach_uploaded_image",)),
+    # Token verification (chalicelib/accounts/tokens.py, lazily): the authorizer, the WebSocket $connect,
+    # and the API for its check while the signing keys were unreachable (docs/architecture.md, Auth).
+    Layer("jose", frozenset({"pyjwt", "cryptography", "cffi", "pycparser"}),
+          ("jwt_authorizer", "websocket_connect", "api_handler")),
+)
+# Provided by a layer, so never in the function zip (normalized project names).
+LAYER_PACKAGES = frozenset().union(*(layer.packages for layer in LAYERS))
 LAYER_PREFIX = "python"
 # Cached function packages of this builder get their own name, so a cached full package is never reused.
 CACHE_PREFIX = "slim-nolayer-"
@@ -91,41 +110,44 @@ def function_packaging() -> Iterator[None]:
         chalice_deployer.PipDependencyBuilder, chalice_deployer.LambdaDeploymentPackager = saved
 
 
-def layer_requirements(project_dir: Path) -> list[str]:
+def layer_requirements(project_dir: Path, layer: Layer) -> list[str]:
     """The requirement lines of requirements.txt for the layer's packages (the pins the app is tested with)."""
     lines = []
-    for raw in (project_dir / "requirements.txt").read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        name = re.split(r"[\s<>=!~;\[]", line, maxsplit=1)[0]
-        if name and normalized(name) in LAYER_PACKAGES:
+    for line in (project_dir / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        name = re.split(r"[\s<>=!~;\[]", line, maxsplit=1)[0] if line else ""
+        if name and normalized(name) in layer.packages:
             lines.append(line)
     found = {normalized(re.split(r"[\s<>=!~;\[]", line, maxsplit=1)[0]) for line in lines}
-    if found != LAYER_PACKAGES:
-        raise RuntimeError(f"requirements.txt does not pin {sorted(LAYER_PACKAGES - found)} for the layer")
+    if found != layer.packages:
+        raise RuntimeError(f"requirements.txt does not pin {sorted(layer.packages - found)} for the {layer.short_name}"
+                           " layer")
     return lines
 
 
-def layer_filename(project_dir: Path, python_version: str, architecture: str = DEFAULT_LAMBDA_ARCHITECTURE) -> Path:
-    key = hashlib.sha256("\n".join([*layer_requirements(project_dir), python_version, architecture]).encode())
+def layer_filename(project_dir: Path, layer: Layer, python_version: str,
+                   architecture: str = DEFAULT_LAMBDA_ARCHITECTURE) -> Path:
+    key = hashlib.sha256("\n".join([*layer_requirements(project_dir, layer), python_version, architecture]).encode())
     suffix = "" if architecture == DEFAULT_LAMBDA_ARCHITECTURE else f"-{architecture}"
     return (project_dir / ".chalice" / "deployments" /
-            f"layer-{LAYER_SHORT_NAME}-{key.hexdigest()[:32]}-{python_version}{suffix}.zip")
+            f"layer-{layer.short_name}-{key.hexdigest()[:32]}-{python_version}{suffix}.zip")
 
 
-def build_layer(project_dir: Path, python_version: str, architecture: str = DEFAULT_LAMBDA_ARCHITECTURE) -> Path:
+def build_layer(project_dir: Path, layer: Layer, python_version: str,
+                architecture: str = DEFAULT_LAMBDA_ARCHITECTURE) -> Path:
     """The layer zip (cached): the layer's pinned packages installed for Lambda under `python/`."""
-    output = layer_filename(project_dir, python_version, architecture)
+    output = layer_filename(project_dir, layer, python_version, architecture)
     if output.exists():
         return output
     abi = LambdaDeploymentPackager._RUNTIME_TO_ABI[python_version]
     with tempfile.TemporaryDirectory() as tmp:
         requirements, site_packages = Path(tmp) / "requirements.txt", Path(tmp) / "site-packages"
-        requirements.write_text("\n".join(layer_requirements(project_dir)) + "\n", encoding="utf-8")
+        requirements.write_text("\n".join(layer_requirements(project_dir, layer)) + "\n", encoding="utf-8")
         site_packages.mkdir()
         function_builder(architecture, PipDependencyBuilder).build_site_packages(
             abi, str(requirements), str(site_packages))
         if not any(site_packages.iterdir()):
-            raise RuntimeError(f"no {python_version} {architecture} wheel for {sorted(LAYER_PACKAGES)}")
+            raise RuntimeError(f"no {python_version} {architecture} wheel for {sorted(layer.packages)}")
         output.parent.mkdir(parents=True, exist_ok=True)
         # A unique temporary name in the same folder, then an atomic rename: two builds at once (two test
         # workers, two deploys) each write their own file, and whichever renames last wins with identical

@@ -353,7 +353,8 @@ def _assert_destroyed(d: Deployed) -> None:
     assert [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if d.stage in m["FunctionArn"]] == []
     stacks = d.client("cloudformation").list_stacks()["StackSummaries"]
     assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks if s["StackName"] == stack_name(d.stage))
-    assert lam.list_layer_versions(LayerName=layers.layer_name(d.stage))["LayerVersions"] == []
+    for layer in packaging.LAYERS:
+        assert lam.list_layer_versions(LayerName=layers.layer_name(d.stage, layer))["LayerVersions"] == []
     assert not (d.project_dir / ".chalice" / "deployed" / f"{d.stage}.json").exists() or \
         json.loads((d.project_dir / ".chalice" / "deployed" / f"{d.stage}.json").read_text())["resources"] == []
     # The API key stays (docs/deploy.md, deleting a stage): it may be the operator's real key.
@@ -492,41 +493,53 @@ def test_the_web_acl_association_is_retried_with_backoff_while_waf_calls_the_sta
     assert len(waits) == 2
 
 
-def test_only_the_image_handler_has_the_pillow_layer_and_no_function_zip_carries_pillow(deployment: Deployed):
+def test_each_layer_is_attached_to_its_functions_only_and_no_function_zip_carries_a_layers_packages(
+        deployment: Deployed):
     """Per-function `layers` (`stages.<stage>.lambda_functions.<function>.layers`, read by Chalice 1.34
-    per stage and function): the layer is attached where Pillow is imported, and nowhere else."""
+    per stage and function): Pillow where images are handled, PyJWT and cryptography where tokens are
+    verified, nowhere else; no function zip carries a layer's packages or the runtime's AWS SDK."""
     lam = deployment.client("lambda")
-    layer = deployment.result.layer
-    (latest,) = lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage))["LayerVersions"]
-    assert latest["LayerVersionArn"] == layer.version_arn
-    assert latest["Description"] == f"sha256:{layer.sha256}"
-    assert packaging.LAYER_FUNCTIONS == ("attach_uploaded_image",)
+    by_name = {layer.short_name: layer for layer in packaging.LAYERS}
+    assert by_name["pillow"].functions == ("attach_uploaded_image",)
+    assert set(by_name["jose"].functions) == {"jwt_authorizer", "websocket_connect", "api_handler"}
+    for layer in packaging.LAYERS:
+        published = deployment.result.layer_versions[layer.short_name]
+        (latest,) = lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage, layer))["LayerVersions"]
+        assert latest["LayerVersionArn"] == published.version_arn
+        assert latest["Description"] == f"sha256:{published.sha256}"
     backend = lambda_backends[deployment.account][REGION]
     for function in policies.function_names(deployment.app):
         config = lam.get_function(FunctionName=deployment.function_name(function))["Configuration"]
         attached = [entry["Arn"] for entry in config.get("Layers", [])]
-        assert attached == ([layer.version_arn] if function in packaging.LAYER_FUNCTIONS else []), function
+        assert attached == [deployment.result.layer_versions[layer.short_name].version_arn
+                            for layer in packaging.LAYERS if function in layer.functions], function
         assert config["CodeSize"] < 5 * 2**20, function
         with zipfile.ZipFile(io.BytesIO(backend.get_function(deployment.function_name(function)).code_bytes)) as z:
             top = {name.split("/", 1)[0] for name in z.namelist()}
-        assert not top & {"PIL", "pillow.libs", "botocore", "boto3"}, (function, sorted(top))
+        assert not top & {"PIL", "pillow.libs", "jwt", "cryptography", "cffi", "botocore", "boto3"}, \
+            (function, sorted(top))
         assert "chalicelib" in top
-    with zipfile.ZipFile(deployment.project_dir / ".chalice" / "deployments" / _layer_file(deployment)) as z:
+    with zipfile.ZipFile(_layer_zip(deployment, "pillow")) as z:
         assert "python/PIL/Image.py" in z.namelist()
         assert any(name.startswith("python/pillow.libs/") for name in z.namelist())
+    with zipfile.ZipFile(_layer_zip(deployment, "jose")) as z:
+        names = z.namelist()
+        assert "python/jwt/api_jwt.py" in names and any(n.startswith("python/cryptography/") for n in names)
 
 
-def _layer_file(deployment: Deployed) -> str:
-    return packaging.layer_filename(deployment.project_dir, "python3.11").name
+def _layer_zip(deployment: Deployed, short_name: str) -> Path:
+    (layer,) = [layer for layer in packaging.LAYERS if layer.short_name == short_name]
+    return packaging.layer_filename(deployment.project_dir, layer, "python3.11")
 
 
 def test_an_unchanged_layer_is_not_published_again(deployment: Deployed):
     lam = deployment.client("lambda")
-    zip_path = deployment.project_dir / ".chalice" / "deployments" / _layer_file(deployment)
-    again = layers.publish(lam, deployment.stage, zip_path, "python3.11", "x86_64")
+    layer = packaging.LAYERS[0]
+    again = layers.publish(lam, deployment.stage, layer, _layer_zip(deployment, layer.short_name), "python3.11",
+                           "x86_64")
     assert again.published is False
-    assert again.version_arn == deployment.result.layer.version_arn
-    assert len(lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage))["LayerVersions"]) == 1
+    assert again.version_arn == deployment.result.layer_versions[layer.short_name].version_arn
+    assert len(lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage, layer))["LayerVersions"]) == 1
 
 
 def test_the_stage_config_has_the_stack_outputs_and_no_generated_policy(deployment: Deployed):
@@ -535,7 +548,7 @@ def test_the_stage_config_has_the_stack_outputs_and_no_generated_policy(deployme
     assert section["iam_policy_file"] == f"policy-{deployment.stage}.json"
     assert "layers" not in section
     assert {name for name, function in section["lambda_functions"].items() if "layers" in function} == \
-        set(packaging.LAYER_FUNCTIONS)
+        {function for layer in packaging.LAYERS for function in layer.functions}
     for key, value in deployment.result.environment.items():
         assert section["environment_variables"][key] == value
     deployed = flow.deployed_state(deployment.project_dir, deployment.stage)

@@ -300,3 +300,17 @@ def test_sign_up_writes_only_attributes_the_client_may_write(client, monkeypatch
     assert request["Username"] == email and request["UserAttributes"] == [{"Name": "name", "Value": "Ada"}]
     me = make_user()
     assert client.http.get("/users/me", headers=me.headers).json_body["email"] == me.email
+
+
+def test_importing_the_app_loads_no_token_library():
+    """PyJWT and cryptography are in the token verifiers' layer only (deploy/packaging.py LAYERS): any
+    other function importing them at app import would fail on AWS, where its zip has neither."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, app; loaded = [m for m in ('jwt', 'cryptography', 'cffi') if m in sys.modules]; "
+            "assert not loaded, loaded")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]

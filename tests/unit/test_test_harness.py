@@ -43,7 +43,7 @@ def test_concurrent_layer_builds_share_one_complete_zip(tmp_path, monkeypatch):
 
     def build() -> None:
         try:
-            results.append(packaging.build_layer(project, "python3.11"))
+            results.append(packaging.build_layer(project, packaging.LAYERS[0], "python3.11"))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
