@@ -109,7 +109,7 @@ def requests_per_order(devstack, browser_orders: int) -> dict[str, list[int]]:
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
-    api_host = urlsplit(devstack.api_url).netloc
+    web_host = urlsplit(devstack.web_url).netloc  # the web app calls its API on its own origin, under /api
     product_id = product(devstack.api_url, 3 * browser_orders + 5)
     counts: dict[str, list[int]] = {"before (polling every second)": [], "after, socket up": [],
                                     "after, socket down (polling with backoff)": []}
@@ -125,7 +125,7 @@ def requests_per_order(devstack, browser_orders: int) -> dict[str, list[int]]:
                 if "down" in mode:
                     page.route("**/config.js", lambda route: route.fulfill(
                         content_type="text/javascript", body="window.STOREFRONT_CONFIG = " + json.dumps(
-                            {"apiUrl": devstack.api_url, "websocketUrl": "ws://127.0.0.1:9"}) + ";"))
+                            {"apiUrl": "/api", "websocketUrl": "ws://127.0.0.1:9"}) + ";"))
                 email, _ = shopper(devstack.api_url)
                 page.goto("/#/login")
                 page.get_by_label("Email").fill(email)
@@ -139,8 +139,8 @@ def requests_per_order(devstack, browser_orders: int) -> dict[str, list[int]]:
                 page.get_by_label("City").fill("Benchton")
                 page.get_by_label("Postal code").fill("11111")
                 seen: list[str] = []
-                page.on("request", lambda r, seen=seen: seen.append(f"{r.method} {urlsplit(r.url).path}")
-                        if urlsplit(r.url).netloc == api_host else None)
+                page.on("request", lambda r, seen=seen: seen.append(f"{r.method} {urlsplit(r.url).path[4:]}")
+                        if urlsplit(r.url).netloc == web_host and urlsplit(r.url).path.startswith("/api/") else None)
                 page.get_by_role("button", name="Place order").click()
                 expect(page.get_by_test_id("order-status").locator("[data-status]")).to_have_attribute(
                     "data-status", "PAID", timeout=30_000)

@@ -19,13 +19,18 @@ SAGA_MS = 30_000
 
 
 class Requests:
-    """The page's requests to the API, with when each was sent."""
+    """The page's requests to the API (on the web app's own origin, under /api), with when each was sent."""
 
-    def __init__(self, page, api_url: str) -> None:
+    def __init__(self, page, web_url: str) -> None:
         self.seen: list[tuple[float, str, str]] = []
-        api = urlsplit(api_url).netloc
-        page.on("request", lambda r: self.seen.append((time.monotonic(), r.method, urlsplit(r.url).path))
-                if urlsplit(r.url).netloc == api else None)
+        web = urlsplit(web_url).netloc
+
+        def record(request) -> None:
+            url = urlsplit(request.url)
+            if url.netloc == web and url.path.startswith("/api/"):
+                self.seen.append((time.monotonic(), request.method, url.path[len("/api"):]))
+
+        page.on("request", record)
 
     def times(self, method: str, pattern: str) -> list[float]:
         return [at for at, m, path in self.seen if m == method and re.fullmatch(pattern, path)]
@@ -48,7 +53,7 @@ def check_out(page) -> str:
 def test_the_order_page_reaches_paid_from_pushes_with_no_polling_request(page, devstack, admin_token):
     frames: list[dict] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
-    requests = Requests(page, devstack.api_url)
+    requests = Requests(page, devstack.web_url)
     product = create_product(devstack, admin_token, name="Live Kettle")
     sign_up(page)
     add_to_cart(page, product["product_id"])
@@ -78,10 +83,10 @@ def test_polling_with_backoff_takes_over_when_the_socket_is_down(page, devstack,
     # The socket's endpoint refuses connections: config.js names a port nothing listens on.
     page.route("**/config.js", lambda route: route.fulfill(
         content_type="text/javascript", body="window.STOREFRONT_CONFIG = " + json.dumps(
-            {"apiUrl": devstack.api_url, "websocketUrl": "ws://127.0.0.1:9"}) + ";"))
+            {"apiUrl": "/api", "websocketUrl": "ws://127.0.0.1:9"}) + ";"))
     attempts: list[float] = []
     page.on("websocket", lambda ws: attempts.append(time.monotonic()))
-    requests = Requests(page, devstack.api_url)
+    requests = Requests(page, devstack.web_url)
     product = create_product(devstack, admin_token, name="Polled Kettle")
     sign_up(page)
     add_to_cart(page, product["product_id"])
@@ -105,7 +110,7 @@ def test_polling_with_backoff_takes_over_when_the_socket_is_down(page, devstack,
 
 
 def test_the_admin_import_report_follows_pushed_progress(page, devstack, admin_token):
-    requests = Requests(page, devstack.api_url)
+    requests = Requests(page, devstack.web_url)
     sku = unique("LIVE").upper()
     csv = "sku,name,description,price_cents,currency,category,stock\n" + "".join(
         f"{sku}-{i},Live import {i},,900,USD,live,3\n" for i in range(3))
@@ -120,7 +125,7 @@ def test_the_admin_import_report_follows_pushed_progress(page, devstack, admin_t
 
 
 def test_the_orders_list_shows_a_new_order_and_its_payment_from_pushes(page, devstack, admin_token):
-    requests = Requests(page, devstack.api_url)
+    requests = Requests(page, devstack.web_url)
     product = create_product(devstack, admin_token, name="Listed Kettle")
     sign_up(page)
     page.get_by_role("link", name="Orders", exact=True).click()

@@ -9,7 +9,8 @@ import json
 def test_the_web_app_is_configured_for_its_own_origins_api(devstack, http):
     config = http.get(f"{devstack.web_url}/config.js", timeout=10)
     assert config.status_code == 200
-    assert json.loads(config.text.split("=", 1)[1].strip().rstrip(";")) == {"apiUrl": "/api"}
+    assert json.loads(config.text.split("=", 1)[1].strip().rstrip(";")) == {"apiUrl": "/api",
+                                                                             "websocketUrl": devstack.ws_url}
 
 
 def test_api_requests_on_the_web_origin_reach_the_api_as_they_are(devstack, http):

@@ -197,8 +197,9 @@ def check_topic_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
         attributes = stack.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
         (statement,) = json.loads(attributes["Policy"])["Statement"]
         assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Deny", "sns:Publish", arn)
-        publisher = f"arn:aws:iam::123456789012:role/storefront-{stack.stage}-publish_outbox"
-        assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publisher}}
+        publishers = [f"arn:aws:iam::123456789012:role/storefront-{stack.stage}-{function}"
+                      for function in ("publish_outbox", "relay_outbox")]
+        assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publishers}}
 
 
 def check_queue_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
