@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.settings import PAYMENT_PROVIDER_API_KEY, PROJECT, parameter_name, resource_name
+from chalicelib.settings import (
+    CARRIER_WEBHOOK_SECRET,
+    PAYMENT_PROVIDER_API_KEY,
+    PROJECT,
+    parameter_name,
+    resource_name,
+)
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, STREAM_FAILURES_QUEUE, Target
 
 API_HANDLER = "api_handler"
@@ -31,8 +37,9 @@ class Grant:
     """Actions on resources named symbolically: `table:<name>`, `index:<name>` (every index of the
     table), `topic:<name>`, `queue:<name>`, `queue-name:<full name>` (a queue the app names itself, as
     its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`,
-    `parameter:<name>` (an SSM parameter of the stage), `*` (services without resource-level
-    permissions)."""
+    `parameter:<name>` (an SSM parameter of the stage), `state-machine:<name>`, `executions:<name>`
+    (every execution of that state machine), `secret:<name>` (a secret of the stage, any version),
+    `*` (services without resource-level permissions)."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -44,6 +51,11 @@ def _table(name: str, *actions: str) -> Grant:
 
 def _index(name: str) -> Grant:
     return Grant(("dynamodb:Query",), (f"index:{name}",))
+
+
+# Completing a workflow's wait: SendTaskSuccess authorizes against no resource (a task token names none).
+_COMPLETE_TASKS = Grant(("states:SendTaskSuccess",), ("*",))
+_STOP_FULFILMENT = Grant(("states:StopExecution",), ("executions:fulfilment",))
 
 
 # What each function's code calls (recorded by tests/unit/test_iam.py). The transactions of a
@@ -61,6 +73,11 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _table("outbox", "PutItem"),
         _table("imports", "GetItem", "PutItem"),
         Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminListGroupsForUser"), ("user-pool",)),
+        # Fulfilment: ship and the carrier's DELIVERED complete the workflow's wait, a cancel stops it,
+        # GET /orders/{id}/fulfilment reads its status; the webhook's signature key.
+        _COMPLETE_TASKS, _STOP_FULFILMENT,
+        Grant(("states:DescribeExecution",), ("executions:fulfilment",)),
+        Grant(("secretsmanager:GetSecretValue",), (f"secret:{CARRIER_WEBHOOK_SECRET}",)),
     ),
     "jwt_authorizer": (),
     "publish_outbox": (
@@ -80,10 +97,26 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _table("catalog", "UpdateItem"),
         _table("inbox", "GetItem", "PutItem"),
         _table("outbox", "PutItem"),
+        Grant(("states:StartExecution",), ("state-machine:fulfilment",)),
+    ),
+    "handle_fulfilment_tasks": (
+        _table("orders", "GetItem", "UpdateItem"),
+        _table("outbox", "PutItem"),
+        _COMPLETE_TASKS, _STOP_FULFILMENT,
+    ),
+    "pack_orders": (
+        _table("orders", "GetItem", "PutItem"),
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:warehouse",)),
+        _COMPLETE_TASKS,
+    ),
+    "relay_fulfilment": (
+        _table("orders", "GetItem"),
+        _COMPLETE_TASKS, _STOP_FULFILMENT,
     ),
     "send_notifications": (
         _table("notifications", "GetItem", "PutItem", "UpdateItem"),
         Grant(("ses:SendEmail",), ("email-identity",)),
+        Grant(("cognito-idp:ListUsersInGroup",), ("user-pool",)),  # admins' notifications (ShipmentOverdue)
     ),
     "cancel_unpaid_orders": (
         _table("orders", "UpdateItem"),
@@ -128,7 +161,8 @@ STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dyna
 # Actions IAM authorizes only against Resource "*" (no resource-level permissions in the Service
 # Authorization Reference): granting them on an ARN grants nothing. Lambda's stream poller needs
 # ListStreams, which lists stream ARNs and reads no record.
-UNSCOPED_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments", "dynamodb:ListStreams")
+UNSCOPED_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments", "dynamodb:ListStreams",
+                    "states:SendTaskSuccess")
 
 
 @dataclass(frozen=True)
@@ -172,6 +206,12 @@ class StageNames:
             return self._arn("ses", f"identity/{self.sender_email}")
         if kind == "parameter":  # the name starts with "/", which the ARN does not repeat
             return self._arn("ssm", f"parameter{parameter_name(arg, self.stage)}")
+        if kind == "state-machine":
+            return self._arn("states", f"stateMachine:{self.name(arg)}")
+        if kind == "executions":
+            return self._arn("states", f"execution:{self.name(arg)}:*")
+        if kind == "secret":  # Secrets Manager appends "-" and 6 random characters to the name (moto's matcher cannot read "?")
+            return self._arn("secretsmanager", f"secret:{PROJECT}/{self.stage}/{arg}-*")
         if kind == "log-group":
             return self._arn("logs", f"log-group:/aws/lambda/{self.function_name(arg)}:*")
         if symbol == "*":

@@ -21,6 +21,8 @@ OUTPUT_ENV: dict[str, str] = {
     "OutboxStreamArn": settings.OUTBOX_STREAM_ARN,
     "UserPoolId": settings.USER_POOL_ID,
     "UserPoolClientId": settings.USER_POOL_CLIENT_ID,
+    "FulfilmentStateMachineArn": settings.FULFILMENT_STATE_MACHINE_ARN,
+    "CarrierWebhookSecretArn": settings.CARRIER_SECRET_ARN,
 }
 
 
