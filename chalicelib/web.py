@@ -109,6 +109,8 @@ def parse_json_body(raw: bytes | None) -> Any:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser goes (thousands of levels)
+        raise InvalidInput("Request body is not valid JSON: nested too deeply") from None
 
 
 def _reject_constant(name: str) -> Any:
