@@ -210,7 +210,8 @@ class StageNames:
             return self._arn("states", f"stateMachine:{self.name(arg)}")
         if kind == "executions":
             return self._arn("states", f"execution:{self.name(arg)}:*")
-        if kind == "secret":  # Secrets Manager appends "-" and 6 random characters to the name (moto's matcher cannot read "?")
+        if kind == "secret":  # Secrets Manager appends "-" and 6 random characters to the name. "-??????" would
+            # be exact, but the emulator's policy matcher reads "?" as a regular expression and fails.
             return self._arn("secretsmanager", f"secret:{PROJECT}/{self.stage}/{arg}-*")
         if kind == "log-group":
             return self._arn("logs", f"log-group:/aws/lambda/{self.function_name(arg)}:*")

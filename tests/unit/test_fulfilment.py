@@ -40,8 +40,8 @@ def new_product(stock: int = 10) -> dict:
 
 def paid_order(client, user, product=None, quantity=1) -> dict:
     product = product or new_product()
-    order = client.http.post("/orders", headers=user.headers, body=json.dumps(
-        {"items": [{"product_id": product["product_id"], "quantity": quantity}], "payment_token": "tok_visa"})).json_body
+    body = {"items": [{"product_id": product["product_id"], "quantity": quantity}], "payment_token": "tok_visa"}
+    order = client.http.post("/orders", headers=user.headers, body=json.dumps(body)).json_body
     orders.apply_payment_event(Event("PaymentSucceeded", {"order_id": order["order_id"], "user_id": user.user_id,
                                                          "email": user.email, "payment_id": "pay-1",
                                                          "amount_cents": order["total_cents"], "currency": "USD"}))
@@ -351,7 +351,7 @@ def test_bad_signatures_and_old_timestamps_are_401_and_change_nothing(client, sh
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"tracking_number": "x"}',
                                   b'{"tracking_number": "x", "status": "LOST", "occurred_at": "2026-12-01T10:00:00Z"}',
                                   b'{"tracking_number": "x", "status": "DELIVERED", "occurred_at": "yesterday"}',
-                                  b'{"tracking_number": 7, "status": "DELIVERED", "occurred_at": "2026-12-01T10:00:00Z"}',
+                                  b'{"tracking_number": 7, "status": "DELIVERED", "occurred_at": "2026-12-01"}',
                                   b"[" * 3000 + b"]" * 3000])
 def test_a_signed_but_malformed_event_is_400(client, body):
     response = post_carrier(client, body)
