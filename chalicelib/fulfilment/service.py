@@ -230,7 +230,11 @@ def relay(event: Event) -> None:
         if event.data.get("was_paid") is True:
             workflow.stop(order_id)
         return
-    order = orders.load(order_id)
+    try:
+        order = orders.load(order_id)
+    except NotFound:  # these events follow a committed write of the order: there is nothing to complete
+        logger.warning("relayed event of an unknown order", extra={"order_id": order_id})
+        return
     token = {"OrderShipped": order.ship_task_token, "OrderDelivered": order.deliver_task_token}.get(event.event_type)
     if token:
         workflow.complete(token)

@@ -470,6 +470,40 @@ def test_the_relay_stops_a_cancelled_paid_orders_execution_only(monkeypatch):
         service.relay(Event("OrderShipped", {}))
 
 
+def test_the_relay_ignores_an_unknown_order(monkeypatch):
+    completed = []
+    monkeypatch.setattr(workflow, "complete", completed.append)
+    service.relay(Event("OrderShipped", {"order_id": uuid.uuid4().hex}))
+    assert completed == []
+
+
+def test_a_shipment_overdue_notifies_every_admin_once_and_not_the_customer(client, shopper, admin):
+    from chalicelib.notifications import service as notifications
+
+    order = packed_order(client, shopper)
+    service.on_wait(wait(order["order_id"], overdue=True))
+    [overdue] = events(order["order_id"], "ShipmentOverdue")
+    event = Event.from_json(json.dumps(overdue))
+    assert notifications.notify(event) is notifications.Outcome.SENT
+    assert notifications.notify(event) is notifications.Outcome.ALREADY_SENT  # redelivered: nothing new
+
+    def about(user) -> list[dict]:
+        items = client.http.get("/notifications?limit=100", headers=user.headers).json_body["items"]
+        return [n for n in items if order["order_id"] in n["subject"]]
+
+    [mine] = about(admin)
+    assert mine["type"] == "ShipmentOverdue" and "overdue for shipping" in mine["subject"]
+    assert about(shopper) == []
+
+
+def test_shipped_and_delivered_notifications_name_the_shipment():
+    from chalicelib.notifications import templates
+
+    data = {"order_id": "o-1", "carrier": "DHL", "tracking_number": "TRK1"}
+    assert "DHL tracks it as TRK1" in templates.render("OrderShipped", data).body
+    assert templates.render("OrderDelivered", data).subject == "Order o-1 was delivered"
+
+
 def test_stale_tokens_are_no_error_and_other_failures_raise(monkeypatch):
     from botocore.exceptions import ClientError
 
