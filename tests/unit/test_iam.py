@@ -257,6 +257,8 @@ def exercise_fulfilment(call: Any, invoke: Any, admin: Any, shopper: Any, paid: 
     assert response.status_code == 200 and response.json_body["status"] == "DELIVERED", response.body
     call("POST", "/carrier/events", "/carrier/events")  # unsigned: 401 before anything is read
     invoke("relay_fulfilment", sqs_event("fulfilment", event_of(order_id, "OrderDelivered"), account))
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", {**deliver, "overdue": True,
+                                                                     "task_token": "deliver-3"}, account))  # completes
 
     packed = call("POST", "/orders", "/orders", shopper, order_body).json_body
     invoke("handle_payment_messages", sqs_event("payments", event_of(packed["order_id"], "OrderPlaced"), account))
