@@ -238,7 +238,8 @@ def test_a_used_tracking_number_is_a_conflict_and_nothing_changes(client, shoppe
     assert response.status_code == 409 and stored(other["order_id"]).status == "PACKED"
 
 
-@pytest.mark.parametrize("body", ['{"carrier": ""}', '{"carrier": 5}', '{"tracking_number": ""}', '{"tracking_number": ["T1"]}',
+@pytest.mark.parametrize("body", ['{"carrier": ""}', '{"carrier": 5}', '{"tracking_number": ""}',
+                                  '{"tracking_number": ["T1"]}',
                                   json.dumps({"carrier": "x" * 65}), '{"carrier": "DHL", "extra": 1}', "[1]",
                                   "not json", "[" * 5000 + "]" * 5000, '{"tracking_number": "1' + "0" * 5000 + '"}'])
 def test_ship_refuses_bad_input_and_nothing_changes(client, shopper, admin, body):
