@@ -535,3 +535,19 @@ def test_the_dev_knobs_are_seconds():
     env = fulfilment_environment({"STOREFRONT_DEV_PACK_SECONDS": "1", "STOREFRONT_DEV_SHIP_DEADLINE_SECONDS": "36",
                                   "STOREFRONT_DEV_DELIVERY_DEADLINE_SECONDS": "8640"})
     assert env == {"WAREHOUSE_PACK_SECONDS": "1", "SHIP_DEADLINE_HOURS": "0.01", "DELIVERY_DEADLINE_DAYS": "0.1"}
+
+
+def test_the_task_queue_handler_reports_only_the_bad_messages_for_retry(client, shopper):
+    from devstack.lambda_events import ACCOUNT_ID, records_event, sqs_record
+
+    order = paid_order(client, shopper)
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{settings.resource_name('fulfilment-tasks')}"
+    bodies = ["not json", json.dumps(["a list"]), json.dumps(wait(order["order_id"])),
+              json.dumps({"order_id": order["order_id"], "step": "fly"})]
+    messages = [{"MessageId": f"m-{i}", "ReceiptHandle": uuid.uuid4().hex, "Body": body,
+                 "MD5OfBody": "x", "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1"}}
+                for i, body in enumerate(bodies)]
+    event = records_event([sqs_record(m, queue_arn, REGION) for m in messages])
+    result = client.lambda_.invoke("handle_fulfilment_tasks", event).payload
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == ["m-0", "m-1", "m-3"]
+    assert stored(order["order_id"]).status == "PACKED"  # the good message of the batch was applied
