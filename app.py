@@ -11,6 +11,8 @@ from chalicelib.audit import handlers as audit_handlers
 from chalicelib.catalog import api as catalog_api
 from chalicelib.catalog import image_handlers, images_api
 from chalicelib.events import handlers as event_handlers
+from chalicelib.fulfilment import api as fulfilment_api
+from chalicelib.fulfilment import handlers as fulfilment_handlers
 from chalicelib.imports import api as imports_api
 from chalicelib.imports import handlers as imports_handlers
 from chalicelib.notifications import api as notifications_api
@@ -33,6 +35,7 @@ for blueprint in (
     imports_api.bp, imports_handlers.bp,
     orders_api.bp, orders_handlers.bp,
     payments_handlers.bp,
+    fulfilment_api.bp, fulfilment_handlers.bp,
     notifications_api.bp, notifications_handlers.bp,
     audit_api.bp, audit_handlers.bp,
     realtime_handlers.bp,

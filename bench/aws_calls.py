@@ -80,7 +80,15 @@ MINIMUM: dict[str, tuple[int, str]] = {
     "GET /users/{user_id}/orders": (1, "Query the user's orders"),
     "GET /orders/{order_id}": (1, "GetItem"),
     "POST /orders/{order_id}/cancel": (2, "GetItem + TransactWriteItems (order, STOCK items, outbox)"),
-    "POST /orders/{order_id}/ship": (2, "GetItem + TransactWriteItems (order, outbox)"),
+    "POST /orders/{order_id}/ship": (3, "GetItem + TransactWriteItems (tracking record, order, outbox) + "
+                                     "SendTaskSuccess (the workflow's ship wait)"),
+    "GET /admin/orders?status=": (1, "Query the orders-by-status index"),
+    "POST /carrier/events (first: reads the secret)": (4, "GetSecretValue AWSCURRENT + AWSPREVIOUS (then kept a "
+                                                         "minute) + GetItem tracking record + GetItem order"),
+    "GET /orders/{order_id}/fulfilment": (2, "GetItem order (steps, ownership) + DescribeExecution (its status)"),
+    "POST /carrier/events (DELIVERED, secret cached)": (4, "GetItem tracking record + GetItem order + "
+                                                          "TransactWriteItems (order, outbox) + SendTaskSuccess"),
+    "handler handle_fulfilment_tasks (ship wait: packed)": (2, "GetItem order + TransactWriteItems (order, outbox)"),
     "GET /orders/{order_id}/payment": (2, "GetItem order (ownership) + Query/GetItem payment"),
     "GET /orders/{order_id}/events": (2, "GetItem order (ownership) + Query the timeline"),
     "GET /notifications": (1, "Query the user's notifications"),
@@ -184,7 +192,33 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
     http("GET /orders/{order_id}/events", "GET", f"/orders/{oid}/events", user)
     http("GET /notifications", "GET", "/notifications", user)
     run_handlers(client, results, user, oid, order["total_cents"])
-    http("POST /orders/{order_id}/ship", "POST", f"/orders/{oid}/ship", admin)
+    from chalicelib.fulfilment import carrier
+    from chalicelib.fulfilment import service as fulfilment
+    from chalicelib.settings import carrier_secret_name
+
+    with counted() as calls:  # the workflow's ship wait, as the state machine sends it: the warehouse has packed
+        fulfilment.on_wait({"order_id": oid, "step": "ship", "overdue": False, "task_token": "bench-token"})
+    results.append(Result("handler handle_fulfilment_tasks (ship wait: packed)", calls))
+    http("GET /admin/orders?status=", "GET", "/admin/orders?status=PACKED", admin)
+    http("GET /orders/{order_id}/fulfilment", "GET", f"/orders/{oid}/fulfilment", user)
+    tracking = f"BENCH{uuid.uuid4().hex[:10]}"
+    http("POST /orders/{order_id}/ship", "POST", f"/orders/{oid}/ship", admin, {"tracking_number": tracking})
+    import time
+
+    import boto3
+
+    fulfilment.on_wait({"order_id": oid, "step": "deliver", "overdue": False, "task_token": "bench-deliver"})
+    secret = json.loads(boto3.client("secretsmanager").get_secret_value(
+        SecretId=carrier_secret_name())["SecretString"])["secret"]
+    for name in ("POST /carrier/events (first: reads the secret)", "POST /carrier/events (DELIVERED, secret cached)"):
+        raw = json.dumps({"tracking_number": tracking, "status": "IN_TRANSIT" if "first" in name else "DELIVERED",
+                          "occurred_at": "2026-12-01T10:00:00Z"}).encode()
+        stamp = str(int(time.time()))
+        with counted() as calls:
+            response = client.http.post("/carrier/events", body=raw, headers={
+                "Content-Type": "application/json", carrier.TIMESTAMP_HEADER: stamp,
+                carrier.SIGNATURE_HEADER: carrier.sign(secret, stamp, raw)})
+        results.append(Result(name, calls, response.status_code))
     second = http("POST /orders", "POST", "/orders", user, order_body).json_body
     results.pop()  # already measured above
     http("POST /orders/{order_id}/cancel", "POST", f"/orders/{second['order_id']}/cancel", user)

@@ -75,7 +75,7 @@ def _operation(entry: Any, doc: Any) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if doc.body is not None:
-        operation["requestBody"] = {"required": True,
+        operation["requestBody"] = {"required": not doc.optional_body,
                                     "content": {"application/json": {"schema": doc.body.json_schema()}}}
     if doc.auth:
         operation["security"] = [{"bearer": []}]

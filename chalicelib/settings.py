@@ -164,3 +164,39 @@ def websocket_api() -> tuple[str, str]:
     """(api id, stage) of the stage's WebSocket API; the id is "" until the API exists."""
     env = os.environ
     return env.get(WEBSOCKET_API_ID, ""), env.get(WEBSOCKET_STAGE) or DEFAULT_WEBSOCKET_STAGE
+
+
+# --- Fulfilment (chalicelib/fulfilment): the workflow, its deadlines, the warehouse and the carrier ---
+FULFILMENT_STATE_MACHINE_ARN = "STOREFRONT_FULFILMENT_STATE_MACHINE_ARN"  # stack output
+CARRIER_SECRET_ARN = "STOREFRONT_CARRIER_SECRET_ARN"  # stack output: the carrier webhook's secret
+SHIP_DEADLINE_HOURS = "SHIP_DEADLINE_HOURS"  # fractions allowed (the dev stack sets seconds' worth)
+DELIVERY_DEADLINE_DAYS = "DELIVERY_DEADLINE_DAYS"
+WAREHOUSE_PACK_SECONDS = "WAREHOUSE_PACK_SECONDS"  # how long the warehouse simulator takes to pack
+CARRIER_WEBHOOK_SECRET = "carrier-webhook-secret"  # short name: storefront/<stage>/carrier-webhook-secret
+
+
+def carrier_secret_name(stage_name: str | None = None) -> str:
+    """`storefront/<stage>/carrier-webhook-secret`, the Secrets Manager name of the webhook's secret."""
+    return f"{PROJECT}/{stage_name or stage()}/{CARRIER_WEBHOOK_SECRET}"
+
+
+@dataclass(frozen=True)
+class FulfilmentSettings:
+    state_machine_arn: str
+    carrier_secret_arn: str
+    ship_deadline_seconds: int
+    delivery_deadline_seconds: int
+    pack_seconds: int  # 0..900 (SQS's maximum message delay)
+
+
+def fulfilment_settings() -> FulfilmentSettings:
+    env = os.environ
+    ship_hours = float(env.get(SHIP_DEADLINE_HOURS) or 48)
+    delivery_days = float(env.get(DELIVERY_DEADLINE_DAYS) or 14)
+    return FulfilmentSettings(
+        state_machine_arn=env.get(FULFILMENT_STATE_MACHINE_ARN, ""),
+        carrier_secret_arn=env.get(CARRIER_SECRET_ARN, ""),
+        ship_deadline_seconds=max(1, round(ship_hours * 3600)),
+        delivery_deadline_seconds=max(1, round(delivery_days * 86400)),
+        pack_seconds=min(900, max(0, int(float(env.get(WAREHOUSE_PACK_SECONDS) or 3)))),
+    )

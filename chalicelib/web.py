@@ -85,6 +85,9 @@ class RouteDoc:
     auth: str | None
     tags: tuple[str, ...]
     headers: Mapping[str, Field]
+    optional_body: bool = False  # no body at all is allowed (the body's fields are all optional)
+    # Checks the raw request before its body is parsed (a webhook's signature): raises a DomainError.
+    verify: Callable[[Mapping[str, str], bytes], None] | None = None
 
 
 def error_response(error: DomainError) -> Response:
@@ -106,6 +109,8 @@ def parse_json_body(raw: bytes | None) -> Any:
         return untrusted_json.loads(raw)
     except ValueError as exc:  # InvalidJSON and UnicodeDecodeError
         raise InvalidInput(f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser goes (thousands of levels)
+        raise InvalidInput("Request body is not valid JSON: nested too deeply") from None
 
 
 def parse_query(spec: Mapping[str, Field], params: Mapping[str, str] | None) -> dict[str, Any]:
@@ -166,8 +171,11 @@ def _call_for(request: Any, doc: RouteDoc) -> Call:
     if doc.auth == "admin" and not (caller and caller.is_admin):
         raise Forbidden("This action needs the admin role")
     headers = request.headers or {}
+    if doc.verify is not None:
+        doc.verify(headers, request.raw_body or b"")
     _check_headers(doc.headers, headers)
-    return Call(body=doc.body.validate(parse_json_body(request.raw_body)) if doc.body else None,
+    wants_body = doc.body is not None and not (doc.optional_body and not request.raw_body)
+    return Call(body=doc.body.validate(parse_json_body(request.raw_body)) if wants_body else None,
                 query=parse_query(doc.query, request.query_params), caller=caller, headers=headers)
 
 
@@ -204,15 +212,19 @@ def _is_connection_failure(exc: BaseException) -> bool:
 def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, status: int = 200,
           body: Obj | None = None, query: Mapping[str, Field] | None = None,
           response: Field | None = None, errors: tuple[int, ...] = (), auth: str | None = None,
-          headers: Mapping[str, Field] | None = None, tags: tuple[str, ...] = ()) -> Callable:
+          headers: Mapping[str, Field] | None = None, tags: tuple[str, ...] = (), optional_body: bool = False,
+          verify: Callable[[Mapping[str, str], bytes], None] | None = None) -> Callable:
     """Register `fn(call, **path_params) -> dict | None` as a documented route on `bp`.
 
     `auth` is None (anyone), "user" or "admin"; both need a valid bearer token, checked by the
     accounts authorizer before the function runs ("admin" also needs the `admin` group).
+    `optional_body` lets a request without a body through (`call.body` None); `verify(headers,
+    raw_body)` runs before the headers and body are checked (a signature over the raw bytes).
     """
     doc = RouteDoc(summary=summary, status=status, body=body, query=dict(query or {}), response=response,
                    errors=tuple(sorted(set(errors) | ({400} if body or query or headers else set()))),
-                   auth=auth, tags=tags, headers=dict(headers or {}))
+                   auth=auth, tags=tags, headers=dict(headers or {}), optional_body=optional_body,
+                   verify=verify)
     if auth not in (None, "user", "admin"):
         raise ValueError(f"auth must be None, 'user' or 'admin', not {auth!r}")
     route_kwargs: dict[str, Any] = {"methods": [method]}

@@ -20,8 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.settings import (
+    CARRIER_WEBHOOK_SECRET,
+    PAYMENT_PROVIDER_API_KEY,
+    PROJECT,
+    parameter_name,
+    resource_name,
+)
 from chalicelib.settings import DEFAULT_WEBSOCKET_STAGE as WEBSOCKET_STAGE
-from chalicelib.settings import PAYMENT_PROVIDER_API_KEY, PROJECT, parameter_name, resource_name
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, STREAM_FAILURES_QUEUE, Target
 
 API_HANDLER = "api_handler"
@@ -38,8 +44,9 @@ class Grant:
     table), `topic:<name>`, `queue:<name>`, `queue-name:<full name>` (a queue the app names itself, as
     its event sources do), `stream:outbox`, `bucket:<prefix>`, `user-pool`, `email-identity`,
     `parameter:<name>` (an SSM parameter of the stage), `websocket-connections` (POST to any connection
-    of the stage's WebSocket API, whose id Chalice assigns: `outputs["WebsocketApiId"]`), `*` (services
-    without resource-level permissions)."""
+    of the stage's WebSocket API, whose id Chalice assigns: `outputs["WebsocketApiId"]`),
+    `state-machine:<name>`, `executions:<name>` (every execution of that state machine), `secret:<name>`
+    (a secret of the stage, any version), `*` (services without resource-level permissions)."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -55,6 +62,9 @@ def _index(name: str) -> Grant:
 
 # Posting to a connection: execute-api:ManageConnections on the stage's WebSocket API's connections only.
 _MANAGE_CONNECTIONS = Grant(("execute-api:ManageConnections",), ("websocket-connections",))
+# Completing a workflow's wait: SendTaskSuccess authorizes against no resource (a task token names none).
+_COMPLETE_TASKS = Grant(("states:SendTaskSuccess",), ("*",))
+_STOP_FULFILMENT = Grant(("states:StopExecution",), ("executions:fulfilment",))
 
 
 # What each function's code calls (recorded by tests/unit/test_iam.py). The transactions of a
@@ -76,6 +86,11 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUpdateUserAttributes",
                "cognito-idp:AdminListGroupsForUser", "cognito-idp:DescribeUserPool"), ("user-pool",)),
         Grant(("sns:GetTopicAttributes",), ("topic:events",)),  # GET /health?deep=1 only
+        # Fulfilment: ship and the carrier's DELIVERED complete the workflow's wait, a cancel stops it,
+        # GET /orders/{id}/fulfilment reads its status; the webhook's signature key.
+        _COMPLETE_TASKS, _STOP_FULFILMENT,
+        Grant(("states:DescribeExecution",), ("executions:fulfilment",)),
+        Grant(("secretsmanager:GetSecretValue",), (f"secret:{CARRIER_WEBHOOK_SECRET}",)),
     ),
     "jwt_authorizer": (),
     "publish_outbox": (
@@ -101,12 +116,28 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _table("catalog", "UpdateItem"),
         _table("inbox", "GetItem", "PutItem"),
         _table("outbox", "PutItem"),
+        Grant(("states:StartExecution",), ("state-machine:fulfilment",)),
+    ),
+    "handle_fulfilment_tasks": (
+        _table("orders", "GetItem", "UpdateItem"),
+        _table("outbox", "PutItem"),
+        _COMPLETE_TASKS, _STOP_FULFILMENT,
+    ),
+    "pack_orders": (
+        _table("orders", "GetItem", "PutItem"),
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:warehouse",)),
+        _COMPLETE_TASKS,
+    ),
+    "relay_fulfilment": (
+        _table("orders", "GetItem"),
+        _COMPLETE_TASKS, _STOP_FULFILMENT,
     ),
     "send_notifications": (
         _table("notifications", "GetItem", "PutItem", "UpdateItem"),
         _table("outbox", "PutItem"),
         Grant(("cognito-idp:AdminGetUser",), ("user-pool",)),  # the recipient's verified address
         Grant(("ses:SendEmail",), ("email-identity",)),
+        Grant(("cognito-idp:ListUsersInGroup",), ("user-pool",)),  # admins' notifications (ShipmentOverdue)
     ),
     "websocket_connect": (
         _table("connections", "PutItem"),
@@ -167,7 +198,8 @@ STREAM_READER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dyna
 # Actions IAM authorizes only against Resource "*" (no resource-level permissions in the Service
 # Authorization Reference): granting them on an ARN grants nothing. Lambda's stream poller needs
 # ListStreams, which lists stream ARNs and reads no record.
-UNSCOPED_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments", "dynamodb:ListStreams")
+UNSCOPED_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments", "dynamodb:ListStreams",
+                    "states:SendTaskSuccess")
 
 
 @dataclass(frozen=True)
@@ -217,6 +249,13 @@ class StageNames:
             t = self.target
             return (f"arn:{t.partition}:execute-api:{t.region}:{t.account}:{self.outputs[WEBSOCKET_API_ID_OUTPUT]}/"
                     f"{WEBSOCKET_STAGE}/POST/@connections/*")
+        if kind == "state-machine":
+            return self._arn("states", f"stateMachine:{self.name(arg)}")
+        if kind == "executions":
+            return self._arn("states", f"execution:{self.name(arg)}:*")
+        if kind == "secret":  # Secrets Manager appends "-" and 6 random characters to the name. "-??????" would
+            # be exact, but the emulator's policy matcher reads "?" as a regular expression and fails.
+            return self._arn("secretsmanager", f"secret:{PROJECT}/{self.stage}/{arg}-*")
         if kind == "log-group":
             return self._arn("logs", f"log-group:/aws/lambda/{self.function_name(arg)}:*")
         if symbol == "*":

@@ -53,6 +53,11 @@ ALLOWED: tuple[Allowed, ...] = (
             "holds a ':' when the documented format has none, and a DynamoDB stream ARN ends in its label, "
             "a timestamp with colons (table/<table>/stream/2024-01-01T00:00:00.000). The grant names the "
             "outbox table's one stream exactly, the narrowest resource those actions take."),
+    Allowed("RESOURCE_MISMATCH", r"states:DescribeExecution",
+            "DescribeExecution takes an execution ARN of a Standard workflow (execution:<machine>:<name>) or "
+            "of an Express one (express:<machine>:<name>:<id>); parliament 1.6.4 reports the execution ARN "
+            "against the Express format. The fulfilment state machine is Standard, and the grant names its "
+            "executions only."),
 )
 
 

@@ -1,5 +1,6 @@
 """Fixes to the emulator, applied by the harness (moto server as `make dev` runs it, and the
-in-process mock of the unit tests), never in product code.
+in-process mock of the unit tests), never in product code: DynamoDB's linearizability and stream,
+S3's transport condition, and Step Functions' StopExecution (below).
 
 moto's TransactWriteItems deep-copies every table it touches and restores the copy when the
 transaction is cancelled. Requests run concurrently (moto server and `chalice local` are both
@@ -105,6 +106,35 @@ def keep_streams_through_cancelled_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def stop_executions_at_once() -> None:
+    """StopExecution ends the execution at once, as on Step Functions, also while it waits for a task token.
+
+    moto's interpreter marks a stopped execution's program as stopped, but its status is written only
+    when the program's thread finishes, and a thread waiting for a task token (`.waitForTaskToken`)
+    waits out its state's timeout first: without one (the default is 99,999,999 s) the execution stays
+    RUNNING for ever, and its token is still accepted. Here the status becomes ABORTED when the stop
+    is asked for (SendTaskSuccess only looks at RUNNING executions, so its tokens are refused). Its
+    thread is left waiting (a daemon thread of moto server, gone when the stack stops): waking it
+    with an outcome would record the execution as FAILED instead.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original = Execution.stop
+    if getattr(original, "fixed_by_storefront", False):
+        return
+
+    @functools.wraps(original)
+    def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        original(self, stop_date=stop_date, error=error, cause=cause)
+        if self.exec_status != ExecutionStatus.RUNNING:
+            return
+        self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
+
+    stop.fixed_by_storefront = True  # type: ignore[attr-defined]
+    Execution.stop = stop
+
+
 def apply_all() -> None:
     """Every fix of the emulator: what the dev stack's moto server and the in-process tests run with."""
     from devstack.s3_auth import authenticate_s3_object_requests
@@ -112,4 +142,5 @@ def apply_all() -> None:
     serialize_dynamodb()
     honour_secure_transport_condition()
     keep_streams_through_cancelled_transactions()
+    stop_executions_at_once()
     authenticate_s3_object_requests()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -32,7 +33,13 @@ class MotoServer:
     """`with MotoServer(port) as moto: ... moto.endpoint_url ...`
 
     Starts `python -m moto.server` in its own process group, waits until `/moto-api/` answers,
-    and on exit stops the whole group (SIGTERM, then SIGKILL if it does not stop in time).
+    turns on its Step Functions executor, and on exit stops the whole group (SIGTERM, then SIGKILL
+    if it does not stop in time).
+
+    Step Functions: moto only records executions unless `{"stepfunctions": {"execute_state_machine":
+    true}}` is posted to `/moto-api/config`; its interpreter then calls the other services at
+    `http://localhost:$MOTO_PORT`, and `moto.server` sets MOTO_PORT only when it is unset, so the
+    child gets its own port explicitly (an inherited value would send every task elsewhere).
     """
 
     def __init__(
@@ -72,16 +79,26 @@ class MotoServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 pass_fds=(stack_log,),
-                env={**os.environ, STACK_LOG_FD: str(stack_log)},
+                env={**os.environ, STACK_LOG_FD: str(stack_log), "MOTO_PORT": str(self.port)},
             )
         finally:
             os.close(stack_log)
         try:
             self._wait_ready()
+            self._execute_state_machines()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _execute_state_machines(self) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/config", method="POST",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            if response.status != 201 and response.status != 200:
+                raise RuntimeError(f"moto refused the Step Functions config: HTTP {response.status}")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout

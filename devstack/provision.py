@@ -19,7 +19,8 @@ a template change can never be silently missing from the local stack.
 
 Measured with moto 5.2.5 (docs/infrastructure.md): its CloudFormation skips AWS::SNS::Subscription,
 AWS::SQS::QueuePolicy, AWS::S3::BucketPolicy, AWS::Cognito::*, AWS::SES::EmailIdentity,
-AWS::CloudWatch::Alarm, AWS::WAFv2::WebACL and AWS::CloudFront::* without an error (it does create
+AWS::CloudWatch::Alarm, AWS::WAFv2::WebACL, AWS::CloudFront::* and AWS::SecretsManager::Secret
+without an error (it does create
 dashboards; `SKIPPED_BY_MOTO`); it creates tables without TTL, point-in-time recovery or SSE (it
 reads `Enabled` where CloudFormation says `SSEEnabled`) and buckets without public-access block,
 CORS or lifecycle rules; and `create_stack` fails when an Output (internal error) or a property
@@ -244,6 +245,7 @@ SKIPPED_BY_MOTO = frozenset({
     "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup", "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm", "AWS::WAFv2::WebACL", "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::Distribution", "AWS::CloudFront::ResponseHeadersPolicy", "AWS::CloudFront::Function",
+    "AWS::SecretsManager::Secret",
 })
 
 
@@ -660,6 +662,60 @@ def apply_response_headers_policy(ctx: Context, resource: Resource) -> Physical:
     return Physical(policy_id, {"Id": policy_id})
 
 
+def apply_role(ctx: Context, resource: Resource) -> Physical:
+    """An IAM role with inline policies. moto's CloudFormation creates it; the policies are put again
+    (idempotent) so the live role holds exactly the template's."""
+    _reject_unknown(resource, {"RoleName", "Description", "AssumeRolePolicyDocument", "Policies"})
+    iam = ctx.client("iam")
+    props = resource.properties
+    name = props.get("RoleName") or ctx.default_name(resource)
+    trust = json.dumps(props["AssumeRolePolicyDocument"])
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust,
+                               Description=props.get("Description", ""))["Role"]
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
+                            PolicyDocument=json.dumps(policy["PolicyDocument"]))
+    return Physical(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
+
+
+def apply_state_machine(ctx: Context, resource: Resource) -> Physical:
+    """A Step Functions state machine; `Ref` is its ARN. The definition and role are set from the
+    template's resolved properties whether or not moto's CloudFormation created it."""
+    _reject_unknown(resource, {"StateMachineName", "StateMachineType", "RoleArn", "DefinitionString"})
+    sfn = ctx.client("stepfunctions")
+    props = resource.properties
+    name = props.get("StateMachineName") or ctx.default_name(resource)
+    definition = json.dumps(json.loads(props["DefinitionString"]))  # a template typo fails here, not at run time
+    existing = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
+    if existing:
+        arn = existing[0]
+        sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=props["RoleArn"])
+    else:
+        arn = sfn.create_state_machine(name=name, definition=definition, roleArn=props["RoleArn"],
+                                       type=props.get("StateMachineType", "STANDARD"))["stateMachineArn"]
+    return Physical(arn, {"Arn": arn, "Name": name})
+
+
+def apply_secret(ctx: Context, resource: Resource) -> Physical:
+    """A Secrets Manager secret (moto's CloudFormation skips the type); `Ref` is its ARN. Like
+    CloudFormation, `GenerateSecretString` makes a random value: GetRandomPassword's, put into the
+    template's JSON under `GenerateStringKey`."""
+    _reject_unknown(resource, {"Name", "Description", "GenerateSecretString"})
+    secrets = ctx.client("secretsmanager")
+    props = resource.properties
+    generate = dict(props["GenerateSecretString"])
+    value = json.loads(generate.pop("SecretStringTemplate"))
+    key = generate.pop("GenerateStringKey")
+    value[key] = secrets.get_random_password(**generate)["RandomPassword"]
+    created = secrets.create_secret(Name=props["Name"], Description=props.get("Description", ""),
+                                    SecretString=json.dumps(value))
+    return Physical(created["ARN"], {"Id": created["ARN"]})
+
+
 Applier = Callable[[Context, Resource], Physical]
 
 APPLIERS: dict[str, Applier] = {
@@ -683,6 +739,9 @@ APPLIERS: dict[str, Applier] = {
     "AWS::Logs::LogGroup": apply_log_group,
     "AWS::CloudFront::ResponseHeadersPolicy": apply_response_headers_policy,
     "AWS::CloudFront::Function": apply_cloudfront_function,
+    "AWS::IAM::Role": apply_role,
+    "AWS::StepFunctions::StateMachine": apply_state_machine,
+    "AWS::SecretsManager::Secret": apply_secret,
 }
 
 

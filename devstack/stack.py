@@ -44,6 +44,7 @@ class DevConfig:
     schedule_seconds: float | None
     seed: bool
     state_dir: Path  # moto's log and the stack's IAM policies
+    carrier_seconds: int  # the carrier simulator delivers this long after shipping; 0: no simulator
 
     @classmethod
     def from_env(cls) -> DevConfig:
@@ -59,7 +60,21 @@ class DevConfig:
             schedule_seconds=float(schedule) if schedule else None,
             seed=env.get("STOREFRONT_DEV_SEED", "1") != "0",
             state_dir=Path(env.get("STOREFRONT_DEV_STATE_DIR") or ROOT / ".devstack"),
+            carrier_seconds=int(env.get("STOREFRONT_DEV_CARRIER_SECONDS") or 30),
         )
+
+
+def fulfilment_environment(env: dict[str, str]) -> dict[str, str]:
+    """The app's fulfilment settings from the dev stack's knobs, which are in seconds: the warehouse's
+    packing time, and the ship and delivery deadlines (the app's are in hours and days)."""
+    out = {}
+    if env.get("STOREFRONT_DEV_PACK_SECONDS"):
+        out[settings.WAREHOUSE_PACK_SECONDS] = env["STOREFRONT_DEV_PACK_SECONDS"]
+    if env.get("STOREFRONT_DEV_SHIP_DEADLINE_SECONDS"):
+        out[settings.SHIP_DEADLINE_HOURS] = repr(float(env["STOREFRONT_DEV_SHIP_DEADLINE_SECONDS"]) / 3600)
+    if env.get("STOREFRONT_DEV_DELIVERY_DEADLINE_SECONDS"):
+        out[settings.DELIVERY_DEADLINE_DAYS] = repr(float(env["STOREFRONT_DEV_DELIVERY_DEADLINE_SECONDS"]) / 86400)
+    return out
 
 
 def log(message: str) -> None:
@@ -140,6 +155,7 @@ def run(config: DevConfig) -> int:
     os.environ.setdefault(settings.MEDIA_BASE_URL, f"http://127.0.0.1:{config.web_port}/media")
     os.environ[settings.WEBSOCKET_API_ID] = LOCAL_WEBSOCKET_API_ID
     os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(fulfilment_environment(dict(os.environ)))
     config.state_dir.mkdir(parents=True, exist_ok=True)
     policy_file = config.state_dir / "iam-policies.json"
     os.environ[iam.POLICY_FILE] = str(policy_file)  # read by chalice local and moto server too
@@ -182,6 +198,13 @@ def run(config: DevConfig) -> int:
         web = cleanup.enter_context(WebServer(config.web_port, api_url, websocket_url=gateway.url,
                                               read_media=media_reader(moto.endpoint_url)))
         log(f"web app on {web.url}")
+        if config.carrier_seconds > 0:
+            from devstack.carrier import CarrierSimulator
+
+            carrier = CarrierSimulator(api_url, moto.endpoint_url, config.region, config.carrier_seconds, log)
+            carrier.start()
+            cleanup.callback(carrier.stop)
+            log(f"carrier simulator delivers {config.carrier_seconds} s after shipping")
         print(f"Storefront dev stack ready: API {api_url} web {web.url} WebSocket {gateway.url} "
               f"(AWS emulator {moto.endpoint_url})", flush=True)
         while not stop.wait(0.5):

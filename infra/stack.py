@@ -22,6 +22,8 @@ OUTPUT_ENV: dict[str, str] = {
     "UserPoolId": settings.USER_POOL_ID,
     "UserPoolClientId": settings.USER_POOL_CLIENT_ID,
     "UploadsBucketName": settings.UPLOADS_BUCKET_NAME,
+    "FulfilmentStateMachineArn": settings.FULFILMENT_STATE_MACHINE_ARN,
+    "CarrierWebhookSecretArn": settings.CARRIER_SECRET_ARN,
 }
 
 

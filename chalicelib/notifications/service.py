@@ -48,6 +48,7 @@ _NOTIFICATION_ID_NAMESPACE = uuid.UUID("5b0f7c8e-3f4d-4a59-9a53-6f1d2a0c9e71")
 _LIST_SCOPE = "notifications"
 _LIST_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+ADMIN_GROUP = "admin"
 
 
 class InvalidNotificationEvent(ValueError):
@@ -72,18 +73,43 @@ class Recipient:
     email: str
 
 
-def notification_id_for(event_id: str) -> str:
-    """The id of the one notification an event may cause: the same on every delivery."""
-    return str(uuid.uuid5(_NOTIFICATION_ID_NAMESPACE, event_id))
+def notification_id_for(event_id: str, admin_id: str | None = None) -> str:
+    """The id of the one notification an event may cause (per admin, for admins' events): the same on
+    every delivery."""
+    return str(uuid.uuid5(_NOTIFICATION_ID_NAMESPACE, event_id if admin_id is None else f"{event_id}#{admin_id}"))
 
 
 def notify(event: Event) -> Outcome:
-    """Store the event's notification (once) and email it (until SES has accepted it once)."""
+    """Store the event's notification (once) and email it (until SES has accepted it once); an
+    admins' event does so for every member of the `admin` group."""
     if event.event_type not in templates.NOTIFIED_EVENT_TYPES:
         logger.info("no notification for this event type", extra={"event_type": event.event_type})
         return Outcome.IGNORED
-    recipient = recipient_of(event.data)
-    notification = _store_once(event, recipient, templates.render(event.event_type, event.data))
+    if event.event_type not in templates.ADMIN_EVENT_TYPES:
+        return _notify_one(event, recipient_of(event.data), notification_id_for(event.event_id))
+    if not isinstance(event.data.get("order_id"), str) or not event.data["order_id"].strip():
+        raise InvalidNotificationEvent("event data lacks order_id")
+    outcomes = [_notify_one(event, admin, notification_id_for(event.event_id, admin.user_id)) for admin in admins()]
+    return Outcome.SENT if Outcome.SENT in outcomes else Outcome.ALREADY_SENT
+
+
+def admins() -> list[Recipient]:
+    """Every member of the user pool's `admin` group with an email address."""
+    found: list[Recipient] = []
+    request = {"UserPoolId": get_settings().user_pool_id, "GroupName": ADMIN_GROUP}
+    while True:
+        page = aws.client("cognito-idp").list_users_in_group(**request)
+        for user in page.get("Users", []):
+            attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+            if attributes.get("sub") and _EMAIL.fullmatch(attributes.get("email", "")):
+                found.append(Recipient(user_id=attributes["sub"], email=attributes["email"]))
+        if not page.get("NextToken"):
+            return found
+        request["NextToken"] = page["NextToken"]
+
+
+def _notify_one(event: Event, recipient: Recipient, notification_id: str) -> Outcome:
+    notification = _store_once(event, recipient, templates.render(event.event_type, event.data), notification_id)
     if notification.email_status == EMAIL_SENT:
         logger.info("notification already sent", extra={"notification_id": notification.notification_id})
         return Outcome.ALREADY_SENT
@@ -137,9 +163,9 @@ def _is_verified_address_of(recipient: Recipient) -> bool:
     return verified is not None and verified.lower() == recipient.email.lower()
 
 
-def _store_once(event: Event, recipient: Recipient, message: templates.Message) -> Notification:
+def _store_once(event: Event, recipient: Recipient, message: templates.Message,
+                notification_id: str) -> Notification:
     """The event's notification: stored now as PENDING, or the one an earlier delivery stored."""
-    notification_id = notification_id_for(event.event_id)
     created_at = now_iso()
     notification = Notification(
         pk=f"NOTIFICATION#{notification_id}", sk=NOTIFICATION_SORT_KEY, notification_id=notification_id,

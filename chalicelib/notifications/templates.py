@@ -42,6 +42,8 @@ class OrderFacts:
     amount: str | None  # "12.34 USD", or None when the event carries no amount
     reason: str | None
     was_paid: bool
+    carrier: str | None = None
+    tracking_number: str | None = None
 
 
 def format_amount(minor_units: int, currency: str) -> str:
@@ -56,11 +58,13 @@ def order_facts(data: Mapping[str, Any]) -> OrderFacts:
     minor_units = data.get("amount_cents", data.get("total_cents"))
     currency = data.get("currency") or "USD"
     has_amount = isinstance(minor_units, int) and not isinstance(minor_units, bool) and isinstance(currency, str)
-    reason = data.get("reason")
+    reason, carrier, tracking = data.get("reason"), data.get("carrier"), data.get("tracking_number")
     return OrderFacts(order_id=data["order_id"],
                       amount=format_amount(minor_units, currency) if has_amount else None,
                       reason=reason if isinstance(reason, str) else None,
-                      was_paid=data.get("was_paid") is True)
+                      was_paid=data.get("was_paid") is True,
+                      carrier=carrier if isinstance(carrier, str) and carrier else None,
+                      tracking_number=tracking if isinstance(tracking, str) and tracking else None)
 
 
 def _of(amount: str | None) -> str:
@@ -104,8 +108,22 @@ def _payment_refunded(facts: OrderFacts) -> Message:
 
 
 def _order_shipped(facts: OrderFacts) -> Message:
+    tracking = (f" {facts.carrier or 'The carrier'} tracks it as {facts.tracking_number}."
+                if facts.tracking_number else "")
     return Message(f"Order {facts.order_id} has shipped",
-                   f"Good news: your order {facts.order_id} is on its way." + SIGNATURE)
+                   f"Good news: your order {facts.order_id} is on its way.{tracking}" + SIGNATURE)
+
+
+def _order_delivered(facts: OrderFacts) -> Message:
+    return Message(f"Order {facts.order_id} was delivered",
+                   f"Your order {facts.order_id} has been delivered. We hope you enjoy it." + SIGNATURE)
+
+
+def _shipment_overdue(facts: OrderFacts) -> Message:
+    """For the shop's admins, not the customer."""
+    return Message(f"Order {facts.order_id} is overdue for shipping",
+                   f"Order {facts.order_id} is packed but has not shipped within its deadline. Ship it from"
+                   " the orders to ship list.")
 
 
 RENDERERS: dict[str, Callable[[OrderFacts], Message]] = {
@@ -115,8 +133,12 @@ RENDERERS: dict[str, Callable[[OrderFacts], Message]] = {
     "OrderCancelled": _order_cancelled,
     "PaymentRefunded": _payment_refunded,
     "OrderShipped": _order_shipped,
+    "OrderDelivered": _order_delivered,
+    "ShipmentOverdue": _shipment_overdue,
 }
 NOTIFIED_EVENT_TYPES: tuple[str, ...] = tuple(RENDERERS)
+# Events whose notification goes to every member of the `admin` group instead of the customer.
+ADMIN_EVENT_TYPES: frozenset[str] = frozenset({"ShipmentOverdue"})
 
 
 def render(event_type: str, data: Mapping[str, Any]) -> Message:

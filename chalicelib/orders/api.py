@@ -8,6 +8,7 @@ from chalicelib import web
 from chalicelib.accounts.api import ADDRESS
 from chalicelib.errors import NotFound
 from chalicelib.orders import service
+from chalicelib.orders.models import STATUSES
 from chalicelib.payments import service as payments
 from chalicelib.payments.provider import KNOWN_TOKENS
 from chalicelib.schema import Arr, Int, Obj, Str
@@ -26,8 +27,9 @@ ORDER_LINE = Obj({"product_id": Str(), "sku": Str(), "name": Str(), "unit_price_
                  required=("product_id", "sku", "name", "unit_price_cents", "quantity"))
 ORDER = Obj({
     "order_id": Str(), "user_id": Str(),
-    "status": Str(enum=("PENDING_PAYMENT", "PAID", "SHIPPED", "CANCELLED")),
+    "status": Str(enum=STATUSES),
     "items": Arr(ORDER_LINE, max_items=50), "total_cents": Int(), "currency": Str(), "shipping_address": ADDRESS,
+    "carrier": Str(nullable=True), "tracking_number": Str(nullable=True),
     "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
 }, required=("order_id", "user_id", "status", "items", "total_cents", "currency", "created_at", "updated_at"))
 ORDER_PAGE = Obj({"items": Arr(ORDER), "next_cursor": Str(nullable=True, max_len=4096)},
@@ -61,6 +63,14 @@ def list_user_orders(call: web.Call, user_id: str) -> dict:
     return service.list_orders(user_id, call.user.user_id, call.user.is_admin, **call.query)
 
 
+@web.route(bp, "/admin/orders", "GET", summary="Every order in a status, newest first (admins)", auth="admin",
+           query={**web.PAGE_QUERY,
+                  "status": Str(enum=STATUSES, description="Required: PACKED lists the orders to ship")},
+           response=ORDER_PAGE, tags=TAGS)
+def list_orders_by_status(call: web.Call) -> dict:
+    return service.list_by_status(**{"status": None, **call.query})
+
+
 @web.route(bp, "/orders/{order_id}", "GET", summary="An order (owner or admin)", auth="user", response=ORDER,
            errors=(404,), tags=TAGS)
 def get_order(call: web.Call, order_id: str) -> dict:
@@ -71,12 +81,6 @@ def get_order(call: web.Call, order_id: str) -> dict:
            auth="user", response=ORDER, errors=(404, 409), tags=TAGS)
 def cancel_order(call: web.Call, order_id: str) -> dict:
     return service.cancel_order(order_id, call.user.user_id, call.user.is_admin)
-
-
-@web.route(bp, "/orders/{order_id}/ship", "POST", summary="Ship a paid order", auth="admin", response=ORDER,
-           errors=(404, 409), tags=TAGS)
-def ship_order(call: web.Call, order_id: str) -> dict:
-    return service.ship_order(order_id)
 
 
 @web.route(bp, "/orders/{order_id}/payment", "GET", summary="The order's payment (owner or admin)", auth="user",

@@ -1,4 +1,4 @@
-"""Orders: placing, reading, cancelling and shipping orders, and applying payment results.
+"""Orders: placing, reading and cancelling orders, and applying payment results.
 
 Rules kept here (the items are described in models.py):
 - Placing an order is ONE transaction: the order, each product's stock decrement (conditional on
@@ -10,7 +10,9 @@ Rules kept here (the items are described in models.py):
   transaction as its event; cancelling releases each line's stock in that transaction too, so
   stock is released exactly once.
 - Payment results arrive as events (at least once, possibly late); an illegal transition is
-  ignored and logged, never applied.
+  ignored and logged, never applied. A paid order's fulfilment workflow is started after the PAID
+  write commits, on every delivery of PaymentSucceeded (a start by the same name is no second run);
+  the fulfilment steps themselves live in chalicelib/fulfilment.
 """
 
 from __future__ import annotations
@@ -33,16 +35,23 @@ from chalicelib.dynamo import iso, now_iso, transaction, utc_now
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.envelope import Event
+from chalicelib.fulfilment import workflow
 from chalicelib.observability import logger, metrics
 from chalicelib.orders.models import (
     CANCELLED,
+    DONE,
+    PACKED,
     PAID,
     PENDING_PAYMENT,
     PENDING_SHARDS,
-    SHIPPED,
+    STATUSES,
+    STEP_CANCELLED,
+    STEPS,
+    WAITING,
     IdempotencyRecord,
     Order,
     OrderLine,
+    status_key,
 )
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -51,6 +60,7 @@ MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 CONSUMER = "orders"
 _ORDER_SK = "ORDER"
 _USER_LIST_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
+_STATUS_LIST_KEYS = {"pk", "sk", "gsi3pk", "gsi3sk"}
 
 
 # ---- placing -------------------------------------------------------------------------------------
@@ -71,7 +81,7 @@ def place_order(user_id: str, email: str, request: Mapping[str, Any],
     _reject_repeated_products(lines)
     products, shards = catalog.get_products_and_shards(line["product_id"] for line in lines)
     order = _new_order(user_id, email, lines, products, request.get("shipping_address"))
-    placed = Event("OrderPlaced", {**_event_data(order), "items": _lines_data(order),
+    placed = Event("OrderPlaced", {**event_data(order), "items": _lines_data(order),
                                    "payment_token": request["payment_token"]})
     for attempt in range(TRANSACTION_ATTEMPTS):
         owners: list[OrderLine] = []
@@ -126,7 +136,8 @@ def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]],
         total_cents=sum(int(line.unit_price_cents) * int(line.quantity) for line in order_lines),
         shipping_address=Address(**shipping_address) if shipping_address else None,
         created_at=now, updated_at=now, gsi1pk=f"USER#{user_id}", gsi1sk=f"{now}#{order_id}",
-        gsi2pk=_pending_shard(order_id), gsi2sk=f"{now}#{order_id}")
+        gsi2pk=_pending_shard(order_id), gsi2sk=f"{now}#{order_id}",
+        gsi3pk=status_key(PENDING_PAYMENT), gsi3sk=f"{now}#{order_id}")
 
 
 def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, request_hash: str,
@@ -196,7 +207,7 @@ def _replay(user_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
         return None
     if record.request_hash != request_hash:
         raise Conflict("This Idempotency-Key was used with a different request body")
-    return order_view(_load(record.order_id))
+    return order_view(load(record.order_id))
 
 
 def _hash(request: Mapping[str, Any]) -> str:
@@ -214,12 +225,12 @@ def _pending_shard(order_id: str) -> str:
 # ---- reading -------------------------------------------------------------------------------------
 
 def get_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[str, Any]:
-    return order_view(_load_visible(order_id, viewer_id, viewer_is_admin))
+    return order_view(load_visible(order_id, viewer_id, viewer_is_admin))
 
 
 def ensure_visible(order_id: str, viewer_id: str, viewer_is_admin: bool) -> None:
     """NotFound unless the order exists and the viewer owns it or is an admin (for other services' reads)."""
-    _load_visible(order_id, viewer_id, viewer_is_admin)
+    load_visible(order_id, viewer_id, viewer_is_admin)
 
 
 def list_orders(user_id: str, viewer_id: str, viewer_is_admin: bool, limit: int = 20,
@@ -233,15 +244,26 @@ def list_orders(user_id: str, viewer_id: str, viewer_is_admin: bool, limit: int 
     return pagination.page_of([order_view(order) for order in orders], scope, last_key)
 
 
-def _load(order_id: str) -> Order:
+def list_by_status(status: str | None, limit: int = 20, cursor: str | None = None) -> pagination.Page:
+    """Every order in `status`, newest first (admins): one Query of the orders-by-status index."""
+    if status not in STATUSES:
+        raise InvalidInput(f"status is required: one of {', '.join(STATUSES)}",
+                           errors=[{"field": "status", "message": "is required"}])
+    scope, partition = f"orders:status={status}", status_key(status)
+    orders, last_key = pagination.query_page(Order.by_status, partition, scope, _STATUS_LIST_KEYS,
+                                             {"gsi3pk": partition}, limit, cursor)
+    return pagination.page_of([order_view(order) for order in orders], scope, last_key)
+
+
+def load(order_id: str) -> Order:
     try:
         return Order.get(f"ORDER#{order_id}", _ORDER_SK, consistent_read=True)
     except Order.DoesNotExist:
         raise NotFound("No such order") from None
 
 
-def _load_visible(order_id: str, viewer_id: str, viewer_is_admin: bool) -> Order:
-    order = _load(order_id)
+def load_visible(order_id: str, viewer_id: str, viewer_is_admin: bool) -> Order:
+    order = load(order_id)
     if order.user_id != viewer_id and not viewer_is_admin:
         raise NotFound("No such order")  # someone else's order is not leaked
     return order
@@ -255,6 +277,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "shipping_address": None if address is None else {
             "line1": address.line1, "line2": address.line2, "city": address.city,
             "postal_code": address.postal_code, "country": address.country},
+        "carrier": order.carrier, "tracking_number": order.tracking_number,
         "created_at": order.created_at, "updated_at": order.updated_at,
     }
 
@@ -264,7 +287,7 @@ def _lines_data(order: Order) -> list[dict[str, Any]]:
              "unit_price_cents": int(line.unit_price_cents), "quantity": int(line.quantity)} for line in order.items]
 
 
-def _event_data(order: Order) -> dict[str, Any]:
+def event_data(order: Order) -> dict[str, Any]:
     return {"order_id": order.order_id, "user_id": order.user_id, "email": order.email,
             "total_cents": int(order.total_cents), "currency": order.currency}
 
@@ -272,57 +295,45 @@ def _event_data(order: Order) -> dict[str, Any]:
 # ---- life cycle ----------------------------------------------------------------------------------
 
 def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[str, Any]:
-    """Cancel from PENDING_PAYMENT or PAID (a paid order is then refunded); stock comes back."""
-    order = _load_visible(order_id, viewer_id, viewer_is_admin)
-    if order.status not in (PENDING_PAYMENT, PAID):
+    """Cancel from PENDING_PAYMENT, PAID or PACKED (a paid order is then refunded and its fulfilment
+    workflow stopped); stock comes back."""
+    order = load_visible(order_id, viewer_id, viewer_is_admin)
+    if order.status not in (PENDING_PAYMENT, PAID, PACKED):
         raise Conflict(f"An order that is {order.status} cannot be cancelled")
     reason = "cancelled_by_customer" if order.user_id == viewer_id else "cancelled_by_admin"
     try:
         with transaction() as tx:
             cancelled_at = _cancel_in(tx, order, order.status, reason)
     except TransactWriteError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             raise Conflict("The order changed meanwhile; reload it and retry") from None
         raise
+    if order.pack_status is not None:  # paid: the workflow stops now, or by the relay of OrderCancelled
+        workflow.stop_soon(order_id)
     order.status, order.updated_at = CANCELLED, cancelled_at  # what the conditional write made it: no re-read
     return order_view(order)
 
 
-def ship_order(order_id: str) -> dict[str, Any]:
-    """PAID -> SHIPPED (admins only: the API checks the role)."""
-    order = _load(order_id)
-    if order.status != PAID:
-        raise Conflict(f"Only a PAID order can be shipped; this one is {order.status}")
-    shipped_at = now_iso()
-    try:
-        with transaction() as tx:
-            tx.update(order, condition=Order.status == PAID,
-                      actions=[Order.status.set(SHIPPED), Order.updated_at.set(shipped_at)])
-            outbox.record(tx, Event("OrderShipped", _event_data(order)))
-    except TransactWriteError as exc:
-        if _condition_failed(exc):
-            raise Conflict("The order changed meanwhile; reload it and retry") from None
-        raise
-    order.status, order.updated_at = SHIPPED, shipped_at  # what the conditional write made it: no re-read
-    return order_view(order)
-
-
 def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> str:
-    """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, and the event.
-
-    Returns the `updated_at` it writes."""
-    was_paid, cancelled_at = from_status == PAID, now_iso()
-    tx.update(order, condition=Order.status == from_status, actions=[
-        Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(cancelled_at),
-        Order.gsi2pk.remove(), Order.gsi2sk.remove()])
+    """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, the steps of its
+    fulfilment not done CANCELLED, and the event. Returns the `updated_at` it writes."""
+    was_paid, cancelled_at = from_status in (PAID, PACKED), now_iso()
+    actions = [Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(cancelled_at),
+               Order.gsi2pk.remove(), Order.gsi2sk.remove(), Order.gsi3pk.set(status_key(CANCELLED))]
+    for step in STEPS:
+        if getattr(order, f"{step}_status") not in (None, DONE):
+            actions.append(getattr(Order, f"{step}_status").set(STEP_CANCELLED))
+            if getattr(order, f"{step}_started_at"):
+                actions.append(getattr(Order, f"{step}_ended_at").set(cancelled_at))
+    tx.update(order, condition=Order.status == from_status, actions=actions)
     for line in order.items:
         catalog.stock_release(tx, line.product_id, int(line.quantity))
-    outbox.record(tx, Event("OrderCancelled", {**_event_data(order), "reason": reason, "was_paid": was_paid,
+    outbox.record(tx, Event("OrderCancelled", {**event_data(order), "reason": reason, "was_paid": was_paid,
                                                "items": _lines_data(order)}))
     return cancelled_at
 
 
-def _condition_failed(exc: TransactWriteError) -> bool:
+def condition_failed(exc: TransactWriteError) -> bool:
     return any(reason is not None and reason.code == "ConditionalCheckFailed"
                for reason in exc.cancellation_reasons or [])
 
@@ -339,7 +350,7 @@ def apply_payment_event(event: Event) -> inbox.Outcome | None:
         return None
     checks.require_ids(event, "order_id", "user_id")
     order_id = event.data["order_id"]
-    order = _load(order_id)  # NotFound raises: retried, never silently dropped
+    order = load(order_id)  # NotFound raises: retried, never silently dropped
     # A payment result counts only for this order's customer, amount and currency (events/checks.py).
     checks.require_same(event, {"user_id": order.user_id, "amount_cents": int(order.total_cents),
                                 "currency": order.currency})
@@ -347,12 +358,19 @@ def apply_payment_event(event: Event) -> inbox.Outcome | None:
     if outcome is inbox.Outcome.REJECTED:
         logger.warning("illegal transition ignored", extra={"order_id": order_id, "status": order.status,
                                                             "event_type": event.event_type})
+    elif event.event_type == "PaymentSucceeded" and order.status != CANCELLED:
+        # After the commit, on the first delivery and every redelivery: a failed start fails the
+        # message, which is delivered again (DUPLICATE) and starts it then.
+        workflow.start(order_id, event.correlation_id)
     return outcome
 
 
 def _mark_paid(tx: Any, order: Order, event: Event) -> None:
+    paid_at = now_iso()
     tx.update(order, condition=Order.status == PENDING_PAYMENT, actions=[
-        Order.status.set(PAID), Order.updated_at.set(now_iso()), Order.gsi2pk.remove(), Order.gsi2sk.remove()])
+        Order.status.set(PAID), Order.updated_at.set(paid_at), Order.gsi2pk.remove(), Order.gsi2sk.remove(),
+        Order.gsi3pk.set(status_key(PAID)), Order.pack_status.set(WAITING), Order.pack_started_at.set(paid_at),
+        Order.ship_status.set(WAITING), Order.deliver_status.set(WAITING)])
 
 
 def _cancel_declined(tx: Any, order: Order, event: Event) -> None:
@@ -380,7 +398,7 @@ def cancel_unpaid_orders(timeout_minutes: float) -> int:
                     _cancel_in(tx, order, PENDING_PAYMENT, "payment_timeout")
                 cancelled += 1
             except TransactWriteError as exc:
-                if not _condition_failed(exc):
+                if not condition_failed(exc):
                     raise
                 # paid or cancelled since the index was read: nothing to do
     if cancelled:

@@ -40,7 +40,7 @@ from chalicelib.realtime import connections
 from chalicelib.realtime.models import PUSH_MARK_SK, PushMark
 
 ORDER_EVENTS = frozenset({"OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled",
-                          "PaymentRefunded", "OrderShipped"})
+                          "PaymentRefunded", "OrderPacked", "OrderShipped", "OrderDelivered"})
 APPLIED_BY_THE_ORDERS_CONSUMER = frozenset({"PaymentSucceeded", "PaymentFailed"})
 NOTIFICATION_EVENTS = frozenset({"NotificationStored"})
 IMPORT_EVENTS = frozenset({"ProductImported", "ImportFinished"})

@@ -28,6 +28,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_DEADLINE_S = 120
+SHIP_DEADLINE_S = DELIVERY_DEADLINE_S = 10
 
 
 def free_port() -> int:
@@ -92,9 +93,15 @@ def running_devstack(overrides: dict[str, str] | None = None) -> Iterator[DevSta
            "STOREFRONT_WEB_PORT": str(web_port), "STOREFRONT_WS_PORT": str(ws_port),
            "STOREFRONT_DEV_STATE_DIR": str(state_dir),
            "STOREFRONT_DEV_VISIBILITY_TIMEOUT": "2", "STOREFRONT_DEV_SCHEDULE_SECONDS": "2",
-           "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1", **(overrides or {})}
+           "ORDER_PAYMENT_TIMEOUT_MINUTES": "0.2", "PYTHONUNBUFFERED": "1",
+           # Fulfilment (tests/e2e/test_fulfilment.py): pack in 1 s, deliver 2 s after shipping, and
+           # deadlines short enough to see both overdue paths within a test.
+           "STOREFRONT_DEV_PACK_SECONDS": "1", "STOREFRONT_DEV_CARRIER_SECONDS": "2",
+           "STOREFRONT_DEV_SHIP_DEADLINE_SECONDS": str(SHIP_DEADLINE_S),
+           "STOREFRONT_DEV_DELIVERY_DEADLINE_SECONDS": str(DELIVERY_DEADLINE_S), **(overrides or {})}
     for name in ("AWS_ENDPOINT_URL", "STOREFRONT_STAGE", "STOREFRONT_WEB_ORIGIN", "STOREFRONT_EVENTS_TOPIC_ARN",
-                 "STOREFRONT_WEBSOCKET_API_ID",
+                 "STOREFRONT_WEBSOCKET_API_ID", "STOREFRONT_FULFILMENT_STATE_MACHINE_ARN",
+                 "STOREFRONT_CARRIER_SECRET_ARN",
                  "STOREFRONT_OUTBOX_STREAM_ARN", "STOREFRONT_USER_POOL_ID", "STOREFRONT_USER_POOL_CLIENT_ID"):
         env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env, text=True,

@@ -1088,3 +1088,49 @@ def test_the_web_apps_config_names_the_websocket_url(deployment: Deployed):
     body = deployment.client("s3").get_object(Bucket=deployment.result.outputs["SiteBucketName"],
                                               Key="config.js")["Body"].read().decode()
     assert json.dumps(deployment.result.websocket_url) in body
+
+
+# --- fulfilment: the state machine, its role, the webhook's secret and the functions' grants ----------
+
+def test_the_fulfilment_state_machine_its_role_secret_and_grants(deployment: Deployed):
+    outputs, stage = deployment.result.outputs, deployment.stage
+    machine = deployment.client("stepfunctions").describe_state_machine(
+        stateMachineArn=outputs["FulfilmentStateMachineArn"])
+    assert (machine["name"], machine["type"]) == (f"storefront-{stage}-fulfilment", "STANDARD")
+    iam = deployment.client("iam")
+    role = iam.get_role(RoleName=f"storefront-{stage}-fulfilment")["Role"]
+    assert machine["roleArn"] == role["Arn"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
+    (policy_name,) = iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
+    (statement,) = document["Statement"]
+    assert statement["Action"] == "sqs:SendMessage"
+    assert sorted(statement["Resource"]) == [deployment.queue_arn("fulfilment-tasks"),
+                                             deployment.queue_arn("warehouse")]
+    secret = deployment.client("secretsmanager").get_secret_value(SecretId=outputs["CarrierWebhookSecretArn"])
+    assert secret["Name"] == f"storefront/{stage}/carrier-webhook-secret"
+    assert len(json.loads(secret["SecretString"])["secret"]) == 64
+    scoped = deployment.config.scope(stage, "api_handler").environment_variables
+    assert scoped["STOREFRONT_FULFILMENT_STATE_MACHINE_ARN"] == outputs["FulfilmentStateMachineArn"]
+    assert scoped["STOREFRONT_CARRIER_SECRET_ARN"] == outputs["CarrierWebhookSecretArn"]
+
+    executions = f"arn:aws:states:{REGION}:{deployment.account}:execution:storefront-{stage}-fulfilment:*"
+    secret_arn = (f"arn:aws:secretsmanager:{REGION}:{deployment.account}:secret:"
+                  f"storefront/{stage}/carrier-webhook-secret-*")
+    expected = {
+        "api_handler": {("states:SendTaskSuccess", "*"), ("states:StopExecution", executions),
+                        ("states:DescribeExecution", executions), ("secretsmanager:GetSecretValue", secret_arn)},
+        "apply_payment_results": {("states:StartExecution", outputs["FulfilmentStateMachineArn"])},
+        "handle_fulfilment_tasks": {("states:SendTaskSuccess", "*"), ("states:StopExecution", executions)},
+        "relay_fulfilment": {("states:SendTaskSuccess", "*"), ("states:StopExecution", executions)},
+        "pack_orders": {("states:SendTaskSuccess", "*")},
+    }
+    lam = deployment.client("lambda")
+    for function in policies.function_names(deployment.app):
+        role_name = lam.get_function(FunctionName=deployment.function_name(function))["Configuration"]["Role"]
+        role_name = role_name.rsplit("/", 1)[1]
+        (name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        granted = {(action, resource) for s in document["Statement"] for action in s["Action"]
+                   for resource in s["Resource"] if action.startswith(("states:", "secretsmanager:"))}
+        assert granted == expected.get(function, set()), function

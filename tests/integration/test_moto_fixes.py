@@ -99,3 +99,48 @@ def test_sequence_numbers_are_never_reused_after_a_cancelled_transaction(streame
     assert len({r["dynamodb"]["SequenceNumber"] for r in whole}) == 2
     assert client("dynamodb").get_item(
         TableName=streamed_table, Key={"pk": {"S": "phantom"}}).get("Item") is None
+
+
+def waiting_execution(name: str) -> tuple[str, str]:
+    """An execution of a one-state machine waiting for a task token (no timeout); (its ARN, the token)."""
+    import json
+    import time
+
+    sqs, sfn = client("sqs"), client("stepfunctions")
+    url = sqs.create_queue(QueueName=f"tokens-{name}")["QueueUrl"]
+    definition = {"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+        "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}}}}}
+    machine = sfn.create_state_machine(name=f"wait-{name}", definition=json.dumps(definition),
+                                       roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        if messages:
+            return execution, json.loads(messages[0]["Body"])["token"]
+    raise AssertionError("the execution never sent its task token")
+
+
+def test_moto_server_runs_state_machines_with_its_own_port():
+    """The executor is on, and its interpreter reaches SQS on this server (MOTO_PORT is its port)."""
+    execution, token = waiting_execution(f"run-{uuid.uuid4().hex[:6]}")
+    sfn = client("stepfunctions")
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=token, output="{}")
+    import time
+
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+
+
+def test_stop_execution_aborts_a_waiting_execution_at_once():
+    execution, token = waiting_execution(f"stop-{uuid.uuid4().hex[:6]}")
+    sfn = client("stepfunctions")
+    sfn.stop_execution(executionArn=execution, error="Cancelled", cause="test")
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    with pytest.raises(ClientError) as error:  # its wait is over: the token is no longer accepted
+        sfn.send_task_success(taskToken=token, output="{}")
+    assert error.value.response["Error"]["Code"] in ("InvalidToken", "TaskDoesNotExist", "TaskTimedOut")

@@ -38,6 +38,9 @@ NAME_PROPERTY = {
     "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::WAFv2::WebACL": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+    "AWS::SecretsManager::Secret": "Name",
 }
 
 
@@ -398,6 +401,42 @@ def check_response_headers_policy(stack: Stack, logical_id: str, props: dict[str
     assert props["ResponseHeadersPolicyConfig"]["Name"] == {"Fn::Sub": "storefront-${Stage}-site"}
 
 
+def check_role(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    iam = stack.client("iam")
+    role = iam.get_role(RoleName=stack.name(logical_id))["Role"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    for policy in props["Policies"]:
+        live = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy["PolicyName"])["PolicyDocument"]
+        (statement,) = live["Statement"]
+        queues = sorted(stack.queue_attributes(target(r))["QueueArn"] for r in
+                        policy["PolicyDocument"]["Statement"][0]["Resource"])
+        assert statement["Action"] == "sqs:SendMessage" and sorted(statement["Resource"]) == queues
+
+
+def check_state_machine(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    sfn = stack.client("stepfunctions")
+    arn = stack.env[settings.FULFILMENT_STATE_MACHINE_ARN]
+    machine = sfn.describe_state_machine(stateMachineArn=arn)
+    assert machine["name"] == stack.name(logical_id) and machine["type"] == props["StateMachineType"]
+    role = stack.client("iam").get_role(RoleName=stack.name(target(props["RoleArn"])))["Role"]
+    assert machine["roleArn"] == role["Arn"]
+    definition = json.loads(machine["definition"])
+    assert list(definition["States"]) == ["Pack", "AwaitShipment", "AwaitShipmentOverdue", "AwaitDelivery",
+                                          "AwaitDeliveryOverdue", "Delivered"]
+    # moto's CloudFormation gives a queue's Ref as its AWS-style URL; its SQS finds the queue by name
+    queues = {definition["States"][s]["Parameters"]["QueueUrl"].rsplit("/", 1)[1]
+              for s in definition["States"] if s != "Delivered"}
+    assert queues == {stack.name("WarehouseQueue"), stack.name("FulfilmentTasksQueue")}
+
+
+def check_secret(stack: Stack, logical_id: str, props: dict[str, Any]) -> None:
+    value = stack.client("secretsmanager").get_secret_value(SecretId=stack.name(logical_id))
+    assert value["ARN"] == stack.env[settings.CARRIER_SECRET_ARN]
+    secret = json.loads(value["SecretString"])[props["GenerateSecretString"]["GenerateStringKey"]]
+    assert len(secret) == props["GenerateSecretString"]["PasswordLength"] and secret.isalnum()
+
+
 CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::DynamoDB::Table": check_table,
     "AWS::SNS::Topic": check_topic,
@@ -419,6 +458,9 @@ CHECKS: dict[str, Callable[[Stack, str, dict[str, Any]], None]] = {
     "AWS::Logs::LogGroup": check_log_group,
     "AWS::CloudFront::ResponseHeadersPolicy": check_response_headers_policy,
     "AWS::CloudFront::Function": check_cloudfront_function,
+    "AWS::IAM::Role": check_role,
+    "AWS::StepFunctions::StateMachine": check_state_machine,
+    "AWS::SecretsManager::Secret": check_secret,
 }
 
 

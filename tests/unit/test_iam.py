@@ -187,8 +187,7 @@ def exercised(denials, account, stack) -> set[str]:
         call("GET", "/orders/{order_id}/payment", f"/orders/{paid['order_id']}/payment", shopper)
         call("GET", "/orders/{order_id}/events", f"/orders/{paid['order_id']}/events", shopper)
         call("GET", "/notifications", "/notifications", shopper)
-        assert call("POST", "/orders/{order_id}/ship", f"/orders/{paid['order_id']}/ship",
-                    admin).json_body["status"] == "SHIPPED"
+        exercise_fulfilment(call, invoke, admin, shopper, paid, order_body, account, client)
         finished_import = exercise_uploads(call, invoke, client, admin, product["product_id"], mp)
         exercise_realtime(invoke, client, app, shopper, admin, paid["order_id"],
                           (new_import["import_id"], finished_import), account, mp)
@@ -223,6 +222,62 @@ def exercise_cancellation_racing_the_charge(call: Any, invoke: Any, shopper: Any
     mp.setattr(provider.SimulatedProvider, "charge", charge)
     assert call("GET", "/orders/{order_id}/payment", f"/orders/{raced['order_id']}/payment",
                 shopper).json_body["status"] == "REFUNDED"
+
+
+def exercise_fulfilment(call: Any, invoke: Any, admin: Any, shopper: Any, paid: dict, order_body: dict,
+                        account: Account, client: Client) -> None:
+    """The paid order through its workflow's waits as the state machine sends them (the in-process
+    emulator records executions without running them): packed by the warehouse, overdue, shipped,
+    delivered through the signed webhook, the relay; a second order cancelled while PACKED."""
+    from chalicelib.fulfilment import carrier
+    from chalicelib.fulfilment import warehouse as warehouse_service
+
+    order_id = paid["order_id"]
+    warehouse_service._queue_url.cache_clear()
+    invoke("pack_orders", sqs_event("warehouse", {"order_id": order_id, "task_token": "pack-1"}, account))
+    invoke("pack_orders", sqs_event("warehouse", {"order_id": order_id, "task_token": "pack-1", "packed": True},
+                                    account))
+    wait = {"order_id": order_id, "step": "ship", "overdue": False, "task_token": "ship-1"}
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", wait, account))
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", {**wait, "overdue": True, "task_token": "ship-2"},
+                                                account))
+    overdue = event_of(order_id, "ShipmentOverdue")
+    invoke("send_notifications", sqs_event("notifications", overdue, account))  # to every admin
+    assert call("GET", "/admin/orders", "/admin/orders?status=PACKED", admin).status_code == 200
+    assert call("GET", "/orders/{order_id}/fulfilment", f"/orders/{order_id}/fulfilment",
+                shopper).json_body["status"] == "RUNNING"
+    tracking = f"IAM{uuid.uuid4().hex[:10]}"
+    assert call("POST", "/orders/{order_id}/ship", f"/orders/{order_id}/ship", admin,
+                {"carrier": "Storefront Post", "tracking_number": tracking}).json_body["status"] == "SHIPPED"
+    invoke("relay_fulfilment", sqs_event("fulfilment", event_of(order_id, "OrderShipped"), account))
+    deliver = {"order_id": order_id, "step": "deliver", "overdue": False, "task_token": "deliver-1"}
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", deliver, account))
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", {**deliver, "overdue": True,
+                                                                     "task_token": "deliver-2"}, account))
+    secret = json.loads(boto3.client("secretsmanager", region_name=REGION).get_secret_value(
+        SecretId=settings.carrier_secret_name())["SecretString"])["secret"]
+    body = json.dumps({"tracking_number": tracking, "status": "DELIVERED", "occurred_at": "2026-12-01T10:00:00Z"})
+    stamp = str(int(time.time()))
+    carrier.forget_secrets()  # a fresh container reads the secret
+    response = client.http.post("/carrier/events", body=body, headers={
+        "Content-Type": "application/json", carrier.TIMESTAMP_HEADER: stamp,
+        carrier.SIGNATURE_HEADER: carrier.sign(secret, stamp, body.encode())})
+    assert response.status_code == 200 and response.json_body["status"] == "DELIVERED", response.body
+    call("POST", "/carrier/events", "/carrier/events")  # unsigned: 401 before anything is read
+    invoke("relay_fulfilment", sqs_event("fulfilment", event_of(order_id, "OrderDelivered"), account))
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", {**deliver, "overdue": True,
+                                                                     "task_token": "deliver-3"}, account))  # completes
+
+    packed = call("POST", "/orders", "/orders", shopper, order_body).json_body
+    invoke("handle_payment_messages", sqs_event("payments", event_of(packed["order_id"], "OrderPlaced"), account))
+    invoke("apply_payment_results", sqs_event("orders", event_of(packed["order_id"], "PaymentSucceeded"), account))
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", {**wait, "order_id": packed["order_id"]},
+                                                account))
+    assert call("POST", "/orders/{order_id}/cancel", f"/orders/{packed['order_id']}/cancel",
+                shopper).json_body["status"] == "CANCELLED"  # stops the execution
+    invoke("relay_fulfilment", sqs_event("fulfilment", event_of(packed["order_id"], "OrderCancelled"), account))
+    invoke("handle_fulfilment_tasks", sqs_event("fulfilment-tasks", {**wait, "order_id": packed["order_id"],
+                                                                     "overdue": True}, account))  # stops it too
 
 
 def exercise_uploads(call: Any, invoke: Any, client: Client, admin: Any, product_id: str,

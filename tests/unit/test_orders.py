@@ -265,7 +265,9 @@ def payment_event(event_type: str, order: dict, **data) -> Event:
                               "currency": order["currency"], **data})
 
 
-def test_payment_success_pays_once_then_ship(client, admin):
+def test_payment_success_pays_once_then_pack_and_ship(client, admin):
+    from chalicelib.fulfilment import service as fulfilment
+
     user = make_user()
     order = post_order(client, user, order_body((new_product(), 1))).json_body
     ship_path = f"/orders/{order['order_id']}/ship"
@@ -274,6 +276,10 @@ def test_payment_success_pays_once_then_ship(client, admin):
     assert service.apply_payment_event(succeeded) is inbox.Outcome.APPLIED
     assert service.apply_payment_event(succeeded) is inbox.Outcome.DUPLICATE
     assert client.http.get(f"/orders/{order['order_id']}", headers=user.headers).json_body["status"] == "PAID"
+    assert client.http.post(ship_path, headers=admin.headers).status_code == 409  # paid, not packed yet
+    # The workflow's ship wait: the warehouse has packed it.
+    fulfilment.on_wait({"order_id": order["order_id"], "step": "ship", "overdue": False, "task_token": "t-1"})
+    assert client.http.get(f"/orders/{order['order_id']}", headers=user.headers).json_body["status"] == "PACKED"
     assert client.http.post(ship_path, headers=user.headers).status_code == 403
     shipped = client.http.post(ship_path, headers=admin.headers)
     assert shipped.status_code == 200 and shipped.json_body["status"] == "SHIPPED"

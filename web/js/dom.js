@@ -47,8 +47,10 @@ export function when(iso) {
 }
 
 const STATUS_LABELS = {
-  PENDING_PAYMENT: "Awaiting payment", PAID: "Paid", SHIPPED: "Shipped", CANCELLED: "Cancelled",
-  PENDING: "Waiting", PROCESSING: "Processing", COMPLETED: "Completed", FAILED: "Failed",
+  PENDING_PAYMENT: "Awaiting payment", PAID: "Paid", PACKED: "Packed", SHIPPED: "Shipped", DELIVERED: "Delivered",
+  CANCELLED: "Cancelled", PENDING: "Waiting", PROCESSING: "Processing", COMPLETED: "Completed", FAILED: "Failed",
+  WAITING: "Waiting", DONE: "Done", OVERDUE: "Overdue", RUNNING: "In progress", SUCCEEDED: "Completed",
+  ABORTED: "Stopped",
 };
 
 export function statusBadge(status) {

@@ -5,7 +5,7 @@ import {
   centsToText, field, h, money, parseMoney, productImage, showError, spinner, statusBadge, when, withProgress,
 } from "../dom.js";
 import { navigate } from "../router.js";
-import { orderList } from "./orders.js";
+import { orderList, shipForm, shipmentLine } from "./orders.js";
 
 const IMAGE_TYPES = "image/jpeg,image/png,image/webp";
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
@@ -199,33 +199,37 @@ export function adminImports(main) {
     report);
 }
 
-export function adminOrders(main) {
+export async function adminOrders(main) {
   const orderId = h("input", { id: "order-id", required: true, autocomplete: "off" });
   const userId = h("input", { id: "user-id", required: true, autocomplete: "off" });
   const results = h("div");
   const errors = h("div");
   const find = h("button", { type: "submit" }, "Show customer's orders");
-  const shipButton = (order) => {
-    if (order.status !== "PAID") return null;
-    const button = h("button", { type: "button" }, "Ship");
-    button.addEventListener("click", async () => {
-      const shipped = await withProgress(button, "Shipping…", () =>
-        api(`/orders/${encodeURIComponent(order.order_id)}/ship`, { method: "POST" }), errors);
-      if (shipped) button.replaceWith(statusBadge(shipped.status));
-    });
-    return button;
+  // A packed order gets the ship form; once shipped, its status and tracking number replace it.
+  const shipControl = (order) => {
+    if (order.status !== "PACKED") return null;
+    const slot = h("div", { class: "ship-slot" });
+    slot.append(shipForm(order, (shipped) => {
+      slot.closest(".order-row")?.querySelector("[data-status]")?.replaceWith(statusBadge(shipped.status));
+      slot.replaceChildren(shipmentLine(shipped));
+    }, errors));
+    return slot;
   };
+  const toShip = await orderList("/admin/orders?status=PACKED", shipControl);
   main.append(h("h1", {}, "Admin: orders"), adminNav("/admin/orders"),
+    h("section", { "aria-labelledby": "to-ship-heading", "data-testid": "orders-to-ship" },
+      h("h2", { id: "to-ship-heading" }, "Orders to ship"),
+      h("p", { class: "muted" }, "Packed by the warehouse, newest first."), toShip),
     h("form", { class: "stack narrow", onsubmit: (event) => {
       event.preventDefault();
       navigate(`/orders/${encodeURIComponent(orderId.value.trim())}`);
-    } }, field("Order id", orderId, "Opens the order, where a paid order can be shipped"),
+    } }, field("Order id", orderId, "Opens the order, where a packed order can be shipped"),
     h("button", { type: "submit" }, "Open order")),
     h("form", { class: "stack narrow", onsubmit: async (event) => {
       event.preventDefault();
       results.replaceChildren();
       const list = await withProgress(find, "Loading…", () =>
-        orderList(`/users/${encodeURIComponent(userId.value.trim())}/orders`, shipButton), errors);
+        orderList(`/users/${encodeURIComponent(userId.value.trim())}/orders`, shipControl), errors);
       if (list) results.replaceChildren(list);
     } }, field("Customer's user id", userId), find),
     errors, results);

@@ -1,12 +1,55 @@
-// Orders: the list and one order, both kept current by pushed order frames (live.js), or by polling
-// with backoff while the socket is down.
+// Orders: the list and one order (up to its delivery), both kept current by pushed order frames (live.js),
+// or by polling with backoff while the socket is down.
 import { api } from "../api.js";
-import { errorBox, fill, h, money, showError, spinner, statusBadge, when, withProgress } from "../dom.js";
+import { errorBox, field, fill, h, money, showError, spinner, statusBadge, when, withProgress } from "../dom.js";
 import { follow, subscription } from "../live.js";
 import { session } from "../session.js";
 
 // The event that explains each settled status: the timeline is complete once it has arrived.
-const SETTLING_EVENT = { PAID: "PaymentSucceeded", CANCELLED: "OrderCancelled", SHIPPED: "OrderShipped" };
+const SETTLING_EVENT = {
+  PAID: "PaymentSucceeded", PACKED: "OrderPacked", SHIPPED: "OrderShipped", DELIVERED: "OrderDelivered",
+  CANCELLED: "OrderCancelled",
+};
+// Statuses after which nothing else happens to an order.
+const FINAL = ["DELIVERED", "CANCELLED"];
+const STEP_NAMES = { pack: "Packing", ship: "Shipping", deliver: "Delivery" };
+export const DEFAULT_CARRIER = "Storefront Post";
+
+/** The admin's ship control for a PACKED order: carrier and tracking number (both optional). */
+export function shipForm(order, onShipped, errors) {
+  const carrier = h("input", { name: "carrier", value: DEFAULT_CARRIER, maxlength: "64", autocomplete: "off" });
+  const tracking = h("input", { name: "tracking_number", maxlength: "64", autocomplete: "off",
+    placeholder: "made up if empty" });
+  const button = h("button", { type: "submit" }, "Ship");
+  return h("form", { class: "ship-form", dataset: { orderId: order.order_id }, onsubmit: async (event) => {
+    event.preventDefault();
+    const body = {};
+    if (carrier.value.trim()) body.carrier = carrier.value.trim();
+    if (tracking.value.trim()) body.tracking_number = tracking.value.trim();
+    const shipped = await withProgress(button, "Shipping…", () =>
+      api(`/orders/${encodeURIComponent(order.order_id)}/ship`, { method: "POST", body }), errors);
+    if (shipped) onShipped(shipped);
+  } }, field("Carrier", carrier), field("Tracking number", tracking), button);
+}
+
+export function shipmentLine(order) {
+  if (!order.tracking_number) return null;
+  return h("p", { "data-testid": "shipment" }, `Shipped with ${order.carrier ?? "the carrier"}, tracking number `,
+    h("strong", {}, order.tracking_number));
+}
+
+async function fulfilmentSteps(orderId) {
+  try {
+    const workflow = await api(`/orders/${orderId}/fulfilment`);
+    return h("section", { "aria-labelledby": "fulfilment-heading", "data-testid": "fulfilment" },
+      h("h2", { id: "fulfilment-heading" }, "Fulfilment ", statusBadge(workflow.status)),
+      h("ol", { class: "steps" }, workflow.steps.map((step) => h("li", { dataset: { step: step.name } },
+        STEP_NAMES[step.name] ?? step.name, statusBadge(step.status),
+        h("span", { class: "muted" }, when(step.ended_at || step.started_at))))));
+  } catch (error) {
+    return error.status === 404 ? null : errorBox(error);  // 404: not paid, so nothing to fulfil
+  }
+}
 
 export function orderRow(order, extra = null) {
   const count = order.items.reduce((sum, item) => sum + item.quantity, 0);
@@ -120,10 +163,13 @@ export function orderView(main, { orderId }) {
     fill(status, "Status: ", statusBadge(order.status),
       pending ? spinner(" Processing your payment…") : null);
     const buttons = [];
-    if (["PENDING_PAYMENT", "PAID"].includes(order.status)) {
-      buttons.push(act(order.status === "PAID" ? "Cancel and refund" : "Cancel order", "Cancelling…", "cancel"));
+    if (["PENDING_PAYMENT", "PAID", "PACKED"].includes(order.status)) {
+      buttons.push(act(order.status === "PENDING_PAYMENT" ? "Cancel order" : "Cancel and refund", "Cancelling…",
+        "cancel"));
     }
-    if (session.isAdmin && order.status === "PAID") buttons.push(act("Mark as shipped", "Shipping…", "ship"));
+    if (session.isAdmin && order.status === "PACKED") {
+      buttons.push(shipForm(order, async (shipped) => { sub.offer(shipped); }, errors));
+    }
     actions.replaceChildren(...buttons);
     fill(details,
       h("p", { class: "muted" }, `Placed ${when(order.created_at)} · last change ${when(order.updated_at)}`),
@@ -131,7 +177,9 @@ export function orderView(main, { orderId }) {
       order.shipping_address ? h("p", {}, "Ship to: ", [order.shipping_address.line1, order.shipping_address.line2,
         order.shipping_address.postal_code, order.shipping_address.city, order.shipping_address.country]
         .filter(Boolean).join(", ")) : null,
-      pending ? null : await paymentLine(id));
+      shipmentLine(order),
+      pending ? null : await paymentLine(id),
+      pending ? null : await fulfilmentSteps(id));
     history.querySelector(".timeline-body").replaceChildren(timeline(events));
     shown = { order, events };
   };
@@ -143,9 +191,10 @@ export function orderView(main, { orderId }) {
     if (!stopped.signal.aborted) await show(order, events);
     return { order, events };
   };
-  // Settled: nothing more is expected by itself (a paid order that was cancelled still awaits its refund).
-  const settled = ({ order, events }) => order.status !== "PENDING_PAYMENT" && (events instanceof Error
-    || ((!SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]))
+  // Settled: delivered or cancelled, with the event that says so in the timeline (a paid order that was
+  // cancelled still awaits its refund); until then the page follows the order by itself.
+  const settled = ({ order, events }) => FINAL.includes(order.status) && (events instanceof Error
+    || (events.some((e) => e.event_type === SETTLING_EVENT[order.status])
       && !(order.status === "CANCELLED" && events.some((e) => e.event_type === "PaymentSucceeded")
         && !events.some((e) => e.event_type === "PaymentRefunded"))));
   // What the page shows: a pushed snapshot it already has costs no request, unless the page still awaits

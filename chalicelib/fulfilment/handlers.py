@@ -1,0 +1,50 @@
+"""The fulfilment queues: the workflow's waits, the warehouse's pack requests and the relay. Thin:
+the rules live in service.py and warehouse.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import SQSEvent
+
+from chalicelib.events.handlers import consume_sqs_batch
+from chalicelib.fulfilment import service, warehouse
+from chalicelib.observability import bind_correlation_id, logger
+from chalicelib.settings import resource_name
+
+bp = Blueprint(__name__)
+
+
+@bp.on_sqs_message(queue=resource_name("fulfilment-tasks"), batch_size=10)
+def handle_fulfilment_tasks(event: SQSEvent) -> dict:
+    return _consume_task_messages(event, service.on_wait)
+
+
+@bp.on_sqs_message(queue=resource_name(warehouse.QUEUE), batch_size=10)
+def pack_orders(event: SQSEvent) -> dict:
+    return _consume_task_messages(event, warehouse.on_pack_request)
+
+
+@bp.on_sqs_message(queue=resource_name("fulfilment"), batch_size=10)
+def relay_fulfilment(event: SQSEvent) -> dict:
+    return consume_sqs_batch(event, service.relay)
+
+
+def _consume_task_messages(event: SQSEvent, consumer: Callable[[Mapping[str, Any]], str]) -> dict:
+    """Like `consume_sqs_batch`, for the plain JSON messages the state machine sends (no envelope)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    def handle_record(record: Any) -> None:
+        message = json.loads(record.body)
+        if not isinstance(message, dict):
+            raise ValueError("a task message is a JSON object")
+        bind_correlation_id(str(message.get("correlation_id") or message.get("order_id") or ""))
+        outcome = consumer(message)
+        logger.info("fulfilment task", extra={"order_id": message.get("order_id"), "step": message.get("step"),
+                                              "outcome": outcome})
+
+    return process_partial_response(event=event.to_dict(), record_handler=handle_record,
+                                    processor=BatchProcessor(event_type=EventType.SQS))
