@@ -57,8 +57,9 @@ def run(*argv: str) -> tuple[int, str]:
 
 def test_the_dead_letter_queues_are_the_templates(queues):
     assert dlq.dead_letter_queues() == ["payments-dlq", "orders-dlq", "notifications-dlq", "catalog-dlq",
-                                        "imports-dlq", "realtime-dlq", "fulfilment-dlq", "fulfilment-tasks-dlq",
-                                        "warehouse-dlq", "outbox-stream-dlq", "async-events-dlq", "events-delivery-dlq"]
+                                        "imports-dlq", "realtime-dlq", "outbox-stream-dlq", "async-events-dlq",
+                                        "events-delivery-dlq", "fulfilment-dlq", "fulfilment-tasks-dlq",
+                                        "warehouse-dlq"]
 
 
 def test_list_shows_every_dead_letter_queue_with_its_depth_and_source(sqs, queues):

@@ -237,7 +237,7 @@ def test_the_outbox_publishers_lag_and_each_work_queues_oldest_message_have_alar
     assert lag["Dimensions"] == [{"Name": "FunctionName", "Value": {"Fn::Sub": "storefront-${Stage}-publish_outbox"}}]
     assert (lag["Statistic"], lag["Threshold"], lag["ComparisonOperator"]) == ("Maximum", 60000, "GreaterThanThreshold")
     work_queues = {k for k, v in of_type("AWS::SQS::Queue").items() if not sub_name(v["QueueName"]).endswith("-dlq")}
-    assert len(work_queues) == 6
+    assert len(work_queues) == 9
     aged = {p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: p for p in alarms
             if p["MetricName"] == "ApproximateAgeOfOldestMessage"}
     assert set(aged) == work_queues

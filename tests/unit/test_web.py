@@ -61,7 +61,7 @@ def test_valid_body_is_created_with_status_and_correlation_id(client):
     (b'{"name": "a", "colour": "red"}', "colour is not a known field"),
     (b'{"name": "' + b"x" * 300 * 1024 + b'"}', "larger than 256 KiB"),
     (b'{"name": "a", "count": 1' + b"0" * 5000 + b"}", "not valid JSON"),
-    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
 ])
 def test_bad_bodies_are_400_in_the_contract_shape(client, body, fragment):
     response = post(client, body)
