@@ -63,9 +63,10 @@ def list_user_orders(call: web.Call, user_id: str) -> dict:
     return service.list_orders(user_id, call.user.user_id, call.user.is_admin, **call.query)
 
 
-@web.route(bp, "/admin/orders", "GET", summary="Every order in a status, newest first (admins)", auth="admin",
+@web.route(bp, "/admin/orders", "GET", summary="Every order, or every order in a status, newest first (admins)",
+           auth="admin",
            query={**web.PAGE_QUERY,
-                  "status": Str(enum=STATUSES, description="Required: PACKED lists the orders to ship")},
+                  "status": Str(enum=STATUSES, description="Only this status: PACKED lists the orders to ship")},
            response=ORDER_PAGE, tags=TAGS)
 def list_orders_by_status(call: web.Call) -> dict:
     return service.list_by_status(**{"status": None, **call.query})

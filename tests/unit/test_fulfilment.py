@@ -429,11 +429,42 @@ def test_admins_list_orders_by_status_newest_first_in_pages(client, shopper, adm
     assert other.status_code == 400  # a cursor of one status cannot page another
 
 
-@pytest.mark.parametrize("query", ["", "?status=LOST", "?status=PACKED&limit=0", "?status=PACKED&limit=101",
-                                   "?status=PACKED&cursor=%%%", "?status=PACKED&other=1"])
+@pytest.mark.parametrize("query", ["?status=LOST", "?status=PACKED&limit=0", "?status=PACKED&limit=101",
+                                   "?status=PACKED&cursor=%%%", "?status=PACKED&other=1", "?cursor=%%%",
+                                   "?limit=0"])
 def test_the_admin_list_refuses_bad_queries(client, admin, query):
     response = client.http.get(f"/admin/orders{query}", headers=admin.headers)
     assert response.status_code == 400 and response.json_body["Code"] == "BadRequestError"
+
+
+def test_admins_list_every_order_newest_first_in_pages_across_statuses(client, shopper, admin, dynamo_calls):
+    """Without a status: every order, newest first, one Query per status partition, never a Scan; the
+    cursor pages through all of them once each."""
+    from chalicelib.orders.models import STATUSES
+
+    mine = {packed_order(client, shopper)["order_id"], packed_order(client, shopper)["order_id"]}
+    body = {"items": [{"product_id": new_product()["product_id"], "quantity": 1}], "payment_token": "tok_visa"}
+    unpaid = client.http.post("/orders", headers=shopper.headers, body=json.dumps(body))
+    assert unpaid.status_code == 201
+    mine.add(unpaid.json_body["order_id"])
+    dynamo_calls.clear()
+    first = client.http.get("/admin/orders?limit=2", headers=admin.headers).json_body
+    assert dynamo_calls == ["Query"] * len(STATUSES)
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    seen, cursor, statuses = [], None, set()
+    while True:
+        page = client.http.get(f"/admin/orders?limit=2{f'&cursor={cursor}' if cursor else ''}",
+                               headers=admin.headers).json_body
+        seen += page["items"]
+        statuses |= {item["status"] for item in page["items"] if item["order_id"] in mine}
+        cursor = page["next_cursor"]
+        if not cursor or mine <= {item["order_id"] for item in seen}:
+            break
+    keys = [(item["created_at"], item["order_id"]) for item in seen]
+    assert keys == sorted(keys, reverse=True) and len(set(keys)) == len(keys)  # newest first, each once
+    assert mine <= {item["order_id"] for item in seen} and statuses == {"PACKED", "PENDING_PAYMENT"}
+    wrong = client.http.get(f"/admin/orders?status=PAID&cursor={first['next_cursor']}", headers=admin.headers)
+    assert wrong.status_code == 400  # the all-orders cursor cannot page one status
 
 
 def test_the_admin_list_is_for_admins(client, shopper):
