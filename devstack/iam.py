@@ -66,10 +66,6 @@ DENIAL_ERRORS = {"sns": ("AuthorizationError", 403), "sqs": ("AccessDenied", 403
 DEFAULT_DENIAL_ERROR = ("AccessDeniedException", 400)
 
 
-def current_function() -> str | None:
-    return _current.get()
-
-
 @contextmanager
 def running_as(function: str) -> Iterator[None]:
     """AWS calls in this block are `function`'s, checked against its policy."""
@@ -202,10 +198,6 @@ class Policies:
                 self.account, self.region = content["account"], content["region"]
                 self.set(content["policies"])
                 self._mtime = mtime
-
-    def knows(self, function: str) -> bool:
-        self._refresh()
-        return function in self._compiled
 
     def allows(self, function: str, action: str, resource: str) -> bool:
         from moto.iam.access_control import PermissionResult
