@@ -7,7 +7,6 @@ from chalicelib import observability
 from chalicelib.accounts import api as accounts_api
 from chalicelib.accounts import authorizer
 from chalicelib.audit import api as audit_api
-from chalicelib.audit import handlers as audit_handlers
 from chalicelib.catalog import api as catalog_api
 from chalicelib.catalog import image_handlers, images_api
 from chalicelib.events import handlers as event_handlers
@@ -37,7 +36,7 @@ for blueprint in (
     payments_handlers.bp,
     fulfilment_api.bp, fulfilment_handlers.bp,
     notifications_api.bp, notifications_handlers.bp,
-    audit_api.bp, audit_handlers.bp,
+    audit_api.bp,
     realtime_handlers.bp,
 ):
     app.register_blueprint(blueprint)

@@ -96,11 +96,13 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "publish_outbox": (
         Grant(("sns:Publish",), ("topic:events",)),
         _table("outbox", "UpdateItem"),  # marks what it published
+        _table("audit", "BatchWriteItem"),  # the audit log of what it publishes (chalicelib/audit/service.py)
     ),
     "relay_outbox": (
         _index("outbox"),
         Grant(("sns:Publish",), ("topic:events",)),
         _table("outbox", "UpdateItem"),
+        _table("audit", "BatchWriteItem"),
     ),
     "handle_payment_messages": (
         _table("payments", "GetItem", "PutItem", "UpdateItem"),
@@ -160,9 +162,6 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _index("orders"),
         _table("catalog", "UpdateItem"),
         _table("outbox", "PutItem"),
-    ),
-    "record_audit_event": (
-        _table("audit", "PutItem"),
     ),
     "import_uploaded_file": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),

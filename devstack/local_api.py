@@ -20,7 +20,7 @@ import sys
 from http import HTTPStatus
 from typing import Any
 
-from devstack import iam
+from devstack import contract, iam
 
 # "Total combined size of request line and header values": API Gateway's quota for REST APIs.
 MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10240
@@ -73,6 +73,7 @@ def main() -> int:
     from chalice.cli import main as chalice_main
 
     iam.enforce_from_file()
+    contract.install_if_enabled()
     api_gateway_errors()
     accept_bursts()
     sys.argv[0] = "chalice"

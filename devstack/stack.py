@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import settings
-from devstack import iam
+from devstack import contract, iam
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
 from devstack.web_server import WebServer
@@ -177,6 +177,7 @@ def run(config: DevConfig) -> int:
                               config.region)
         iam.enforce(iam.Policies(path=policy_file))
         log(f"IAM enforced per function ({policy_file})")
+        contract.install_if_enabled()  # every recorded event checked against docs/events/ (devstack/contract.py)
         from devstack.delivery import EventDelivery
 
         delivery = EventDelivery(app_module.app, endpoint_url=moto.endpoint_url, region=config.region,

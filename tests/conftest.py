@@ -42,6 +42,18 @@ def stack():
         tokens.keys.clear()
 
 
+@pytest.fixture(autouse=True)
+def events_match_their_schemas():
+    """Every event recorded in a test validates against its published schema (devstack/contract.py)."""
+    from devstack import contract
+
+    contract.install()
+    before = len(contract.violations)
+    yield
+    found = contract.violations[before:]
+    assert not found, "events that do not match their published schema:\n" + "\n".join(found)
+
+
 @pytest.fixture(scope="session")
 def devstack():
     """The real dev stack on free ports, shared by tests/e2e and tests/browser (see tests/e2e/conftest.py)."""

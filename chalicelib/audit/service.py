@@ -1,23 +1,48 @@
-"""Recording events in the audit log (idempotent: the event id is the key)."""
+"""The audit log: every published event, written by the outbox publisher (no Lambda per event).
+
+The stream publisher and the relay (chalicelib/events/publisher.py) write the audit items of each
+batch they publish, before they mark it published: one BatchWriteItem per 25 events (PynamoDB's
+batch writer resends what DynamoDB leaves unprocessed). The event id is the item's key, so an event
+written twice (a retried batch, the stream and the relay both) is the same item: idempotent.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Protocol
 
 from chalicelib import pagination
 from chalicelib.audit.models import AuditRecord
-from chalicelib.dynamo import put_if_absent
-from chalicelib.events.envelope import Event
 
 
-def record_event(event: Event, body: str) -> bool:
-    """Store `event` once; False when it was already stored (a redelivery)."""
-    order_id = event.data.get("order_id")
+class Published(Protocol):
+    """An outbox event as the publisher holds it: its id, type and envelope as published."""
+
+    event_id: str
+    event_type: str
+    body: str
+
+
+def record_events(events: Iterable[Published]) -> int:
+    """Write the audit item of each event (the body is an envelope this app recorded); how many."""
+    count = 0
+    with AuditRecord.batch_write() as batch:
+        for event in events:
+            batch.save(audit_record(event))
+            count += 1
+    return count
+
+
+def audit_record(event: Published) -> AuditRecord:
+    envelope = json.loads(event.body)
+    occurred_at = str(envelope["occurred_at"])
+    order_id = envelope.get("data", {}).get("order_id")
     record = AuditRecord(pk=f"EVENT#{event.event_id}", sk="EVENT", event_type=event.event_type,
-                         occurred_at=event.occurred_at, body=body)
+                         occurred_at=occurred_at, body=event.body)
     if isinstance(order_id, str) and order_id:
-        record.gsi1pk, record.gsi1sk = f"ORDER#{order_id}", f"{event.occurred_at}#{event.event_id}"
-    return put_if_absent(record)
+        record.gsi1pk, record.gsi1sk = f"ORDER#{order_id}", f"{occurred_at}#{event.event_id}"
+    return record
 
 
 def order_timeline(order_id: str, limit: int = 20, cursor: str | None = None) -> pagination.Page:

@@ -53,7 +53,7 @@ from chalicelib.catalog.models import (
 from chalicelib.dynamo import now_iso, transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events import outbox
-from chalicelib.events.envelope import Event
+from chalicelib.events.catalog import ProductCreated, ProductDeleted, ProductUpdated
 from chalicelib.schema import Int, Obj, Str
 
 DEFAULT_CATEGORY = "general"
@@ -90,7 +90,7 @@ def create_product(fields: Mapping[str, Any]) -> dict[str, Any]:
             tx.save(claim, condition=SkuClaim.pk.does_not_exist())
             tx.save(product, condition=Product.pk.does_not_exist())
             tx.save(stock, condition=Stock.pk.does_not_exist())
-            outbox.record(tx, Event("ProductCreated", product_view(product, [stock])))
+            outbox.record(tx, ProductCreated(**product_view(product, [stock])))
     except TransactWriteError as exc:
         if _cancelled_by(exc, {"ConditionalCheckFailed", "TransactionConflict"}):
             raise Conflict(f"A product with sku {product.sku!r} already exists") from None
@@ -175,7 +175,7 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
                     tx.update(_stock_key(product_id, shard), condition=_same_shard_count(count) if shard == 0 else None,
                               actions=[Stock.stock.set(units), Stock.status.set(ACTIVE),
                                        Stock.updated_at.set(updated_at)])
-            outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku, **changes}))
+            outbox.record(tx, ProductUpdated(product_id=product_id, sku=current.sku, **changes))
     except TransactWriteError as exc:
         _raise_not_found_if_gone(exc, shard_zero_at=2 if "stock" in changes else None)  # outbox put, product, shard 0
         raise
@@ -205,7 +205,7 @@ def delete_product(product_id: str) -> None:
                 tx.update(_stock_key(product_id, shard), actions=stock_actions,
                           condition=_same_shard_count(count) if shard == 0 else None)
             tx.delete(SkuClaim(pk=_sku_pk(current.sku), sk="SKU"), condition=SkuClaim.product_id == product_id)
-            outbox.record(tx, Event("ProductDeleted", {"product_id": product_id, "sku": current.sku}))
+            outbox.record(tx, ProductDeleted(product_id=product_id, sku=current.sku))
     except TransactWriteError as exc:
         _raise_not_found_if_gone(exc, shard_zero_at=3)  # SKU claim delete, outbox put, product, shard 0
         raise
@@ -429,8 +429,8 @@ def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> None:
             tx.update(current, condition=Product.status == ACTIVE,
                       actions=[Product.image_url.set(image_url), Product.thumbnail_url.set(thumbnail_url),
                                Product.updated_at.set(now_iso())])
-            outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku,
-                                                       "image_url": image_url, "thumbnail_url": thumbnail_url}))
+            outbox.record(tx, ProductUpdated(product_id=product_id, sku=current.sku, image_url=image_url,
+                                             thumbnail_url=thumbnail_url))
     except TransactWriteError as exc:
         _raise_not_found_if_gone(exc)
         raise

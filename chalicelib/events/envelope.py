@@ -1,48 +1,98 @@
-"""The event envelope (docs/events.md), as a small immutable value."""
+"""The event envelope (docs/events.md) around one catalog event's data, and its parsing.
+
+Every body is `{"event_id", "event_type", "occurred_at", "version", "correlation_id", "data"}`;
+`event_type` and `version` come from the data's type in the catalog (chalicelib/events/catalog.py).
+`parse` is the only way a consumer gets an event: it returns the typed data of a known type and
+version, or raises `InvalidEvent` (not JSON, not an envelope, an unknown type or version, data that
+does not validate), which the queue consumer logs and fails, so the message ends in the DLQ.
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Generic, TypeVar
+
+import msgspec
 
 from chalicelib.dynamo import now_iso
+from chalicelib.events.catalog import EVENT_TYPES, EventData
 from chalicelib.observability import current_correlation_id
 
-ENVELOPE_VERSION = 1
+D = TypeVar("D", bound=EventData, covariant=True)
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class InvalidEvent(ValueError):
-    """A message that is not a well-formed envelope; it can never succeed, so it is not retried."""
+    """A message that is not a well-formed catalog event; it can never succeed, so it is dead-lettered."""
 
 
 @dataclass(frozen=True)
-class Event:
-    event_type: str
-    data: dict[str, Any]
+class Event(Generic[D]):
+    """One event: its typed data and the envelope's fields."""
+
+    data: D
     correlation_id: str = field(default_factory=current_correlation_id)
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: str = field(default_factory=now_iso)
-    version: int = ENVELOPE_VERSION
+
+    @property
+    def event_type(self) -> str:
+        return self.data.EVENT_TYPE
+
+    @property
+    def version(self) -> int:
+        return self.data.VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return _ENCODER.encode(_Envelope(
+            event_id=self.event_id, event_type=self.event_type, occurred_at=self.occurred_at,
+            version=self.version, correlation_id=self.correlation_id, data=self.data)).decode()
 
     @classmethod
-    def from_json(cls, body: str) -> Event:
-        try:
-            raw = json.loads(body)
-        except ValueError as exc:
-            raise InvalidEvent(f"not JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise InvalidEvent("not a JSON object")
-        expected = {"event_id", "event_type", "occurred_at", "version", "correlation_id", "data"}
-        missing = expected - raw.keys()
-        if missing:
-            raise InvalidEvent(f"missing {', '.join(sorted(missing))}")
-        if not all(isinstance(raw[k], str) and raw[k] for k in ("event_id", "event_type", "occurred_at")):
-            raise InvalidEvent("event_id, event_type and occurred_at must be non-empty strings")
-        if not isinstance(raw["data"], dict) or not isinstance(raw["correlation_id"], str):
-            raise InvalidEvent("data must be an object and correlation_id a string")
-        return cls(**{k: raw[k] for k in expected})
+    def from_json(cls, body: str | bytes) -> Event[EventData]:
+        return parse(body)
+
+
+class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    # Keys sorted, as the bodies have always been written.
+    correlation_id: str
+    data: EventData
+    event_id: str
+    event_type: str
+    occurred_at: str
+    version: int
+
+
+class _Received(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: _Text
+    event_type: _Text
+    occurred_at: _Text
+    version: int
+    correlation_id: str
+    data: msgspec.Raw
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(_Received)
+_DATA_DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
+
+
+def parse(body: str | bytes) -> Event[EventData]:
+    """The event in `body`, its data validated against its type; InvalidEvent when anything is off."""
+    try:
+        received = _DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent(f"not an event envelope: {exc}") from None
+    decoder = _DATA_DECODERS.get(received.event_type)
+    if decoder is None:
+        raise InvalidEvent(f"unknown event type {received.event_type[:100]!r}")
+    expected = EVENT_TYPES[received.event_type].VERSION
+    if received.version != expected:
+        raise InvalidEvent(f"{received.event_type} version {received.version} is not {expected}")
+    try:
+        data = decoder.decode(received.data)
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent(f"{received.event_type} {received.event_id}: {exc}") from None
+    return Event(data=data, correlation_id=received.correlation_id, event_id=received.event_id,
+                 occurred_at=received.occurred_at)

@@ -16,6 +16,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.dynamo import now_iso, transaction, utc_now
+from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
 
@@ -23,12 +24,15 @@ from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
 OUTBOX_RETENTION = timedelta(days=7)
 
 
-def record(tx: TransactWrite, event: Event) -> None:
-    """Add `event` to the caller's transaction, listed as unpublished until it is published."""
+def record(tx: TransactWrite, data: EventData, correlation_id: str | None = None) -> Event[EventData]:
+    """Add an event of `data` (a catalog type) to the caller's transaction, listed as unpublished until
+    it is published; the correlation id is the current one unless given. Returns the event."""
+    event = Event(data) if correlation_id is None else Event(data, correlation_id=correlation_id)
     item = OutboxItem(pk=f"EVENT#{event.event_id}", sk="EVENT", event_type=event.event_type,
                       body=event.to_json(), expires_at=utc_now() + OUTBOX_RETENTION,
                       gsi1pk=unpublished_partition(event.event_id), gsi1sk=f"{now_iso()}#{event.event_id}")
     tx.save(item, condition=OutboxItem.pk.does_not_exist())
+    return event
 
 
 def unpublished_partition(event_id: str) -> str:
@@ -50,8 +54,7 @@ def mark_published(event_ids: list[str]) -> None:
                 raise
 
 
-def emit(*events: Event) -> None:
-    """Record events that accompany no other write (for example a finished import)."""
+def emit(*events: EventData) -> list[Event[EventData]]:
+    """Record events that accompany no other write; the events recorded."""
     with transaction() as tx:
-        for event in events:
-            record(tx, event)
+        return [record(tx, data) for data in events]

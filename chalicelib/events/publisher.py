@@ -1,4 +1,5 @@
-"""Publishes outbox items, as the outbox table's stream delivers them, to the events topic."""
+"""Publishes outbox items, as the outbox table's stream delivers them (or the relay finds them), to the
+events topic, and writes them to the audit log (chalicelib/audit/service.py) on the way."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chalicelib import aws
+from chalicelib.audit import service as audit
 from chalicelib.events import outbox
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
@@ -32,9 +34,11 @@ def outgoing_from_stream(records: Iterable[tuple[str, dict]]) -> list[OutgoingEv
 
 
 def publish(events: list[OutgoingEvent]) -> int:
-    """Publish in batches of 10 (one SNS call per 10 events), taking each published event out of the
-    outbox's unpublished index; raise if any entry failed (those stay there for the relay)."""
+    """Write the events to the audit log, then publish them in batches of 10 (one SNS call per 10
+    events), taking each published event out of the outbox's unpublished index; raise if any entry
+    failed (those stay there for the relay, which writes their audit items again: the same items)."""
     topic_arn = get_settings().events_topic_arn
+    audit.record_events(events)  # before any is marked published: a failure here retries the batch
     sns = aws.client("sns")
     for start in range(0, len(events), SNS_BATCH):
         chunk = events[start:start + SNS_BATCH]

@@ -10,12 +10,20 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib.events.handlers import consume_sqs_batch
+from chalicelib.events.catalog import OrderCancelled, OrderDelivered, OrderShipped
+from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.subscriptions import FULFILMENT
 from chalicelib.fulfilment import service, warehouse
 from chalicelib.observability import bind_correlation_id, logger
 from chalicelib.settings import resource_name
 
 bp = Blueprint(__name__)
+
+RELAY = (Dispatch(FULFILMENT)
+         .on(OrderShipped, service.complete_shipped)
+         .on(OrderDelivered, service.complete_delivered)
+         .on(OrderCancelled, service.stop_cancelled)
+         .checked())
 
 
 @bp.on_sqs_message(queue=resource_name("fulfilment-tasks"), batch_size=10)
@@ -28,9 +36,9 @@ def pack_orders(event: SQSEvent) -> dict:
     return _consume_task_messages(event, warehouse.on_pack_request)
 
 
-@bp.on_sqs_message(queue=resource_name("fulfilment"), batch_size=10)
+@bp.on_sqs_message(queue=resource_name(FULFILMENT.queue), batch_size=10)
 def relay_fulfilment(event: SQSEvent) -> dict:
-    return consume_sqs_batch(event, service.relay)
+    return consume_sqs_batch(event, RELAY)
 
 
 def _consume_task_messages(event: SQSEvent, consumer: Callable[[Mapping[str, Any]], str]) -> dict:

@@ -19,7 +19,7 @@ are idempotent, so nothing is left half done and nothing happens twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -27,6 +27,15 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib.dynamo import now_iso, transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import outbox
+from chalicelib.events.catalog import (
+    DeliveryOverdue,
+    EventData,
+    OrderCancelled,
+    OrderDelivered,
+    OrderPacked,
+    OrderShipped,
+    ShipmentOverdue,
+)
 from chalicelib.events.envelope import Event
 from chalicelib.fulfilment import workflow
 from chalicelib.observability import logger
@@ -88,18 +97,17 @@ def _await_shipment(order: Order, token: str, overdue: bool) -> str:
         raise NotReady(f"order {order.order_id} is {order.status}; the ship wait follows PAID")
     if order.status == PACKED and (not overdue or order.ship_status == OVERDUE):
         return "duplicate"  # this wait was applied already (a redelivery, or a late first wait)
-    now, data = now_iso(), orders.event_data(order)
+    now, fields = now_iso(), orders.event_fields(order)
     actions = [Order.ship_task_token.set(token), Order.updated_at.set(now)]
-    events: list[Event] = []
+    events: list[EventData] = []
     if order.status == PAID:  # the warehouse has answered the pack step
         actions += [Order.status.set(PACKED), Order.gsi3pk.set(status_key(PACKED)), Order.pack_status.set(DONE),
                     Order.pack_ended_at.set(now), Order.ship_started_at.set(now)]
-        events.append(Event("OrderPacked", data))
+        events.append(OrderPacked(**fields))
     if overdue:
         actions.append(Order.ship_status.set(OVERDUE))
-        events.append(Event("ShipmentOverdue", {
-            **data, "deadline_seconds": fulfilment_settings().ship_deadline_seconds,
-            "packed_at": order.ship_started_at or now}))
+        events.append(ShipmentOverdue(**fields, deadline_seconds=fulfilment_settings().ship_deadline_seconds,
+                                      packed_at=order.ship_started_at or now))
     _commit(order, order.status, actions, events)
     return "overdue" if overdue else "packed"
 
@@ -111,18 +119,18 @@ def _await_delivery(order: Order, token: str, overdue: bool) -> str:
         return "duplicate"
     now = now_iso()
     actions = [Order.deliver_task_token.set(token), Order.updated_at.set(now)]
-    events: list[Event] = []
+    events: list[EventData] = []
     if overdue:
         actions.append(Order.deliver_status.set(OVERDUE))
-        events.append(Event("DeliveryOverdue", {
-            **orders.event_data(order), "deadline_seconds": fulfilment_settings().delivery_deadline_seconds,
-            "shipped_at": order.deliver_started_at or now, "carrier": order.carrier,
-            "tracking_number": order.tracking_number}))
+        events.append(DeliveryOverdue(
+            **orders.event_fields(order), deadline_seconds=fulfilment_settings().delivery_deadline_seconds,
+            shipped_at=order.deliver_started_at or now, carrier=order.carrier,
+            tracking_number=order.tracking_number))
     _commit(order, SHIPPED, actions, events)
     return "overdue" if overdue else "waiting"
 
 
-def _commit(order: Order, from_status: str, actions: list[Any], events: list[Event]) -> None:
+def _commit(order: Order, from_status: str, actions: list[Any], events: list[EventData]) -> None:
     """The order's update from `from_status` (and the step token it was read with) and its events."""
     try:
         with transaction() as tx:
@@ -164,8 +172,8 @@ def ship(order_id: str, carrier: str | None = None, tracking_number: str | None 
                 Order.carrier.set(carrier), Order.tracking_number.set(tracking_number),
                 Order.ship_status.set(DONE), Order.ship_ended_at.set(shipped_at),
                 Order.deliver_started_at.set(shipped_at)])
-            outbox.record(tx, Event("OrderShipped", {**orders.event_data(order), "carrier": carrier,
-                                                     "tracking_number": tracking_number}))
+            outbox.record(tx, OrderShipped(**orders.event_fields(order), carrier=carrier,
+                                           tracking_number=tracking_number))
     except TransactWriteError as exc:
         reasons = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
         if reasons[:1] == ["ConditionalCheckFailed"]:  # puts go first: the tracking record
@@ -197,9 +205,8 @@ def carrier_event(tracking_number: str, status: str, occurred_at: str) -> dict[s
                     Order.status.set(DELIVERED), Order.gsi3pk.set(status_key(DELIVERED)),
                     Order.updated_at.set(delivered_at), Order.deliver_status.set(DONE),
                     Order.deliver_ended_at.set(delivered_at)])
-                outbox.record(tx, Event("OrderDelivered", {
-                    **orders.event_data(order), "carrier": record.carrier, "tracking_number": tracking_number,
-                    "delivered_at": occurred_at}))
+                outbox.record(tx, OrderDelivered(**orders.event_fields(order), carrier=record.carrier,
+                                                 tracking_number=tracking_number, delivered_at=occurred_at))
         except TransactWriteError as exc:
             if not orders.condition_failed(exc):
                 raise
@@ -219,23 +226,29 @@ def _tracking_pk(tracking_number: str) -> str:
 
 # ---- the relay (consumer of the fulfilment queue) -------------------------------------------------
 
-def relay(event: Event) -> None:
-    """Complete the workflow's side of a committed change: the ship or deliver wait, or the stop of a
-    cancelled order's execution. Idempotent: a wait already completed or an execution already stopped
-    is no error."""
-    order_id = event.data.get("order_id")
-    if not isinstance(order_id, str) or not order_id:
-        raise ValueError(f"{event.event_type} {event.event_id} has no order_id")
-    if event.event_type == "OrderCancelled":
-        if event.data.get("was_paid") is True:
-            workflow.stop(order_id)
-        return
+def stop_cancelled(event: Event[OrderCancelled]) -> None:
+    """Stop the execution of a cancelled order that was paid (an execution already stopped is no error)."""
+    if event.data.was_paid:
+        workflow.stop(event.data.order_id)
+
+
+def complete_shipped(event: Event[OrderShipped]) -> None:
+    """Complete the workflow's ship wait (one already completed is no error)."""
+    _complete(event.data.order_id, lambda order: order.ship_task_token)
+
+
+def complete_delivered(event: Event[OrderDelivered]) -> None:
+    """Complete the workflow's deliver wait (one already completed is no error)."""
+    _complete(event.data.order_id, lambda order: order.deliver_task_token)
+
+
+def _complete(order_id: str, token_of: Callable[[Order], str | None]) -> None:
     try:
         order = orders.load(order_id)
     except NotFound:  # these events follow a committed write of the order: there is nothing to complete
         logger.warning("relayed event of an unknown order", extra={"order_id": order_id})
         return
-    token = {"OrderShipped": order.ship_task_token, "OrderDelivered": order.deliver_task_token}.get(event.event_type)
+    token = token_of(order)
     if token:
         workflow.complete(token)
 

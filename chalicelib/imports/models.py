@@ -11,6 +11,8 @@ Items (generic keys, see infra/template.yaml):
 
 from __future__ import annotations
 
+from typing import Final
+
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -23,8 +25,8 @@ from chalicelib.dynamo import table_meta
 
 PENDING = "PENDING"
 PROCESSING = "PROCESSING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
+COMPLETED: Final = "COMPLETED"
+FAILED: Final = "FAILED"
 FINISHED = (COMPLETED, FAILED)
 
 

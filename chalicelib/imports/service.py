@@ -41,7 +41,7 @@ import unicodedata
 import uuid
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -51,7 +51,7 @@ from chalicelib.catalog import service as catalog
 from chalicelib.dynamo import now_iso, transaction
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.events import outbox
-from chalicelib.events.envelope import Event
+from chalicelib.events.catalog import ImportedProduct, ImportFinished, ProductImported
 from chalicelib.imports import parsing
 from chalicelib.imports.models import COMPLETED as STATUS_COMPLETED
 from chalicelib.imports.models import FAILED as STATUS_FAILED
@@ -381,11 +381,10 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
         with transaction() as tx:
             tx.update(record, actions=actions, condition=_holding(record))
             if upserted:
-                outbox.record(tx, Event("ProductImported", {
-                    "import_id": record.import_id, "key": record.key,
-                    "first_row": group[0].row, "last_row": group[-1].row,
-                    "products": [{"product_id": p.product_id, "sku": p.sku, "created": p.created}
-                                 for p in upserted]}))
+                outbox.record(tx, ProductImported(
+                    import_id=record.import_id, key=record.key, first_row=group[0].row, last_row=group[-1].row,
+                    products=[ImportedProduct(product_id=p.product_id, sku=p.sku, created=p.created)
+                              for p in upserted]))
             if final:
                 outbox.record(tx, _finished_event(record, STATUS_COMPLETED))
     except TransactWriteError as exc:
@@ -417,9 +416,9 @@ def _fail(record: ImportRecord, message: str, row: int = 0) -> Outcome:
     return Outcome.FAILED
 
 
-def _finished_event(record: ImportRecord, status: str) -> Event:
+def _finished_event(record: ImportRecord, status: Literal["COMPLETED", "FAILED"]) -> ImportFinished:
     """ImportFinished: the import reached COMPLETED or FAILED (the live-update pusher's cue, docs/realtime.md)."""
-    return Event("ImportFinished", {"import_id": record.import_id, "key": record.key, "status": status})
+    return ImportFinished(import_id=record.import_id, key=record.key, status=status)
 
 
 def _hand_on(record: ImportRecord) -> Outcome:

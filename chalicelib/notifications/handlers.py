@@ -5,13 +5,19 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib.events.handlers import consume_sqs_batch
+from chalicelib.events.catalog import CustomerData
+from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.subscriptions import NOTIFICATIONS
 from chalicelib.notifications import service
 from chalicelib.settings import resource_name
 
 bp = Blueprint(__name__)
 
+# Every type it takes is an order or payment event, notified the same way (templates.py has the words).
+NOTIFY = Dispatch(NOTIFICATIONS).on_each(
+    [cls for cls in NOTIFICATIONS.takes if issubclass(cls, CustomerData)], service.notify).checked()
 
-@bp.on_sqs_message(queue=resource_name("notifications"), batch_size=10)
+
+@bp.on_sqs_message(queue=resource_name(NOTIFICATIONS.queue), batch_size=10)
 def send_notifications(event: SQSEvent) -> dict:
-    return consume_sqs_batch(event, service.notify)
+    return consume_sqs_batch(event, NOTIFY)

@@ -20,10 +20,8 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -32,7 +30,8 @@ from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
 from chalicelib.dynamo import now_iso, transaction, utc_now
 from chalicelib.errors import InvalidInput
-from chalicelib.events import checks, outbox
+from chalicelib.events import outbox
+from chalicelib.events.catalog import CustomerData, NotificationStored, NotificationView
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
 from chalicelib.notifications.models import EMAIL_FAILED, EMAIL_NOT_SENT, EMAIL_PENDING, EMAIL_SENT, Notification
@@ -49,10 +48,6 @@ _LIST_SCOPE = "notifications"
 _LIST_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ADMIN_GROUP = "admin"
-
-
-class InvalidNotificationEvent(ValueError):
-    """An event of a notified type that lacks what a notification needs; it is retried, then DLQ'd."""
 
 
 class Outcome(enum.Enum):
@@ -79,16 +74,16 @@ def notification_id_for(event_id: str, admin_id: str | None = None) -> str:
     return str(uuid.uuid5(_NOTIFICATION_ID_NAMESPACE, event_id if admin_id is None else f"{event_id}#{admin_id}"))
 
 
-def notify(event: Event) -> Outcome:
+def notify(event: Event[CustomerData]) -> Outcome:
     """Store the event's notification (once) and email it (until SES has accepted it once); an
-    admins' event does so for every member of the `admin` group."""
+    admins' event does so for every member of the `admin` group. The event's data is already
+    validated (its ids are this app's, its email an address: chalicelib/events/catalog.py)."""
     if event.event_type not in templates.NOTIFIED_EVENT_TYPES:
         logger.info("no notification for this event type", extra={"event_type": event.event_type})
         return Outcome.IGNORED
     if event.event_type not in templates.ADMIN_EVENT_TYPES:
-        return _notify_one(event, recipient_of(event.data), notification_id_for(event.event_id))
-    if not isinstance(event.data.get("order_id"), str) or not event.data["order_id"].strip():
-        raise InvalidNotificationEvent("event data lacks order_id")
+        recipient = Recipient(user_id=event.data.user_id, email=event.data.email)
+        return _notify_one(event, recipient, notification_id_for(event.event_id))
     outcomes = [_notify_one(event, admin, notification_id_for(event.event_id, admin.user_id)) for admin in admins()]
     return Outcome.SENT if Outcome.SENT in outcomes else Outcome.ALREADY_SENT
 
@@ -108,7 +103,7 @@ def admins() -> list[Recipient]:
         request["NextToken"] = page["NextToken"]
 
 
-def _notify_one(event: Event, recipient: Recipient, notification_id: str) -> Outcome:
+def _notify_one(event: Event[CustomerData], recipient: Recipient, notification_id: str) -> Outcome:
     notification = _store_once(event, recipient, templates.render(event.event_type, event.data), notification_id)
     if notification.email_status == EMAIL_SENT:
         logger.info("notification already sent", extra={"notification_id": notification.notification_id})
@@ -141,20 +136,6 @@ def _notify_one(event: Event, recipient: Recipient, notification_id: str) -> Out
     return Outcome.SENT
 
 
-def recipient_of(data: Mapping[str, Any]) -> Recipient:
-    """Who the notification is for; InvalidNotificationEvent without user_id, email or order_id."""
-    problems = [name for name in ("user_id", "email", "order_id")
-                if not isinstance(data.get(name), str) or not data[name].strip()]
-    if problems:
-        raise InvalidNotificationEvent(f"event data lacks {', '.join(problems)}")
-    if not _EMAIL.fullmatch(data["email"]):
-        raise InvalidNotificationEvent("event data's email is not an email address")
-    bad = [name for name in ("order_id", "user_id") if not checks.ID_FORMATS[name].fullmatch(data[name])]
-    if bad:  # an order_id is mailed in the subject: never a sentence someone wrote into an event
-        raise InvalidNotificationEvent(f"event data's {', '.join(bad)} is not an id of this app")
-    return Recipient(user_id=data["user_id"], email=data["email"])
-
-
 def _is_verified_address_of(recipient: Recipient) -> bool:
     """True if the event's address is the one Cognito holds verified for the user, now: an event
     names an address, but only the user pool says whose it is (a user cannot change it: the app
@@ -163,7 +144,7 @@ def _is_verified_address_of(recipient: Recipient) -> bool:
     return verified is not None and verified.lower() == recipient.email.lower()
 
 
-def _store_once(event: Event, recipient: Recipient, message: templates.Message,
+def _store_once(event: Event[CustomerData], recipient: Recipient, message: templates.Message,
                 notification_id: str) -> Notification:
     """The event's notification: stored now as PENDING, or the one an earlier delivery stored."""
     created_at = now_iso()
@@ -173,13 +154,12 @@ def _store_once(event: Event, recipient: Recipient, message: templates.Message,
         body=message.body, created_at=created_at, email_status=EMAIL_PENDING,
         gsi1pk=_user_partition(recipient.user_id), gsi1sk=f"NOTIFICATION#{created_at}#{notification_id}",
         expires_at=utc_now() + NOTIFICATION_RETENTION)
-    stored = Event("NotificationStored", {"notification_id": notification_id, "user_id": recipient.user_id,
-                                          "notification": notification_view(notification)},
-                   correlation_id=event.correlation_id)
+    stored = NotificationStored(notification_id=notification_id, user_id=recipient.user_id,
+                                notification=NotificationView(**notification_view(notification)))
     try:
         with transaction() as tx:  # the live-update pusher learns of it from its event (docs/realtime.md)
             tx.save(notification, condition=Notification.pk.does_not_exist())
-            outbox.record(tx, stored)
+            outbox.record(tx, stored, correlation_id=event.correlation_id)
     except TransactWriteError as exc:
         if not any(reason is not None and reason.code == "ConditionalCheckFailed"
                    for reason in exc.cancellation_reasons or []):
@@ -229,6 +209,6 @@ def list_notifications(user_id: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str
     return pagination.page_of([notification_view(n) for n in notifications], _LIST_SCOPE, last_key)
 
 
-def notification_view(notification: Notification) -> dict[str, Any]:
+def notification_view(notification: Notification) -> dict[str, str]:
     return {"notification_id": notification.notification_id, "type": notification.type,
             "subject": notification.subject, "body": notification.body, "created_at": notification.created_at}

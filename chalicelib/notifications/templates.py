@@ -6,10 +6,11 @@ message. Money arrives in minor units with its ISO 4217 currency and is shown as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+
+from chalicelib.events.catalog import CustomerData, OrderData, PaymentData
 
 # ISO 4217 currencies whose minor unit is not 1/100; every other currency has two decimals.
 _MINOR_UNIT_DIGITS = {
@@ -35,8 +36,8 @@ class Message:
 
 
 @dataclass(frozen=True)
-class OrderFacts:
-    """What the messages say, taken from an order or payment event's data."""
+class MessageFacts:
+    """What the messages say, taken from an order or payment event's data (as they show it)."""
 
     order_id: str
     amount: str | None  # "12.34 USD", or None when the event carries no amount
@@ -53,45 +54,44 @@ def format_amount(minor_units: int, currency: str) -> str:
     return f"{value:,.{digits}f} {currency.upper()}"
 
 
-def order_facts(data: Mapping[str, Any]) -> OrderFacts:
-    """The facts of an event's data; `order_id` must already be checked to be a non-empty string."""
-    minor_units = data.get("amount_cents", data.get("total_cents"))
-    currency = data.get("currency") or "USD"
-    has_amount = isinstance(minor_units, int) and not isinstance(minor_units, bool) and isinstance(currency, str)
-    reason, carrier, tracking = data.get("reason"), data.get("carrier"), data.get("tracking_number")
-    return OrderFacts(order_id=data["order_id"],
-                      amount=format_amount(minor_units, currency) if has_amount else None,
-                      reason=reason if isinstance(reason, str) else None,
-                      was_paid=data.get("was_paid") is True,
-                      carrier=carrier if isinstance(carrier, str) and carrier else None,
-                      tracking_number=tracking if isinstance(tracking, str) and tracking else None)
+def message_facts(data: CustomerData) -> MessageFacts:
+    """The facts of an order or payment event's data (validated: chalicelib/events/catalog.py)."""
+    minor_units = (data.amount_cents if isinstance(data, PaymentData)
+                   else data.total_cents if isinstance(data, OrderData) else None)
+    reason, carrier, tracking = (getattr(data, name, None) for name in ("reason", "carrier", "tracking_number"))
+    return MessageFacts(order_id=data.order_id,
+                        amount=format_amount(minor_units, data.currency) if minor_units is not None else None,
+                        reason=reason if isinstance(reason, str) else None,
+                        was_paid=getattr(data, "was_paid", False) is True,
+                        carrier=carrier if isinstance(carrier, str) and carrier else None,
+                        tracking_number=tracking if isinstance(tracking, str) and tracking else None)
 
 
 def _of(amount: str | None) -> str:
     return f" of {amount}" if amount else ""
 
 
-def _order_placed(facts: OrderFacts) -> Message:
+def _order_placed(facts: MessageFacts) -> Message:
     total = f" The total is {facts.amount}." if facts.amount else ""
     return Message(f"We received your order {facts.order_id}",
                    f"Thank you for your order {facts.order_id}.{total} We will let you know as soon as"
                    " your payment is confirmed." + SIGNATURE)
 
 
-def _payment_succeeded(facts: OrderFacts) -> Message:
+def _payment_succeeded(facts: MessageFacts) -> Message:
     return Message(f"Order {facts.order_id} is confirmed",
                    f"We received your payment{_of(facts.amount)} for order {facts.order_id}. Your order is"
                    " confirmed and we will let you know when it ships." + SIGNATURE)
 
 
-def _payment_failed(facts: OrderFacts) -> Message:
+def _payment_failed(facts: MessageFacts) -> Message:
     return Message(f"Payment for order {facts.order_id} failed",
                    f"Your payment{_of(facts.amount)} for order {facts.order_id} was declined, so the order"
                    " has been cancelled and nothing was charged. You are welcome to order again with"
                    " another payment method." + SIGNATURE)
 
 
-def _order_cancelled(facts: OrderFacts) -> Message:
+def _order_cancelled(facts: MessageFacts) -> Message:
     why = _CANCELLATION_REASONS.get(facts.reason or "")
     refund = (f" Your payment{_of(facts.amount)} will be refunded; we will email you when it is."
               if facts.was_paid else " You have not been charged.")
@@ -100,33 +100,33 @@ def _order_cancelled(facts: OrderFacts) -> Message:
                    + SIGNATURE)
 
 
-def _payment_refunded(facts: OrderFacts) -> Message:
+def _payment_refunded(facts: MessageFacts) -> Message:
     amount = facts.amount or "your payment"
     return Message(f"Refund for order {facts.order_id}",
                    f"We have refunded {amount} for order {facts.order_id}. It may take a few days to"
                    " appear on your statement." + SIGNATURE)
 
 
-def _order_shipped(facts: OrderFacts) -> Message:
+def _order_shipped(facts: MessageFacts) -> Message:
     tracking = (f" {facts.carrier or 'The carrier'} tracks it as {facts.tracking_number}."
                 if facts.tracking_number else "")
     return Message(f"Order {facts.order_id} has shipped",
                    f"Good news: your order {facts.order_id} is on its way.{tracking}" + SIGNATURE)
 
 
-def _order_delivered(facts: OrderFacts) -> Message:
+def _order_delivered(facts: MessageFacts) -> Message:
     return Message(f"Order {facts.order_id} was delivered",
                    f"Your order {facts.order_id} has been delivered. We hope you enjoy it." + SIGNATURE)
 
 
-def _shipment_overdue(facts: OrderFacts) -> Message:
+def _shipment_overdue(facts: MessageFacts) -> Message:
     """For the shop's admins, not the customer."""
     return Message(f"Order {facts.order_id} is overdue for shipping",
                    f"Order {facts.order_id} is packed but has not shipped within its deadline. Ship it from"
                    " the orders to ship list.")
 
 
-RENDERERS: dict[str, Callable[[OrderFacts], Message]] = {
+RENDERERS: dict[str, Callable[[MessageFacts], Message]] = {
     "OrderPlaced": _order_placed,
     "PaymentSucceeded": _payment_succeeded,
     "PaymentFailed": _payment_failed,
@@ -141,6 +141,6 @@ NOTIFIED_EVENT_TYPES: tuple[str, ...] = tuple(RENDERERS)
 ADMIN_EVENT_TYPES: frozenset[str] = frozenset({"ShipmentOverdue"})
 
 
-def render(event_type: str, data: Mapping[str, Any]) -> Message:
-    """The message for an event of a type in NOTIFIED_EVENT_TYPES with a checked `order_id`."""
-    return RENDERERS[event_type](order_facts(data))
+def render(event_type: str, data: CustomerData) -> Message:
+    """The message for an event of a type in NOTIFIED_EVENT_TYPES."""
+    return RENDERERS[event_type](message_facts(data))

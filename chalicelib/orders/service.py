@@ -22,11 +22,12 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import pagination
 from chalicelib.accounts.models import Address
@@ -34,6 +35,19 @@ from chalicelib.catalog import service as catalog
 from chalicelib.dynamo import iso, now_iso, transaction, utc_now
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from chalicelib.events import checks, inbox, outbox
+from chalicelib.events.catalog import (
+    CancelReason,
+    OrderCancelled,
+    OrderFields,
+    OrderPlaced,
+    PaymentData,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
+from chalicelib.events.catalog import (
+    OrderLine as EventLine,
+)
 from chalicelib.events.envelope import Event
 from chalicelib.fulfilment import workflow
 from chalicelib.observability import logger, metrics
@@ -81,8 +95,7 @@ def place_order(user_id: str, email: str, request: Mapping[str, Any],
     _reject_repeated_products(lines)
     products, shards = catalog.get_products_and_shards(line["product_id"] for line in lines)
     order = _new_order(user_id, email, lines, products, request.get("shipping_address"))
-    placed = Event("OrderPlaced", {**event_data(order), "items": _lines_data(order),
-                                   "payment_token": request["payment_token"]})
+    placed = OrderPlaced(**event_fields(order), items=_event_lines(order), payment_token=request["payment_token"])
     for attempt in range(TRANSACTION_ATTEMPTS):
         owners: list[OrderLine] = []
         try:
@@ -140,7 +153,7 @@ def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]],
         gsi3pk=status_key(PENDING_PAYMENT), gsi3sk=f"{now}#{order_id}")
 
 
-def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, request_hash: str,
+def _commit_placement(order: Order, placed: OrderPlaced, idempotency_key: str | None, request_hash: str,
                       shards: Mapping[str, list[int]], owners: list[OrderLine]) -> None:
     """The placement transaction; `owners` gets the line of each stock update, in the order sent."""
     with transaction() as tx:
@@ -313,9 +326,15 @@ def _lines_data(order: Order) -> list[dict[str, Any]]:
              "unit_price_cents": int(line.unit_price_cents), "quantity": int(line.quantity)} for line in order.items]
 
 
-def event_data(order: Order) -> dict[str, Any]:
-    return {"order_id": order.order_id, "user_id": order.user_id, "email": order.email,
-            "total_cents": int(order.total_cents), "currency": order.currency}
+def _event_lines(order: Order) -> list[EventLine]:
+    return [EventLine(product_id=line.product_id, sku=line.sku, name=line.name,
+                      unit_price_cents=int(line.unit_price_cents), quantity=int(line.quantity)) for line in order.items]
+
+
+def event_fields(order: Order) -> OrderFields:
+    """What every order event says about `order` (chalicelib/events/catalog.py OrderData)."""
+    return OrderFields(order_id=order.order_id, user_id=order.user_id, email=order.email,
+                       total_cents=int(order.total_cents), currency=order.currency)
 
 
 # ---- life cycle ----------------------------------------------------------------------------------
@@ -326,7 +345,7 @@ def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[s
     order = load_visible(order_id, viewer_id, viewer_is_admin)
     if order.status not in (PENDING_PAYMENT, PAID, PACKED):
         raise Conflict(f"An order that is {order.status} cannot be cancelled")
-    reason = "cancelled_by_customer" if order.user_id == viewer_id else "cancelled_by_admin"
+    reason: CancelReason = "cancelled_by_customer" if order.user_id == viewer_id else "cancelled_by_admin"
     try:
         with transaction() as tx:
             cancelled_at = _cancel_in(tx, order, order.status, reason)
@@ -340,7 +359,7 @@ def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[s
     return order_view(order)
 
 
-def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> str:
+def _cancel_in(tx: Any, order: Order, from_status: str, reason: CancelReason) -> str:
     """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, the steps of its
     fulfilment not done CANCELLED, and the event. Returns the `updated_at` it writes."""
     was_paid, cancelled_at = from_status in (PAID, PACKED), now_iso()
@@ -354,8 +373,8 @@ def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> str:
     tx.update(order, condition=Order.status == from_status, actions=actions)
     for line in order.items:
         catalog.stock_release(tx, line.product_id, int(line.quantity))
-    outbox.record(tx, Event("OrderCancelled", {**event_data(order), "reason": reason, "was_paid": was_paid,
-                                               "items": _lines_data(order)}))
+    outbox.record(tx, OrderCancelled(**event_fields(order), reason=reason, was_paid=was_paid,
+                                     items=_event_lines(order)))
     return cancelled_at
 
 
@@ -366,32 +385,40 @@ def condition_failed(exc: TransactWriteError) -> bool:
 
 # ---- payment results (consumer of the orders queue) ----------------------------------------------
 
-def apply_payment_event(event: Event) -> inbox.Outcome | None:
-    """Move the order on PaymentSucceeded / PaymentFailed / PaymentRefunded, once per event."""
-    writers = {"PaymentSucceeded": _mark_paid, "PaymentFailed": _cancel_declined,
-               "PaymentRefunded": _record_refund}
-    writer = writers.get(event.event_type)
-    if writer is None:
-        logger.warning("ignored event type", extra={"event_type": event.event_type})
-        return None
-    checks.require_ids(event, "order_id", "user_id")
-    order_id = event.data["order_id"]
-    order = load(order_id)  # NotFound raises: retried, never silently dropped
-    # A payment result counts only for this order's customer, amount and currency (events/checks.py).
-    checks.require_same(event, {"user_id": order.user_id, "amount_cents": int(order.total_cents),
-                                "currency": order.currency})
-    outcome = inbox.apply_once(CONSUMER, event, lambda tx: writer(tx, order, event))
-    if outcome is inbox.Outcome.REJECTED:
-        logger.warning("illegal transition ignored", extra={"order_id": order_id, "status": order.status,
-                                                            "event_type": event.event_type})
-    elif event.event_type == "PaymentSucceeded" and order.status != CANCELLED:
+def on_payment_succeeded(event: Event[PaymentSucceeded]) -> inbox.Outcome:
+    """PENDING_PAYMENT -> PAID, once; then (on every delivery) the fulfilment workflow is started."""
+    order, outcome = _apply_payment(event, _mark_paid)
+    if outcome is not inbox.Outcome.REJECTED and order.status != CANCELLED:
         # After the commit, on the first delivery and every redelivery: a failed start fails the
         # message, which is delivered again (DUPLICATE) and starts it then.
-        workflow.start(order_id, event.correlation_id)
+        workflow.start(order.order_id, event.correlation_id)
     return outcome
 
 
-def _mark_paid(tx: Any, order: Order, event: Event) -> None:
+def on_payment_failed(event: Event[PaymentFailed]) -> inbox.Outcome:
+    """PENDING_PAYMENT -> CANCELLED (payment_declined), stock released, once."""
+    return _apply_payment(event, _cancel_declined)[1]
+
+
+def on_payment_refunded(event: Event[PaymentRefunded]) -> inbox.Outcome:
+    """Record the refund on the cancelled order, once."""
+    return _apply_payment(event, _record_refund)[1]
+
+
+def _apply_payment(event: Event[PaymentData],
+                   writer: Callable[[TransactWrite, Order, PaymentData], None]) -> tuple[Order, inbox.Outcome]:
+    order = load(event.data.order_id)  # NotFound raises: retried, never silently dropped
+    # A payment result counts only for this order's customer, amount and currency (events/checks.py).
+    checks.require_same(event, {"user_id": order.user_id, "amount_cents": int(order.total_cents),
+                                "currency": order.currency})
+    outcome = inbox.apply_once(CONSUMER, event, lambda tx: writer(tx, order, event.data))
+    if outcome is inbox.Outcome.REJECTED:
+        logger.warning("illegal transition ignored", extra={"order_id": order.order_id, "status": order.status,
+                                                            "event_type": event.event_type})
+    return order, outcome
+
+
+def _mark_paid(tx: TransactWrite, order: Order, data: PaymentData) -> None:
     paid_at = now_iso()
     tx.update(order, condition=Order.status == PENDING_PAYMENT, actions=[
         Order.status.set(PAID), Order.updated_at.set(paid_at), Order.gsi2pk.remove(), Order.gsi2sk.remove(),
@@ -399,13 +426,13 @@ def _mark_paid(tx: Any, order: Order, event: Event) -> None:
         Order.ship_status.set(WAITING), Order.deliver_status.set(WAITING)])
 
 
-def _cancel_declined(tx: Any, order: Order, event: Event) -> None:
+def _cancel_declined(tx: TransactWrite, order: Order, data: PaymentData) -> None:
     _cancel_in(tx, order, PENDING_PAYMENT, "payment_declined")
 
 
-def _record_refund(tx: Any, order: Order, event: Event) -> None:
+def _record_refund(tx: TransactWrite, order: Order, data: PaymentData) -> None:
     tx.update(order, condition=Order.status == CANCELLED, actions=[
-        Order.refunded.set(str(event.data.get("payment_id", ""))), Order.updated_at.set(now_iso())])
+        Order.refunded.set(data.payment_id), Order.updated_at.set(now_iso())])
 
 
 # ---- the unpaid-order sweep ----------------------------------------------------------------------

@@ -5,28 +5,20 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib.events.envelope import Event
-from chalicelib.events.handlers import consume_sqs_batch
-from chalicelib.observability import logger
+from chalicelib.events.catalog import OrderCancelled, OrderPlaced
+from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.subscriptions import PAYMENTS
 from chalicelib.payments import service
 from chalicelib.settings import resource_name
 
 bp = Blueprint(__name__)
 
-CONSUMERS = {
-    "OrderPlaced": service.handle_order_placed,
-    "OrderCancelled": service.handle_order_cancelled,
-}
+CONSUMERS = (Dispatch(PAYMENTS)
+             .on(OrderPlaced, service.handle_order_placed)
+             .on(OrderCancelled, service.handle_order_cancelled)
+             .checked())
 
 
-@bp.on_sqs_message(queue=resource_name("payments"), batch_size=10)
+@bp.on_sqs_message(queue=resource_name(PAYMENTS.queue), batch_size=10)
 def handle_payment_messages(event: SQSEvent) -> dict:
-    return consume_sqs_batch(event, dispatch)
-
-
-def dispatch(event: Event) -> None:
-    consume = CONSUMERS.get(event.event_type)
-    if consume is None:
-        logger.info("ignoring event payments does not consume", extra={"event_type": event.event_type})
-        return
-    consume(event)
+    return consume_sqs_batch(event, CONSUMERS)

@@ -24,8 +24,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
@@ -33,7 +32,16 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.dynamo import now_iso, put_if_absent
 from chalicelib.events import checks, inbox, outbox
-from chalicelib.events.envelope import Event, InvalidEvent
+from chalicelib.events.catalog import (
+    OrderCancelled,
+    OrderData,
+    OrderPlaced,
+    PaymentFailed,
+    PaymentFields,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
+from chalicelib.events.envelope import Event
 from chalicelib.observability import logger, metrics
 from chalicelib.payments.models import Payment, PaymentStatus
 from chalicelib.payments.provider import (
@@ -55,18 +63,6 @@ class PaymentChangedConcurrently(RuntimeError):
     """The payment kept changing under a cancellation; the message is retried."""
 
 
-@dataclass(frozen=True)
-class OrderFacts:
-    """What payments needs from an OrderPlaced or OrderCancelled event."""
-
-    order_id: str
-    user_id: str
-    email: str
-    amount_cents: int
-    currency: str
-    payment_token: str | None = None
-
-
 # --- reads -------------------------------------------------------------------------------------
 
 def payment_for_order(order_id: str) -> dict[str, Any] | None:
@@ -81,21 +77,22 @@ def payment_for_order(order_id: str) -> dict[str, Any] | None:
 
 # --- a provider that refuses our key ------------------------------------------------------------
 
-Consumer = Callable[[Event, PaymentProvider | None], None]
+OrderEvent = TypeVar("OrderEvent", bound=OrderData)
+Consumer = Callable[[Event[OrderEvent], PaymentProvider | None], None]
 
 
-def _reporting_refused_key(consume: Consumer) -> Consumer:
+def _reporting_refused_key(consume: Consumer[OrderEvent]) -> Consumer[OrderEvent]:
     """Log a refused API key as the configuration error it is, then let the message fail."""
 
     @functools.wraps(consume)
-    def consuming(event: Event, provider: PaymentProvider | None = None) -> None:
+    def consuming(event: Event[OrderEvent], provider: PaymentProvider | None = None) -> None:
         try:
             consume(event, provider)
         except ProviderAuthenticationFailed as refused:
             logger.error("payment provider configuration error: nothing was charged or refunded; fix the API key"
                          " parameter, then redrive the payments dead-letter queue (docs/operations.md)",
                          extra={"event_type": event.event_type, "event_id": event.event_id,
-                                "order_id": event.data.get("order_id"), "error": str(refused)})
+                                "order_id": event.data.order_id, "error": str(refused)})
             raise
 
     return consuming
@@ -104,9 +101,9 @@ def _reporting_refused_key(consume: Consumer) -> Consumer:
 # --- OrderPlaced -------------------------------------------------------------------------------
 
 @_reporting_refused_key
-def handle_order_placed(event: Event, provider: PaymentProvider | None = None) -> None:
+def handle_order_placed(event: Event[OrderPlaced], provider: PaymentProvider | None = None) -> None:
     """Charge the order once; record SUCCEEDED or FAILED with its event. Raises on a provider outage."""
-    order = order_facts(event, needs_token=True)
+    order = event.data
     provider = provider or get_provider()
     payment = _open_payment(order)
     _require_same_order(event, payment)  # a second OrderPlaced of an order must be the same order
@@ -125,32 +122,31 @@ def handle_order_placed(event: Event, provider: PaymentProvider | None = None) -
     _record_charge(payment, order, event, charge, provider)
 
 
-def _open_payment(order: OrderFacts) -> Payment:
+def _open_payment(order: OrderData) -> Payment:
     """Create the order's payment PENDING, or return the one that already exists."""
     now = now_iso()
     payment = Payment(pk=_pk(order.order_id), sk=PAYMENT_SK, payment_id=_new_payment_id(), order_id=order.order_id,
-                      user_id=order.user_id, status=PaymentStatus.PENDING.value, amount_cents=order.amount_cents,
+                      user_id=order.user_id, status=PaymentStatus.PENDING.value, amount_cents=order.total_cents,
                       currency=order.currency, created_at=now, updated_at=now)
     if _create(payment):
         return payment
     return _load(order.order_id)  # type: ignore[return-value]  # it exists: the create just failed on it
 
 
-def _charge(order: OrderFacts, provider: PaymentProvider) -> Charge | None:
+def _charge(order: OrderPlaced, provider: PaymentProvider) -> Charge | None:
     """Charge through the provider, keyed by the order; a free order has nothing to charge (None)."""
-    if order.amount_cents == 0:
+    if order.total_cents == 0:
         return None
-    return provider.charge(order.order_id, order.amount_cents, order.currency, order.payment_token or "")
+    return provider.charge(order.order_id, order.total_cents, order.currency, order.payment_token)
 
 
-def _record_charge(payment: Payment, order: OrderFacts, event: Event, charge: Charge | None,
+def _record_charge(payment: Payment, order: OrderPlaced, event: Event[OrderPlaced], charge: Charge | None,
                    provider: PaymentProvider) -> None:
     charge_id = charge.charge_id if charge else None
-    succeeded = _payment_event("PaymentSucceeded", payment, order, event)
 
     def mark_succeeded(tx: TransactWrite) -> None:
         _transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.SUCCEEDED, charge_id=charge_id)
-        outbox.record(tx, succeeded)
+        outbox.record(tx, PaymentSucceeded(**_payment_fields(payment, order)), correlation_id=event.correlation_id)
 
     outcome = inbox.apply_once(CONSUMER, event, mark_succeeded)
     if outcome is inbox.Outcome.APPLIED:
@@ -160,7 +156,7 @@ def _record_charge(payment: Payment, order: OrderFacts, event: Event, charge: Ch
         _settle_charge_that_lost_the_race(order, event, charge_id, provider)
 
 
-def _settle_charge_that_lost_the_race(order: OrderFacts, event: Event, charge_id: str | None,
+def _settle_charge_that_lost_the_race(order: OrderData, event: Event[OrderData], charge_id: str | None,
                                       provider: PaymentProvider) -> None:
     """The payment left PENDING while we charged: if the order was cancelled meanwhile, give the money back."""
     current = _load(order.order_id)
@@ -190,12 +186,11 @@ def _attach_late_charge(order_id: str, charge_id: str) -> bool:
     return True
 
 
-def _record_decline(payment: Payment, order: OrderFacts, event: Event, reason: str) -> None:
-    failed = _payment_event("PaymentFailed", payment, order, event, reason=reason)
-
+def _record_decline(payment: Payment, order: OrderData, event: Event[OrderData], reason: str) -> None:
     def mark_failed(tx: TransactWrite) -> None:
         _transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.FAILED, failure_reason=reason)
-        outbox.record(tx, failed)
+        outbox.record(tx, PaymentFailed(**_payment_fields(payment, order), reason="declined"),
+                      correlation_id=event.correlation_id)
 
     outcome = inbox.apply_once(CONSUMER, event, mark_failed)
     if outcome is inbox.Outcome.APPLIED:
@@ -207,9 +202,9 @@ def _record_decline(payment: Payment, order: OrderFacts, event: Event, reason: s
 # --- OrderCancelled ----------------------------------------------------------------------------
 
 @_reporting_refused_key
-def handle_order_cancelled(event: Event, provider: PaymentProvider | None = None) -> None:
+def handle_order_cancelled(event: Event[OrderCancelled], provider: PaymentProvider | None = None) -> None:
     """Refund a charged payment, void one not charged yet (even one not created yet), else nothing."""
-    order = order_facts(event, needs_token=False)
+    order = event.data
     provider = provider or get_provider()
     for _ in range(CANCELLATION_ATTEMPTS):
         if _cancel_payment(_load(order.order_id), order, event, provider):
@@ -217,7 +212,8 @@ def handle_order_cancelled(event: Event, provider: PaymentProvider | None = None
     raise PaymentChangedConcurrently(f"payment of order {order.order_id} kept changing; retrying the message")
 
 
-def _cancel_payment(payment: Payment | None, order: OrderFacts, event: Event, provider: PaymentProvider) -> bool:
+def _cancel_payment(payment: Payment | None, order: OrderCancelled, event: Event[OrderCancelled],
+                    provider: PaymentProvider) -> bool:
     """One attempt; False when a conditional write found the payment changed (read it again and retry)."""
     _require_cancellable(event, payment)
     if payment is None:
@@ -233,11 +229,11 @@ def _cancel_payment(payment: Payment | None, order: OrderFacts, event: Event, pr
     return True
 
 
-def _create_voided(order: OrderFacts, event: Event) -> bool:
+def _create_voided(order: OrderData, event: Event[OrderData]) -> bool:
     """The cancellation arrived before the OrderPlaced: leave a VOIDED payment so it is never charged."""
     now = now_iso()
     payment = Payment(pk=_pk(order.order_id), sk=PAYMENT_SK, payment_id=_new_payment_id(), order_id=order.order_id,
-                      user_id=order.user_id, status=PaymentStatus.VOIDED.value, amount_cents=order.amount_cents,
+                      user_id=order.user_id, status=PaymentStatus.VOIDED.value, amount_cents=order.total_cents,
                       currency=order.currency, created_at=now, updated_at=now)
 
     def save_voided(tx: TransactWrite) -> None:
@@ -246,25 +242,24 @@ def _create_voided(order: OrderFacts, event: Event) -> bool:
     return _applied_or_duplicate(inbox.apply_once(CONSUMER, event, save_voided))
 
 
-def _void_pending(order: OrderFacts, event: Event) -> bool:
+def _void_pending(order: OrderData, event: Event[OrderData]) -> bool:
     def mark_voided(tx: TransactWrite) -> None:
         _transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.VOIDED)
 
     return _applied_or_duplicate(inbox.apply_once(CONSUMER, event, mark_voided))
 
 
-def _refund(payment: Payment, expected: PaymentStatus, order: OrderFacts, event: Event,
+def _refund(payment: Payment, expected: PaymentStatus, order: OrderData, event: Event[OrderData],
             provider: PaymentProvider) -> bool:
     """Give the money back at the provider (idempotently), then record REFUNDED and PaymentRefunded."""
     refund_id = None
     if payment.charge_id:  # a free order was never charged
         refund_id = provider.refund(f"refund-{order.order_id}", payment.charge_id, int(payment.amount_cents)).refund_id
-    refunded = _payment_event("PaymentRefunded", payment, order, event)
 
     def mark_refunded(tx: TransactWrite) -> None:
         _transition(tx, order.order_id, expected, PaymentStatus.REFUNDED, refund_id=refund_id,
                     condition=_same_charge(payment.charge_id))
-        outbox.record(tx, refunded)
+        outbox.record(tx, PaymentRefunded(**_payment_fields(payment, order)), correlation_id=event.correlation_id)
 
     outcome = inbox.apply_once(CONSUMER, event, mark_refunded)
     logger.info("payment refunded", extra={"order_id": order.order_id, "refund_id": refund_id,
@@ -274,57 +269,39 @@ def _refund(payment: Payment, expected: PaymentStatus, order: OrderFacts, event:
 
 # --- what an event must fit (chalicelib/events/checks.py) ---------------------------------------
 
-CANCEL_REASONS = frozenset({"cancelled_by_customer", "cancelled_by_admin", "payment_declined", "payment_timeout"})
 SETTLED_BY_A_CHARGE = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
 
 
-def _require_same_order(event: Event, payment: Payment) -> None:
+def _require_same_order(event: Event[OrderData], payment: Payment) -> None:
     """Reject an event about the payment's order that names another customer, amount or currency."""
     checks.require_same(event, {"user_id": payment.user_id, "total_cents": int(payment.amount_cents),
                                 "currency": payment.currency})
 
 
-def _require_cancellable(event: Event, payment: Payment | None) -> None:
+def _require_cancellable(event: Event[OrderCancelled], payment: Payment | None) -> None:
     """Reject an OrderCancelled the orders service could not have sent for this payment: a refund
     only of what was charged, for a reason orders cancels for, consistent with what it knew: an
     order it saw paid has a charge; one it cancelled for a declined payment or for not being paid
     in time was never paid as far as it knew."""
-    data = event.data
-    if data.get("reason") not in CANCEL_REASONS or not isinstance(data.get("was_paid"), bool):
-        checks.reject(event, "not a reason or state orders cancels for", reason=data.get("reason"))
+    data = event.data  # its reason is one orders cancels for, and was_paid a bool (the catalog's types)
     if payment is not None:
         _require_same_order(event, payment)
     status = payment.status if payment is not None else None
-    if data["was_paid"] and status not in SETTLED_BY_A_CHARGE:
+    if data.was_paid and status not in SETTLED_BY_A_CHARGE:
         checks.reject(event, "the order cannot have been paid: no charge succeeded", payment_status=status)
-    if data["was_paid"] and data["reason"] in ("payment_declined", "payment_timeout"):
-        checks.reject(event, "a paid order is not cancelled for its payment", reason=data["reason"])
-    if data["reason"] == "payment_declined" and status != PaymentStatus.FAILED:
+    if data.was_paid and data.reason in ("payment_declined", "payment_timeout"):
+        checks.reject(event, "a paid order is not cancelled for its payment", reason=data.reason)
+    if data.reason == "payment_declined" and status != PaymentStatus.FAILED:
         checks.reject(event, "the payment was not declined", payment_status=status)
 
 
 # --- shared ------------------------------------------------------------------------------------
 
-def order_facts(event: Event, needs_token: bool) -> OrderFacts:
-    """The order's ids, customer and amount from the event's data; InvalidEvent when they are malformed."""
-    data = event.data
-    texts = ("order_id", "user_id", "email", "currency") + (("payment_token",) if needs_token else ())
-    bad = [name for name in texts if not isinstance(data.get(name), str) or not data[name]]
-    total = data.get("total_cents")
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        bad.append("total_cents")
-    if bad:
-        raise InvalidEvent(f"{event.event_type} {event.event_id}: missing or invalid {', '.join(bad)}")
-    checks.require_ids(event, "order_id", "user_id")
-    return OrderFacts(order_id=data["order_id"], user_id=data["user_id"], email=data["email"], amount_cents=total,
-                      currency=data["currency"], payment_token=data.get("payment_token"))
-
-
-def _payment_event(event_type: str, payment: Payment, order: OrderFacts, cause: Event, **extra: Any) -> Event:
-    data = {"order_id": order.order_id, "user_id": order.user_id, "email": order.email,
-            "payment_id": payment.payment_id, "amount_cents": int(payment.amount_cents),
-            "currency": payment.currency, **extra}
-    return Event(event_type, data, correlation_id=cause.correlation_id)
+def _payment_fields(payment: Payment, order: OrderData) -> PaymentFields:
+    """What every payment event says (chalicelib/events/catalog.py PaymentData)."""
+    return PaymentFields(order_id=order.order_id, user_id=order.user_id, email=order.email,
+                         payment_id=payment.payment_id, amount_cents=int(payment.amount_cents),
+                         currency=payment.currency)
 
 
 def _transition(tx: TransactWrite, order_id: str, expected: PaymentStatus, new: PaymentStatus,

@@ -13,8 +13,9 @@ from chalice import Blueprint, Response, WebsocketDisconnectedError
 from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
 
 from chalicelib.events.handlers import consume_sqs_batch
+from chalicelib.events.subscriptions import REALTIME
 from chalicelib.realtime import connections, pusher
-from chalicelib.settings import REALTIME_QUEUE, get_settings, resource_name, websocket_api
+from chalicelib.settings import get_settings, resource_name, websocket_api
 
 bp = Blueprint(__name__)
 
@@ -57,7 +58,7 @@ def configure_management_api(api: WebsocketAPI) -> None:
     api.configure_from_api_id(api_id, stage)
 
 
-@bp.on_sqs_message(queue=resource_name(REALTIME_QUEUE), batch_size=10)
+@bp.on_sqs_message(queue=resource_name(REALTIME.queue), batch_size=10)
 def push_updates(event: SQSEvent) -> dict:
     api = bp.current_app.websocket_api
     configure_management_api(api)
@@ -68,4 +69,4 @@ def push_updates(event: SQSEvent) -> dict:
         except WebsocketDisconnectedError:
             raise pusher.ConnectionGone(connection_id) from None
 
-    return consume_sqs_batch(event, lambda envelope: pusher.push_event(envelope, send))
+    return consume_sqs_batch(event, pusher.dispatch(send))

@@ -26,11 +26,23 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.dynamo import utc_now
 from chalicelib.errors import NotFound
+from chalicelib.events.catalog import (
+    CustomerData,
+    EventData,
+    ImportFinished,
+    NotificationStored,
+    PaymentFailed,
+    PaymentSucceeded,
+    ProductImported,
+)
 from chalicelib.events.envelope import Event
+from chalicelib.events.handlers import Dispatch
+from chalicelib.events.subscriptions import REALTIME
 from chalicelib.imports import service as imports
 from chalicelib.imports.models import COMPLETED, FAILED
 from chalicelib.observability import logger, metrics
@@ -39,12 +51,10 @@ from chalicelib.orders.models import PENDING_PAYMENT
 from chalicelib.realtime import connections
 from chalicelib.realtime.models import PUSH_MARK_SK, PushMark
 
-ORDER_EVENTS = frozenset({"OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled",
-                          "PaymentRefunded", "OrderPacked", "OrderShipped", "OrderDelivered"})
-APPLIED_BY_THE_ORDERS_CONSUMER = frozenset({"PaymentSucceeded", "PaymentFailed"})
-NOTIFICATION_EVENTS = frozenset({"NotificationStored"})
-IMPORT_EVENTS = frozenset({"ProductImported", "ImportFinished"})
-PUSHED_EVENT_TYPES = ORDER_EVENTS | NOTIFICATION_EVENTS | IMPORT_EVENTS
+# Every order or payment event the realtime queue takes (chalicelib/events/subscriptions.py) is an order frame.
+ORDER_EVENTS = tuple(cls for cls in REALTIME.takes if issubclass(cls, CustomerData))
+APPLIED_BY_THE_ORDERS_CONSUMER = (PaymentSucceeded, PaymentFailed)
+IMPORT_EVENTS = (ProductImported, ImportFinished)
 ORDER_SETTLE_SECONDS = 2.0  # how long to wait for the orders consumer; batch 10 x 2 s < the 30 s timeout
 ORDER_POLL_SECONDS = 0.05
 IMPORT_FRAME_INTERVAL_SECONDS = 1.0
@@ -61,28 +71,42 @@ class OrderNotUpdatedYet(RuntimeError):
     """The orders consumer has not applied the payment result yet: the event is redelivered later."""
 
 
-def push_event(event: Event, send: Send) -> int:
+def dispatch(send: Send) -> Dispatch:
+    """The function for each event type of the realtime queue, posting with `send`."""
+    return (Dispatch(REALTIME)
+            .on_each(ORDER_EVENTS, lambda event: push_order(event, send))
+            .on(NotificationStored, lambda event: push_notification(event, send))
+            .on_each(IMPORT_EVENTS, lambda event: push_import(event, send))
+            .checked())
+
+
+def push_event(event: Event[EventData], send: Send) -> int:
     """Send the frame `event` calls for to everyone concerned; the number of frames sent."""
-    if event.event_type in ORDER_EVENTS:
-        order = _order_after(event)
-        if order is None:
-            return 0
-        return deliver({"type": "order", "order": order}, connections.recipients(order["user_id"], admins=True),
-                       send)
-    if event.event_type in NOTIFICATION_EVENTS:
-        user_id, notification = event.data.get("user_id"), event.data.get("notification")
-        if not isinstance(user_id, str) or not user_id or not isinstance(notification, dict):
-            logger.error("NotificationStored without user_id or notification", extra={"event_id": event.event_id})
-            return 0
-        return deliver({"type": "notification", "notification": notification},
-                       connections.recipients(user_id, admins=False), send)
-    if event.event_type in IMPORT_EVENTS:
-        view = _import_frame_due(event)
-        if view is None:
-            return 0
-        return deliver({"type": "import", "import": view}, connections.recipients(None, admins=True), send)
-    logger.info("no frame for this event type", extra={"event_type": event.event_type})
-    return 0
+    sent = dispatch(send)(event)
+    return sent if isinstance(sent, int) else 0
+
+
+def push_order(event: Event[CustomerData], send: Send) -> int:
+    """The order's snapshot to its owner and the admins."""
+    order = _order_after(event)
+    if order is None:
+        return 0
+    return deliver({"type": "order", "order": order}, connections.recipients(order["user_id"], admins=True), send)
+
+
+def push_notification(event: Event[NotificationStored], send: Send) -> int:
+    """The stored notification to its user only."""
+    notification = msgspec.to_builtins(event.data.notification)
+    return deliver({"type": "notification", "notification": notification},
+                   connections.recipients(event.data.user_id, admins=False), send)
+
+
+def push_import(event: Event[ProductImported | ImportFinished], send: Send) -> int:
+    """The import's snapshot to the admins, when a frame is due."""
+    view = _import_frame_due(event.data.import_id)
+    if view is None:
+        return 0
+    return deliver({"type": "import", "import": view}, connections.recipients(None, admins=True), send)
 
 
 def deliver(frame: dict[str, Any], recipients: list[connections.Recipient], send: Send) -> int:
@@ -106,11 +130,8 @@ def deliver(frame: dict[str, Any], recipients: list[connections.Recipient], send
     return sent
 
 
-def _order_after(event: Event) -> dict[str, Any] | None:
-    order_id = event.data.get("order_id")
-    if not isinstance(order_id, str) or not order_id:
-        logger.error("order event without order_id", extra={"event_id": event.event_id})
-        return None
+def _order_after(event: Event[CustomerData]) -> dict[str, Any] | None:
+    order_id = event.data.order_id
     deadline = time.monotonic() + ORDER_SETTLE_SECONDS
     while True:
         try:
@@ -118,19 +139,15 @@ def _order_after(event: Event) -> dict[str, Any] | None:
         except NotFound:
             logger.error("order event for an unknown order", extra={"order_id": order_id})
             return None
-        if event.event_type not in APPLIED_BY_THE_ORDERS_CONSUMER or order["status"] != PENDING_PAYMENT:
+        if not isinstance(event.data, APPLIED_BY_THE_ORDERS_CONSUMER) or order["status"] != PENDING_PAYMENT:
             return order
         if time.monotonic() > deadline:
             raise OrderNotUpdatedYet(f"order {order_id} is still {PENDING_PAYMENT} after {event.event_type}")
         time.sleep(ORDER_POLL_SECONDS)
 
 
-def _import_frame_due(event: Event) -> dict[str, Any] | None:
+def _import_frame_due(import_id: str) -> dict[str, Any] | None:
     """The import's view if a frame is due: always once it finished, else at most once a second."""
-    import_id = event.data.get("import_id")
-    if not isinstance(import_id, str) or not import_id:
-        logger.error("import event without import_id", extra={"event_id": event.event_id})
-        return None
     try:
         view = imports.get_import(import_id)
     except NotFound:

@@ -129,6 +129,8 @@ def running_devstack(overrides: dict[str, str] | None = None) -> Iterator[DevSta
     denials = [line for line in stack.lines_containing("access denied")
                if not any(expected in line for expected in stack.expected_denials)]
     assert not denials, "calls the generated IAM policies do not allow:\n" + "\n".join(denials)
+    violations = stack.lines_containing("contract violation")  # devstack/contract.py
+    assert not violations, "events that do not match their published schema:\n" + "\n".join(violations)
     shutil.rmtree(state_dir, ignore_errors=True)
 
 

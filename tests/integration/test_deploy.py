@@ -671,15 +671,13 @@ def test_only_the_deployed_outbox_publishers_role_may_publish_to_the_events_topi
     assert sorted(exempt) == sorted(roles[f] for f in publishers)
 
 
-def test_the_sns_handlers_are_subscribed_to_their_topic(deployment: Deployed):
-    sources = deployment.sources("SNSEventConfig")
-    assert sources
+def test_no_function_is_invoked_per_event_by_the_topic(deployment: Deployed):
+    """Issue 19, item 4: the audit log is written by the outbox publisher; only queues take the topic's events."""
+    assert deployment.sources("SNSEventConfig") == []
     sns = deployment.client("sns")
-    for source in sources:
-        topic_arn = f"arn:aws:sns:{REGION}:{deployment.account}:{source.topic}"
-        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
-        assert {"Protocol": "lambda", "Endpoint": deployment.function_arn(source.name)}.items() <= \
-            next(s for s in subscriptions if s["Protocol"] == "lambda").items()
+    topic_arn = f"arn:aws:sns:{REGION}:{deployment.account}:{settings.resource_name('events', deployment.stage)}"
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert subscriptions and {s["Protocol"] for s in subscriptions} == {"sqs"}
 
 
 def test_deployed_bucket_names_carry_account_and_region_and_the_app_reads_them_from_the_stack(

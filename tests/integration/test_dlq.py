@@ -8,10 +8,10 @@ import json
 import boto3
 import pytest
 
-from chalicelib.events.envelope import Event
 from chalicelib.settings import resource_name
 from deploy import dlq
 from tests.aws import REGION, drain
+from tests.events import received
 
 pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.xdist_group("dlq")]
 
@@ -37,7 +37,7 @@ def dead_letter(sqs, url: str, count: int) -> list[tuple[str, dict]]:
     """`count` event envelopes put into the queue as SNS delivers them (raw, with `event_type`)."""
     sent = []
     for i in range(count):
-        event = Event("OrderPlaced", {"order_id": f"order-{i}"}, correlation_id=f"corr-{i}")
+        event = received("OrderPlaced", correlation_id=f"corr-{i}")
         attributes = {"event_type": {"DataType": "String", "StringValue": event.event_type}}
         sqs.send_message(QueueUrl=url, MessageBody=event.to_json(), MessageAttributes=attributes)
         sent.append((event.to_json(), attributes))
@@ -56,8 +56,8 @@ def run(*argv: str) -> tuple[int, str]:
 
 
 def test_the_dead_letter_queues_are_the_templates(queues):
-    assert dlq.dead_letter_queues() == ["payments-dlq", "orders-dlq", "notifications-dlq", "catalog-dlq",
-                                        "imports-dlq", "realtime-dlq", "outbox-stream-dlq", "async-events-dlq",
+    assert dlq.dead_letter_queues() == ["payments-dlq", "orders-dlq", "notifications-dlq", "imports-dlq",
+                                        "realtime-dlq", "outbox-stream-dlq", "async-events-dlq",
                                         "events-delivery-dlq", "fulfilment-dlq", "fulfilment-tasks-dlq",
                                         "warehouse-dlq"]
 

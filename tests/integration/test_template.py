@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from deploy.policies import API_HANDLER, function_names
 from infra.stack import DEPLOYED_OUTPUT_ENV, OUTPUT_ENV, load_template, stack_name
 
@@ -80,32 +82,75 @@ def test_every_work_queue_has_a_dead_letter_queue() -> None:
         assert sub_name(queues[dlq]["QueueName"]) == sub_name(props["QueueName"]) + "-dlq"
 
 
-def test_subscriptions_filter_on_event_type() -> None:
-    expected = {
-        "PaymentsQueue": ["OrderPlaced", "OrderCancelled"],
-        "OrdersQueue": ["PaymentSucceeded", "PaymentFailed", "PaymentRefunded"],
-        "NotificationsQueue": [
-            "OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled", "PaymentRefunded",
-            "OrderShipped", "OrderDelivered", "ShipmentOverdue",
-        ],
-        "CatalogQueue": ["OrderCancelled"],
-        "RealtimeQueue": [
-            "OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled", "PaymentRefunded",
-            "OrderPacked", "OrderShipped", "OrderDelivered", "NotificationStored", "ProductImported", "ImportFinished",
-        ],
-        "FulfilmentQueue": ["OrderShipped", "OrderDelivered", "OrderCancelled"],
-    }
-    found = {}
+def subscription_differences() -> list[str]:
+    """How the template's event subscriptions differ from chalicelib/events/subscriptions.py (none: [])."""
+    from chalicelib.events.generate import logical_id
+    from chalicelib.events.subscriptions import CONSUMERS
+
+    queues = of_type("AWS::SQS::Queue")
+    found = {props["Endpoint"]["Fn::GetAtt"][0]: props for props in of_type("AWS::SNS::Subscription").values()}
+    expected = {logical_id(consumer): consumer for consumer in CONSUMERS}
+    differences = [f"{queue} is subscribed to the topic but consumes nothing in subscriptions.py"
+                   for queue in sorted(set(found) - set(expected))]
+    for queue, consumer in expected.items():
+        if queue not in queues or sub_name(queues[queue]["QueueName"]) != f"storefront-${{Stage}}-{consumer.queue}":
+            differences.append(f"{consumer.queue}: no queue {queue} named storefront-${{Stage}}-{consumer.queue}")
+        elif queue not in found:
+            differences.append(f"{consumer.queue}: {queue} is not subscribed to the topic")
+        elif found[queue]["FilterPolicy"]["event_type"] != list(consumer.event_types):
+            listed, table = found[queue]["FilterPolicy"]["event_type"], list(consumer.event_types)
+            differences.append(f"{consumer.queue}: the filter policy lists {listed}, the table {table}"
+                               " (python -m chalicelib.events.generate)")
+    return differences
+
+
+def test_the_subscriptions_are_the_subscription_table() -> None:
+    """Each consumer of chalicelib/events/subscriptions.py has its queue (and DLQ: above) subscribed with
+    a filter policy of exactly its types, and no other queue is subscribed: the orphan catalog queue is gone."""
+    assert subscription_differences() == []
+    assert "CatalogQueue" not in RESOURCES and "CatalogDeadLetterQueue" not in RESOURCES
     for props in of_type("AWS::SNS::Subscription").values():
         assert props["Protocol"] == "sqs" and props["RawMessageDelivery"] is True
         assert props["FilterPolicyScope"] == "MessageAttributes"
-        found[props["Endpoint"]["Fn::GetAtt"][0]] = props["FilterPolicy"]["event_type"]
-    assert found == expected
     (policy,) = of_type("AWS::SQS::QueuePolicy").values()
-    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted([*expected, "EventsDeliveryDeadLetterQueue"])
+    subscribed = [props["Endpoint"]["Fn::GetAtt"][0] for props in of_type("AWS::SNS::Subscription").values()]
+    assert sorted(q["Ref"] for q in policy["Queues"]) == sorted([*subscribed, "EventsDeliveryDeadLetterQueue"])
     for props in of_type("AWS::SNS::Subscription").values():  # undeliverable events are kept, not dropped
         assert props["RedrivePolicy"] == {
             "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeliveryDeadLetterQueue", "Arn"]}}
+
+
+def test_a_difference_from_the_table_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.events import subscriptions
+    from chalicelib.events.catalog import OrderPacked
+
+    payments = subscriptions.PAYMENTS
+    monkeypatch.setattr(subscriptions, "CONSUMERS", (
+        subscriptions.Consumer(payments.queue, payments.function, (*payments.takes, OrderPacked), payments.does),
+        subscriptions.Consumer("reviews", "handle_reviews", (OrderPacked,), "-")))
+    assert subscription_differences() == [
+        "FulfilmentQueue is subscribed to the topic but consumes nothing in subscriptions.py",
+        "NotificationsQueue is subscribed to the topic but consumes nothing in subscriptions.py",
+        "OrdersQueue is subscribed to the topic but consumes nothing in subscriptions.py",
+        "RealtimeQueue is subscribed to the topic but consumes nothing in subscriptions.py",
+        "payments: the filter policy lists ['OrderPlaced', 'OrderCancelled'], the table ['OrderPlaced',"
+        " 'OrderCancelled', 'OrderPacked'] (python -m chalicelib.events.generate)",
+        "reviews: no queue ReviewsQueue named storefront-${Stage}-reviews"]
+
+
+def test_every_consumer_function_is_the_handler_of_its_queue() -> None:
+    import app
+    from chalicelib.events.subscriptions import CONSUMERS
+
+    queues = {source.name: source.queue for source in app.app.event_sources if hasattr(source, "queue")}
+    assert {consumer.function: queues.get(consumer.function) for consumer in CONSUMERS} == {
+        consumer.function: f"storefront-local-{consumer.queue}" for consumer in CONSUMERS}
+
+
+def test_the_generated_docs_and_filter_policies_are_current() -> None:
+    from chalicelib.events import generate
+
+    assert generate.stale() == [], "run python -m chalicelib.events.generate"
 
 
 def test_buckets_are_private_and_leave_notifications_to_chalice() -> None:
@@ -237,7 +282,7 @@ def test_the_outbox_publishers_lag_and_each_work_queues_oldest_message_have_alar
     assert lag["Dimensions"] == [{"Name": "FunctionName", "Value": {"Fn::Sub": "storefront-${Stage}-publish_outbox"}}]
     assert (lag["Statistic"], lag["Threshold"], lag["ComparisonOperator"]) == ("Maximum", 60000, "GreaterThanThreshold")
     work_queues = {k for k, v in of_type("AWS::SQS::Queue").items() if not sub_name(v["QueueName"]).endswith("-dlq")}
-    assert len(work_queues) == 9
+    assert len(work_queues) == 8
     aged = {p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: p for p in alarms
             if p["MetricName"] == "ApproximateAgeOfOldestMessage"}
     assert set(aged) == work_queues
@@ -262,14 +307,6 @@ def test_the_api_has_a_5xx_alarm_on_chalices_api_name_and_stage() -> None:
         "ApiName": config["app_name"], "Stage": config["stages"]["prod"]["api_gateway_stage"],
     }
     assert {s["api_gateway_stage"] for s in config["stages"].values()} == {"api"}
-
-
-def test_the_realtime_subscription_is_every_event_the_pusher_turns_into_a_frame() -> None:
-    from chalicelib.realtime.pusher import PUSHED_EVENT_TYPES
-
-    (props,) = [p for p in of_type("AWS::SNS::Subscription").values()
-                if p["Endpoint"]["Fn::GetAtt"][0] == "RealtimeQueue"]
-    assert set(props["FilterPolicy"]["event_type"]) == PUSHED_EVENT_TYPES
 
 
 def test_push_failures_are_alarmed_on_the_pushers_metric() -> None:

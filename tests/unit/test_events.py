@@ -14,6 +14,7 @@ from chalicelib.events import inbox, outbox, publisher
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.events.models import OutboxItem
 from tests.aws import drain, probe_queue
+from tests.events import example, received
 
 
 class Thing(Model):  # a stand-in for any service's state, in a table of the template
@@ -33,10 +34,11 @@ def unique(prefix: str) -> str:
 
 
 def test_envelope_round_trip_has_contract_fields():
-    event = Event("OrderPlaced", {"order_id": "o1"}, correlation_id="c1")
+    event = Event(received("OrderPlaced").data, correlation_id="c1")
     raw = json.loads(event.to_json())
     assert set(raw) == {"event_id", "event_type", "occurred_at", "version", "correlation_id", "data"}
-    assert raw["version"] == 1 and raw["occurred_at"].endswith("Z")
+    assert raw["version"] == 1 and raw["occurred_at"].endswith("Z") and raw["event_type"] == "OrderPlaced"
+    assert raw["data"] == example("OrderPlaced")
     assert Event.from_json(event.to_json()) == event
 
 
@@ -49,28 +51,28 @@ def test_malformed_envelopes_are_refused(body):
 
 
 def test_state_and_event_commit_together(aws):
-    event = Event("ThingMade", {"thing": "t1"})
+    shipped = received("OrderShipped").data
     with transaction() as tx:
         tx.save(Thing(pk=unique("t"), sk="T", status="new"))
-        outbox.record(tx, event)
+        event = outbox.record(tx, shipped)
     stored = OutboxItem.get(f"EVENT#{event.event_id}", "EVENT")
-    assert stored.event_type == "ThingMade" and json.loads(stored.body)["data"] == {"thing": "t1"}
+    assert stored.event_type == "OrderShipped" and json.loads(stored.body)["data"] == example("OrderShipped")
 
 
 def test_a_rolled_back_change_leaves_no_event(aws):
     key = unique("t")
     Thing(pk=key, sk="T", status="new").save()
-    event = Event("ThingMade", {"thing": key})
+    recorded = []
     with pytest.raises(TransactWriteError), transaction() as tx:
         tx.save(Thing(pk=key, sk="T", status="again"), condition=Thing.pk.does_not_exist())
-        outbox.record(tx, event)
-    assert OutboxItem.count(f"EVENT#{event.event_id}") == 0
+        recorded.append(outbox.record(tx, received("OrderShipped").data))
+    assert OutboxItem.count(f"EVENT#{recorded[0].event_id}") == 0
 
 
 def test_apply_once_applies_then_ignores_redelivery(aws):
     key = unique("t")
     Thing(pk=key, sk="T", status="new").save()
-    event = Event("Paid", {"thing": key})
+    event = received("PaymentSucceeded")
 
     def mark_paid(tx):
         tx.update(Thing(pk=key, sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
@@ -84,7 +86,7 @@ def test_apply_once_applies_then_ignores_redelivery(aws):
 def test_apply_once_reports_a_rejected_transition_and_writes_nothing(aws):
     key = unique("t")
     Thing(pk=key, sk="T", status="cancelled").save()
-    event = Event("Paid", {"thing": key})
+    event = received("PaymentSucceeded")
 
     def mark_paid(tx):
         tx.update(Thing(pk=key, sk="T"), actions=[Thing.status.set("paid")], condition=Thing.status == "new")
@@ -95,20 +97,20 @@ def test_apply_once_reports_a_rejected_transition_and_writes_nothing(aws):
 
 
 def test_publisher_sends_inserts_with_event_type_attribute(aws):
-    events = [Event("OrderPlaced", {"n": i}) for i in range(13)]
+    events = [received("OrderPlaced", payment_token=f"tok-{i}") for i in range(13)]
     records = [("INSERT", {"pk": {"S": f"EVENT#{e.event_id}"}, "event_type": {"S": e.event_type},
                            "body": {"S": e.to_json()}}) for e in events]
     records.append(("REMOVE", {}))  # TTL expiry of an old item: not an event
     assert publisher.publish(publisher.outgoing_from_stream(records)) == 13
-    received = drain(aws["probe_queue_url"])
-    assert sorted(json.loads(m["Body"])["data"]["n"] for m in received) == list(range(13))
-    assert {m["MessageAttributes"]["event_type"]["StringValue"] for m in received} == {"OrderPlaced"}
+    sent = drain(aws["probe_queue_url"])
+    assert sorted(json.loads(m["Body"])["data"]["payment_token"] for m in sent) == sorted(f"tok-{i}" for i in range(13))
+    assert {m["MessageAttributes"]["event_type"]["StringValue"] for m in sent} == {"OrderPlaced"}
 
 
 def test_stream_handler_publishes_the_outbox(aws):
     from app import app
 
-    event = Event("OrderPlaced", {"order_id": "o1"})
+    event = received("OrderPlaced")
     record = {"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
               "awsRegion": "us-east-1", "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/s",
               "dynamodb": {"ApproximateCreationDateTime": 1700000000.0, "Keys": {}, "SequenceNumber": "1",
@@ -121,19 +123,40 @@ def test_stream_handler_publishes_the_outbox(aws):
     assert json.loads(message["Body"])["event_id"] == event.event_id
 
 
-def test_audit_handler_records_each_event_once(aws):
-    from app import app
+def test_the_publisher_writes_each_event_to_the_audit_log_once(aws):
+    """Issue 19, item 4: the audit log is written by the publisher (one BatchWriteItem per 25 events),
+    not by an SNS-subscribed Lambda; publishing a batch again (a retry, the relay) is the same items."""
     from chalicelib.audit.models import AuditRecord
 
-    order_id = unique("o")
-    event = Event("OrderPlaced", {"order_id": order_id}, correlation_id="corr-1")
-    with Client(app) as client:
-        sns_event = client.events.generate_sns_event(message=event.to_json())
-        client.lambda_.invoke("record_audit_event", sns_event)
-        client.lambda_.invoke("record_audit_event", sns_event)  # redelivery
+    order_id = uuid.uuid4().hex
+    events = [received(name, order_id=order_id, correlation_id="corr-1", occurred_at=f"2026-11-23T10:00:0{i}.000Z")
+              for i, name in enumerate(("OrderPlaced", "PaymentSucceeded", "OrderPacked"))]
+    unrelated = received("ProductDeleted")
+    images = [("INSERT", {"pk": {"S": f"EVENT#{e.event_id}"}, "event_type": {"S": e.event_type},
+                          "body": {"S": e.to_json()}}) for e in [*events, unrelated]]
+    for _ in range(2):  # the second time: a redelivered stream batch
+        assert publisher.publish(publisher.outgoing_from_stream(images)) == 4
     records = list(AuditRecord.by_order.query(f"ORDER#{order_id}"))
-    assert [r.event_type for r in records] == ["OrderPlaced"]
-    assert json.loads(records[0].body)["correlation_id"] == "corr-1"
+    assert [r.event_type for r in records] == ["OrderPlaced", "PaymentSucceeded", "OrderPacked"]
+    assert [json.loads(r.body) for r in records] == [json.loads(e.to_json()) for e in events]
+    assert AuditRecord.get(f"EVENT#{unrelated.event_id}", "EVENT").gsi1pk is None  # no order: no timeline
+
+
+def test_an_audit_log_failure_publishes_nothing_and_leaves_the_batch_for_a_retry(aws, monkeypatch):
+    from chalicelib.audit import service as audit
+
+    _publish_everything_pending()
+    [event] = outbox.emit(received("OrderShipped").data)
+    [item] = _unpublished()
+
+    def down(events):
+        raise RuntimeError("audit table unavailable")
+
+    monkeypatch.setattr(audit, "record_events", down)
+    with pytest.raises(RuntimeError):
+        publisher.publish([publisher.OutgoingEvent(item.event_type, item.body, event.event_id)])
+    assert drain(aws["probe_queue_url"]) == [] and [i.pk for i in _unpublished()] == [item.pk]
+    outbox.mark_published([event.event_id])
 
 
 # --- issue 14, item 1: every outbox item knows whether it was published; the relay publishes the rest --
@@ -156,8 +179,7 @@ def test_an_item_is_unpublished_until_the_publisher_publishes_it(aws):
     from chalicelib.events import outbox
 
     _publish_everything_pending()
-    event = Event("OrderShipped", {"order_id": uuid.uuid4().hex})
-    outbox.emit(event)
+    [event] = outbox.emit(received("OrderShipped").data)
     [item] = _unpublished()
     assert item.pk == f"EVENT#{event.event_id}" and item.published_at is None
     image = {"pk": {"S": item.pk}, "event_type": {"S": item.event_type}, "body": {"S": item.body}}
@@ -176,12 +198,12 @@ def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monke
     _publish_everything_pending()
     reported = []
     monkeypatch.setattr(relay.metrics, "add_metric", lambda name, unit, value: reported.append((name, value)))
-    events = [Event("OrderShipped", {"order_id": uuid.uuid4().hex}) for _ in range(3)]
-    outbox.emit(*events)  # committed, and the stream's publisher never published them
+    # committed, and the stream's publisher never published them
+    events = outbox.emit(*[received("OrderShipped", order_id=uuid.uuid4().hex).data for _ in range(3)])
     assert relay.relay() == 0  # too recent: the stream may still publish them
     assert relay.relay(now=utc_now() + timedelta(seconds=61)) == 3
-    received = drain(aws["probe_queue_url"])
-    assert sorted(json.loads(m["Body"])["event_id"] for m in received) == sorted(e.event_id for e in events)
+    sent = drain(aws["probe_queue_url"])
+    assert sorted(json.loads(m["Body"])["event_id"] for m in sent) == sorted(e.event_id for e in events)
     assert _unpublished() == []
     assert relay.relay(now=utc_now() + timedelta(seconds=120)) == 0  # published once, never again
     ages = [value for name, value in reported if name == "OutboxOldestUnpublishedAgeSeconds"]
@@ -192,8 +214,7 @@ def test_events_the_topic_refused_stay_unpublished_for_the_relay(aws, monkeypatc
     from chalicelib.events import outbox
 
     _publish_everything_pending()
-    events = [Event("OrderShipped", {"order_id": uuid.uuid4().hex}) for _ in range(2)]
-    outbox.emit(*events)
+    events = outbox.emit(*[received("OrderShipped", order_id=uuid.uuid4().hex).data for _ in range(2)])
     items = {item.pk: item for item in _unpublished()}
     real = publisher.aws.client("sns")
 

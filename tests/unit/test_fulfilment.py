@@ -17,12 +17,14 @@ import pytest
 
 from chalicelib import settings
 from chalicelib.catalog import service as catalog
-from chalicelib.events.envelope import Event
+from chalicelib.events.envelope import Event, InvalidEvent, parse
 from chalicelib.events.models import OutboxItem
 from chalicelib.fulfilment import carrier, service, warehouse, workflow
-from chalicelib.orders import service as orders
+from chalicelib.fulfilment.handlers import RELAY
+from chalicelib.orders.handlers import PAYMENT_RESULTS
 from chalicelib.orders.models import Order, PackingSlip
 from tests.aws import REGION
+from tests.events import body, received
 from tests.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -38,13 +40,16 @@ def new_product(stock: int = 10) -> dict:
                                    "stock": stock})
 
 
+PAYMENT_ID = uuid.uuid4().hex
+
+
 def paid_order(client, user, product=None, quantity=1) -> dict:
     product = product or new_product()
     body = {"items": [{"product_id": product["product_id"], "quantity": quantity}], "payment_token": "tok_visa"}
     order = client.http.post("/orders", headers=user.headers, body=json.dumps(body)).json_body
-    orders.apply_payment_event(Event("PaymentSucceeded", {"order_id": order["order_id"], "user_id": user.user_id,
-                                                         "email": user.email, "payment_id": "pay-1",
-                                                         "amount_cents": order["total_cents"], "currency": "USD"}))
+    PAYMENT_RESULTS(received("PaymentSucceeded", {"order_id": order["order_id"], "user_id": user.user_id,
+                                               "email": user.email, "payment_id": PAYMENT_ID,
+                                               "amount_cents": order["total_cents"], "currency": "USD"}))
     return order
 
 
@@ -98,11 +103,11 @@ def shipped_order(client, user, admin, carrier_name="Storefront Post") -> tuple[
 
 def test_paying_starts_one_execution_named_after_the_order_even_when_redelivered(client, shopper):
     order = paid_order(client, shopper)
-    again = Event("PaymentSucceeded", {"order_id": order["order_id"], "user_id": shopper.user_id,
-                                       "email": shopper.email, "payment_id": "pay-1", "amount_cents": 900,
+    again = received("PaymentSucceeded", {"order_id": order["order_id"], "user_id": shopper.user_id,
+                                       "email": shopper.email, "payment_id": PAYMENT_ID, "amount_cents": 900,
                                        "currency": "USD"})
-    orders.apply_payment_event(again)
-    orders.apply_payment_event(again)  # redelivered: the same name is the same execution
+    PAYMENT_RESULTS(again)
+    PAYMENT_RESULTS(again)  # redelivered: the same name is the same execution
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = settings.fulfilment_settings().state_machine_arn
     mine = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"] == order["order_id"]]
@@ -225,8 +230,8 @@ def test_ship_survives_a_failed_completion_and_the_relay_completes_it(client, sh
     assert client.http.post(f"/orders/{order['order_id']}/ship", headers=admin.headers).status_code == 200
     completed = []
     monkeypatch.setattr(workflow, "complete", lambda token: completed.append(token) or False)
-    [event] = events(order["order_id"], "OrderShipped")
-    service.relay(Event.from_json(json.dumps(event)))
+    [shipped] = events(order["order_id"], "OrderShipped")
+    RELAY(Event.from_json(json.dumps(shipped)))
     assert completed == [stored(order["order_id"]).ship_task_token]
 
 
@@ -495,17 +500,20 @@ def test_the_warehouse_records_a_slip_and_answers_after_a_delay(client, shopper,
 def test_the_relay_stops_a_cancelled_paid_orders_execution_only(monkeypatch):
     stopped = []
     monkeypatch.setattr(workflow, "stop", stopped.append)
-    service.relay(Event("OrderCancelled", {"order_id": "o-1", "was_paid": True}))
-    service.relay(Event("OrderCancelled", {"order_id": "o-2", "was_paid": False}))
-    assert stopped == ["o-1"]
-    with pytest.raises(ValueError):
-        service.relay(Event("OrderShipped", {}))
+    paid, unpaid = uuid.uuid4().hex, uuid.uuid4().hex
+    RELAY(received("OrderCancelled", {"order_id": paid, "was_paid": True}))
+    RELAY(received("OrderCancelled", {"order_id": unpaid, "was_paid": False}))
+    assert stopped == [paid]
+    with pytest.raises(InvalidEvent):  # an event without an order id never reaches the relay
+        RELAY(parse(body("OrderShipped", example_data=False)))
+    with pytest.raises(InvalidEvent):  # nor a type it does not take
+        RELAY(received("OrderPlaced"))
 
 
 def test_the_relay_ignores_an_unknown_order(monkeypatch):
     completed = []
     monkeypatch.setattr(workflow, "complete", completed.append)
-    service.relay(Event("OrderShipped", {"order_id": uuid.uuid4().hex}))
+    RELAY(received("OrderShipped", {"order_id": uuid.uuid4().hex}))
     assert completed == []
 
 
@@ -515,9 +523,9 @@ def test_a_shipment_overdue_notifies_every_admin_once_and_not_the_customer(clien
     order = packed_order(client, shopper)
     service.on_wait(wait(order["order_id"], overdue=True))
     [overdue] = events(order["order_id"], "ShipmentOverdue")
-    event = Event.from_json(json.dumps(overdue))
-    assert notifications.notify(event) is notifications.Outcome.SENT
-    assert notifications.notify(event) is notifications.Outcome.ALREADY_SENT  # redelivered: nothing new
+    received = Event.from_json(json.dumps(overdue))
+    assert notifications.notify(received) is notifications.Outcome.SENT
+    assert notifications.notify(received) is notifications.Outcome.ALREADY_SENT  # redelivered: nothing new
 
     def about(user) -> list[dict]:
         items = client.http.get("/notifications?limit=100", headers=user.headers).json_body["items"]
@@ -531,9 +539,11 @@ def test_a_shipment_overdue_notifies_every_admin_once_and_not_the_customer(clien
 def test_shipped_and_delivered_notifications_name_the_shipment():
     from chalicelib.notifications import templates
 
-    data = {"order_id": "o-1", "carrier": "DHL", "tracking_number": "TRK1"}
-    assert "DHL tracks it as TRK1" in templates.render("OrderShipped", data).body
-    assert templates.render("OrderDelivered", data).subject == "Order o-1 was delivered"
+    order_id = uuid.uuid4().hex
+    shipped = received("OrderShipped", order_id=order_id, carrier="DHL", tracking_number="TRK1").data
+    assert "DHL tracks it as TRK1" in templates.render("OrderShipped", shipped).body
+    delivered = received("OrderDelivered", order_id=order_id, carrier="DHL", tracking_number="TRK1").data
+    assert templates.render("OrderDelivered", delivered).subject == f"Order {order_id} was delivered"
 
 
 def test_stale_tokens_are_no_error_and_other_failures_raise(monkeypatch):

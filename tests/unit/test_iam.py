@@ -33,6 +33,7 @@ from deploy.post_deploy import ASYNC_FAILURES_QUEUE, Target
 from devstack import iam
 from devstack.lambda_events import records_event, sqs_record
 from tests.aws import REGION
+from tests.events import example
 from tests.users import make_user
 
 pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.xdist_group("iam")]
@@ -172,7 +173,6 @@ def exercised(denials, account, stack) -> set[str]:
         notification = sqs_event("notifications", placed, account)
         invoke("send_notifications", notification)
         invoke("send_notifications", notification)  # a redelivery: the duplicate path
-        invoke("record_audit_event", client.events.generate_sns_event(message=json.dumps(placed)))
         mp.setenv(settings.ORDER_PAYMENT_TIMEOUT_MINUTES, "0")
         invoke("cancel_unpaid_orders", client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
@@ -373,9 +373,9 @@ def exercise_realtime(invoke: Any, client: Client, app: Any, shopper: Any, admin
                      {**event_of(order_id, "OrderPlaced"), "event_type": "NotificationStored",
                       "data": {"user_id": shopper.user_id, "notification_id": "n1", "notification": notification}},
                      {**event_of(order_id, "OrderPlaced"), "event_type": "ProductImported",
-                      "data": {"import_id": import_ids[0]}},
+                      "data": {**example("ProductImported"), "import_id": import_ids[0]}},
                      {**event_of(order_id, "OrderPlaced"), "event_type": "ImportFinished",
-                      "data": {"import_id": import_ids[1]}}):
+                      "data": {**example("ImportFinished"), "import_id": import_ids[1]}}):
         response = invoke("push_updates", sqs_event(settings.REALTIME_QUEUE, envelope, account))
         assert response == {"batchItemFailures": []}, response
     invoke("websocket_disconnect", {"requestContext": {**shopper_connect["requestContext"],
@@ -477,7 +477,7 @@ def test_a_denied_call_raises_the_services_own_error(stack):
     from app import app  # noqa: F401 - the app's functions and their policies
 
     sns = boto3.client("sns", region_name=REGION)
-    with iam.running_as("record_audit_event"), pytest.raises(ClientError) as error:
+    with iam.running_as("send_notifications"), pytest.raises(ClientError) as error:
         sns.publish(TopicArn=stack[settings.EVENTS_TOPIC_ARN], Message="{}")
     assert error.value.response["Error"]["Code"] == "AuthorizationError"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -14,7 +14,9 @@ from chalicelib.events import inbox
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import OutboxItem
 from chalicelib.orders import service
+from chalicelib.orders.handlers import PAYMENT_RESULTS as apply_payment
 from chalicelib.orders.models import Order
+from tests.events import draft, received
 from tests.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -259,10 +261,14 @@ def test_cancel_releases_stock_once_and_emits_order_cancelled(client):
     assert event["data"]["reason"] == "cancelled_by_customer" and event["data"]["was_paid"] is False
 
 
+PAYMENT_ID = uuid.uuid4().hex
+
+
 def payment_event(event_type: str, order: dict, **data) -> Event:
-    return Event(event_type, {"order_id": order["order_id"], "user_id": order["user_id"], "email": "x@example.com",
-                              "payment_id": "pay-1", "amount_cents": order["total_cents"],
-                              "currency": order["currency"], **data})
+    """A payment result as the orders queue receives it (parsed: InvalidEvent if it could not be one)."""
+    return draft(event_type, {"order_id": order["order_id"], "user_id": order["user_id"], "email": "x@example.com",
+                              "payment_id": PAYMENT_ID, "amount_cents": order["total_cents"],
+                              "currency": order["currency"], **data}).parsed()
 
 
 def test_payment_success_pays_once_then_pack_and_ship(client, admin):
@@ -273,8 +279,8 @@ def test_payment_success_pays_once_then_pack_and_ship(client, admin):
     ship_path = f"/orders/{order['order_id']}/ship"
     assert client.http.post(ship_path, headers=admin.headers).status_code == 409  # not paid yet
     succeeded = payment_event("PaymentSucceeded", order)
-    assert service.apply_payment_event(succeeded) is inbox.Outcome.APPLIED
-    assert service.apply_payment_event(succeeded) is inbox.Outcome.DUPLICATE
+    assert apply_payment(succeeded) is inbox.Outcome.APPLIED
+    assert apply_payment(succeeded) is inbox.Outcome.DUPLICATE
     assert client.http.get(f"/orders/{order['order_id']}", headers=user.headers).json_body["status"] == "PAID"
     assert client.http.post(ship_path, headers=admin.headers).status_code == 409  # paid, not packed yet
     # The workflow's ship wait: the warehouse has packed it.
@@ -290,13 +296,13 @@ def test_payment_success_pays_once_then_pack_and_ship(client, admin):
 def test_cancelling_a_paid_order_reports_it_paid(client):
     user = make_user()
     order = post_order(client, user, order_body((new_product(), 1))).json_body
-    service.apply_payment_event(payment_event("PaymentSucceeded", order))
+    apply_payment(payment_event("PaymentSucceeded", order))
     assert client.http.post(f"/orders/{order['order_id']}/cancel", headers=user.headers).status_code == 200
     [event] = outbox_events(order["order_id"], "OrderCancelled")
     assert event["data"]["was_paid"] is True
     refunded = payment_event("PaymentRefunded", order)
-    assert service.apply_payment_event(refunded) is inbox.Outcome.APPLIED
-    assert Order.get(f"ORDER#{order['order_id']}", "ORDER").refunded == "pay-1"
+    assert apply_payment(refunded) is inbox.Outcome.APPLIED
+    assert Order.get(f"ORDER#{order['order_id']}", "ORDER").refunded == PAYMENT_ID
 
 
 def test_declined_payment_cancels_and_releases_stock(client):
@@ -305,8 +311,8 @@ def test_declined_payment_cancels_and_releases_stock(client):
     order = post_order(client, user, order_body((product, 2), token="tok_declined")).json_body
     assert stock_of(product["product_id"]) == 0
     failed = payment_event("PaymentFailed", order, reason="declined")
-    assert service.apply_payment_event(failed) is inbox.Outcome.APPLIED
-    assert service.apply_payment_event(failed) is inbox.Outcome.DUPLICATE
+    assert apply_payment(failed) is inbox.Outcome.APPLIED
+    assert apply_payment(failed) is inbox.Outcome.DUPLICATE
     assert stock_of(product["product_id"]) == 2
     [event] = outbox_events(order["order_id"], "OrderCancelled")
     assert event["data"]["reason"] == "payment_declined"
@@ -318,15 +324,14 @@ def test_a_late_payment_success_for_a_cancelled_order_is_ignored(client):
     order = post_order(client, user, order_body((product, 1))).json_body
     client.http.post(f"/orders/{order['order_id']}/cancel", headers=user.headers)
     late = payment_event("PaymentSucceeded", order)
-    assert service.apply_payment_event(late) is inbox.Outcome.REJECTED
+    assert apply_payment(late) is inbox.Outcome.REJECTED
     assert Order.get(f"ORDER#{order['order_id']}", "ORDER").status == "CANCELLED"
     assert stock_of(product["product_id"]) == 1
 
 
 def test_payment_event_for_an_unknown_order_raises_for_retry():
     with pytest.raises(Exception, match="No such order"):
-        service.apply_payment_event(Event("PaymentSucceeded", {"order_id": uuid.uuid4().hex,
-                                                               "user_id": str(uuid.uuid4())}))
+        apply_payment(received("PaymentSucceeded", {"order_id": uuid.uuid4().hex, "user_id": str(uuid.uuid4())}))
 
 
 # --- issue 14, item 6: the order believes a payment result only for its own amount and currency -----
@@ -337,16 +342,20 @@ def test_payment_event_for_an_unknown_order_raises_for_retry():
 ])
 def test_a_payment_result_that_does_not_fit_the_order_is_rejected_and_never_applied(client, forged):
     from chalicelib.events.checks import RejectedEvent
+    from chalicelib.events.envelope import InvalidEvent
 
     user = make_user()
     product = new_product(stock=3)
     order = post_order(client, user, order_body((product, 1))).json_body
+    # A wrong type or an id not of this app is refused when parsed; the rest does not fit the order.
+    refused = InvalidEvent if set(forged) <= {"order_id"} or forged in ({"amount_cents": "1999"},
+                                                                        {"user_id": "u-1"}) else RejectedEvent
     for event_type in ("PaymentSucceeded", "PaymentFailed"):
-        with pytest.raises(RejectedEvent):
-            service.apply_payment_event(payment_event(event_type, order, **forged))
+        with pytest.raises(refused):
+            apply_payment(payment_event(event_type, order, **forged))
     stored = Order.get(f"ORDER#{order['order_id']}", "ORDER")
     assert stored.status == "PENDING_PAYMENT" and stock_of(product["product_id"]) == 2
-    assert service.apply_payment_event(payment_event("PaymentSucceeded", order)) is inbox.Outcome.APPLIED
+    assert apply_payment(payment_event("PaymentSucceeded", order)) is inbox.Outcome.APPLIED
 
 
 def test_the_sweep_cancels_only_unpaid_orders_past_the_timeout(client):
@@ -354,7 +363,7 @@ def test_the_sweep_cancels_only_unpaid_orders_past_the_timeout(client):
     product = new_product(stock=5)
     unpaid = post_order(client, user, order_body((product, 2))).json_body
     paid = post_order(client, user, order_body((product, 1))).json_body
-    service.apply_payment_event(payment_event("PaymentSucceeded", paid))
+    apply_payment(payment_event("PaymentSucceeded", paid))
     service.cancel_unpaid_orders(timeout_minutes=60)
     assert Order.get(f"ORDER#{unpaid['order_id']}", "ORDER").status == "PENDING_PAYMENT"
     service.cancel_unpaid_orders(timeout_minutes=0)
