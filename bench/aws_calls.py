@@ -92,14 +92,14 @@ MINIMUM: dict[str, tuple[int, str]] = {
     "GET /orders/{order_id}/payment": (2, "GetItem order (ownership) + Query/GetItem payment"),
     "GET /orders/{order_id}/events": (2, "GetItem order (ownership) + Query the timeline"),
     "GET /notifications": (1, "Query the user's notifications"),
-    "handler publish_outbox (10 events)": (11, "one SNS PublishBatch per 10 events + UpdateItem per event (mark)"),
+    "handler publish_outbox (10 events)": (
+        12, "BatchWriteItem of the audit log + one SNS PublishBatch per 10 events + UpdateItem per event (mark)"),
     "handler handle_payment_messages (container's first)": (
         4, "SSM GetParameter (the provider's API key, once per container) + the 3 below"),
     "handler handle_payment_messages (OrderPlaced)": (3, "provider charge (idempotent put) + GetItem + inbox tx"),
     "handler apply_payment_results (PaymentSucceeded)": (2, "GetItem order + TransactWriteItems (inbox, order)"),
     "handler send_notifications (OrderPlaced)": (
         4, "PutItem notification + Cognito AdminGetUser (verified address) + SES + mark sent"),
-    "handler record_audit_event": (1, "TransactWriteItems (inbox marker, event)"),
     "handler websocket_connect": (1, "PutItem connection (the token is checked against the cached JWKS)"),
     "handler websocket_message (ping)": (1, "PostToConnection (the pong)"),
     "handler push_updates (OrderShipped, 1 connection)": (
@@ -239,9 +239,9 @@ def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, 
     """A connection's life: open it, ping, one order frame to it (no admin is connected), close it."""
     import os
 
-    from chalicelib.events.envelope import Event
     from chalicelib.realtime.models import Connection
     from devstack import websocket_events
+    from tests.events import received
 
     os.environ["STOREFRONT_WEBSOCKET_API_ID"] = "benchws"
     for item in Connection.scan():  # only this connection is live: the frame goes to one recipient
@@ -255,7 +255,7 @@ def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, 
     invoke("handler websocket_message (ping)", "websocket_message",
            websocket_events.message_event(connection_id, '{"action": "ping"}', user_agent="bench", **common))
     invoke("handler push_updates (OrderShipped, 1 connection)", "push_updates",
-           sqs(message_bodies=[Event("OrderShipped", {"order_id": order_id}).to_json()],
+           sqs(message_bodies=[received("OrderShipped", order_id=order_id).to_json()],
                queue_name="storefront-local-realtime"))
     invoke("handler websocket_disconnect", "websocket_disconnect", {"requestContext": {
         **connect["requestContext"], "routeKey": "$disconnect", "eventType": "DISCONNECT"}})
@@ -263,35 +263,31 @@ def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, 
 
 def run_handlers(client: Any, results: list[Result], user: Any, order_id: str, total_cents: int) -> None:
     """Each event handler once, with the event Lambda would give it, made from the real outbox."""
-    from chalicelib.events.envelope import Event
     from chalicelib.payments.provider import api_key
+    from tests.events import data_of, received
 
     def invoke(name: str, handler: str, event: dict) -> None:
         with counted() as calls:
             client.lambda_.invoke(handler, event)
         results.append(Result(name, calls))
 
-    placed = Event("OrderPlaced", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
-                                   "items": [], "total_cents": total_cents, "currency": "USD",
-                                   "payment_token": "tok_visa"})
-    succeeded = Event("PaymentSucceeded", {"order_id": order_id, "user_id": user.user_id, "email": user.email,
-                                           "payment_id": uuid.uuid4().hex, "amount_cents": total_cents,
-                                           "currency": "USD"})
+    placed = received("OrderPlaced", order_id=order_id, user_id=user.user_id, email=user.email, items=[],
+                      total_cents=total_cents, currency="USD", payment_token="tok_visa")
+    succeeded = received("PaymentSucceeded", order_id=order_id, user_id=user.user_id, email=user.email,
+                         payment_id=uuid.uuid4().hex, amount_cents=total_cents, currency="USD")
     sqs = client.events.generate_sqs_event
 
     invoke("handler publish_outbox (10 events)", "publish_outbox", stream_event([placed] * 10))
     api_key.cache_clear()  # a fresh container: its first charge reads the provider's API key
     invoke("handler handle_payment_messages (container's first)", "handle_payment_messages",
            sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-payments"))
-    another = Event("OrderPlaced", {**placed.data, "order_id": uuid.uuid4().hex})
+    another = received("OrderPlaced", data_of(placed), order_id=uuid.uuid4().hex)
     invoke("handler handle_payment_messages (OrderPlaced)", "handle_payment_messages",
            sqs(message_bodies=[another.to_json()], queue_name="storefront-local-payments"))
     invoke("handler apply_payment_results (PaymentSucceeded)", "apply_payment_results",
            sqs(message_bodies=[succeeded.to_json()], queue_name="storefront-local-orders"))
     invoke("handler send_notifications (OrderPlaced)", "send_notifications",
            sqs(message_bodies=[placed.to_json()], queue_name="storefront-local-notifications"))
-    invoke("handler record_audit_event", "record_audit_event",
-           client.events.generate_sns_event(message=succeeded.to_json(), subject=""))
     run_websocket_handlers(invoke, user, order_id, sqs)
     invoke("handler cancel_unpaid_orders (nothing due)", "cancel_unpaid_orders", client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"))

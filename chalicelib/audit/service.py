@@ -19,19 +19,24 @@ from chalicelib.audit.models import AuditRecord
 class Published(Protocol):
     """An outbox event as the publisher holds it: its id, type and envelope as published."""
 
-    event_id: str
-    event_type: str
-    body: str
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
 
 
 def record_events(events: Iterable[Published]) -> int:
-    """Write the audit item of each event (the body is an envelope this app recorded); how many."""
-    count = 0
+    """Write the audit item of each event (the body is an envelope this app recorded), once per event id
+    (a BatchWriteItem refuses a key twice); how many."""
+    unique = {event.event_id: event for event in events}
     with AuditRecord.batch_write() as batch:
-        for event in events:
+        for event in unique.values():
             batch.save(audit_record(event))
-            count += 1
-    return count
+    return len(unique)
 
 
 def audit_record(event: Published) -> AuditRecord:

@@ -13,6 +13,7 @@ tests run the same check). Never imported by a function of the app.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -127,7 +128,7 @@ def template_text(text: str) -> str:
             raise ValueError(f"infra/template.yaml has no {subscription} with an event_type filter policy: add it"
                              " (docs/howto.md, add a consumer)")
         listed = "".join(f"          - {name}\n" for name in consumer.event_types)
-        text = pattern.sub(lambda m, listed=listed: m.group(1) + listed, text, count=1)
+        text = pattern.sub(lambda match: match.group(1) + listed, text, count=1)  # noqa: B023 (used at once)
     return text
 
 
@@ -143,7 +144,7 @@ def stale() -> list[str]:
              if not path.exists() or path.read_text(encoding="utf-8") != content]
     expected = set(schema_files())
     found += [path for path in SCHEMA_DIR.glob("*.json") if path not in expected]  # a type that is gone
-    return sorted(str(path.relative_to(ROOT)) for path in found)
+    return sorted(os.path.relpath(path, ROOT) for path in found)
 
 
 def main(argv: list[str]) -> int:
@@ -153,11 +154,11 @@ def main(argv: list[str]) -> int:
             print(f"stale: {path} (run python -m chalicelib.events.generate)")
         return 1 if out_of_date else 0
     SCHEMA_DIR.mkdir(exist_ok=True)
-    for path in SCHEMA_DIR.glob("*.json"):
-        if path not in schema_files():
-            path.unlink()
-    for path, content in outputs().items():
-        path.write_text(content, encoding="utf-8")
+    for gone in SCHEMA_DIR.glob("*.json"):
+        if gone not in schema_files():
+            gone.unlink()
+    for target, content in outputs().items():
+        target.write_text(content, encoding="utf-8")
     return 0
 
 

@@ -14,6 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.dynamo import transaction, utc_now
+from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import InboxItem
 
@@ -27,7 +28,7 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"
 
 
-def apply_once(consumer: str, event: Event, writes: Callable[[TransactWrite], None]) -> Outcome:
+def apply_once(consumer: str, event: Event[EventData], writes: Callable[[TransactWrite], None]) -> Outcome:
     """Run `writes(tx)` and mark `event` applied for `consumer`, in one transaction."""
     marker = InboxItem(pk=f"{consumer}#{event.event_id}", sk="APPLIED", expires_at=utc_now() + INBOX_RETENTION)
     try:

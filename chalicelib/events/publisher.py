@@ -26,7 +26,7 @@ class PublishFailed(RuntimeError):
     """Some entries were refused; the stream batch is retried (consumers are idempotent)."""
 
 
-def outgoing_from_stream(records: Iterable[tuple[str, dict]]) -> list[OutgoingEvent]:
+def outgoing_from_stream(records: Iterable[tuple[str, dict[str, dict[str, str]]]]) -> list[OutgoingEvent]:
     """The events among stream records `(event_name, new_image)`: only inserts publish."""
     return [OutgoingEvent(event_type=image["event_type"]["S"], body=image["body"]["S"],
                           event_id=image["pk"]["S"].removeprefix("EVENT#"))

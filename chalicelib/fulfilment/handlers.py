@@ -11,7 +11,7 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib.events.catalog import OrderCancelled, OrderDelivered, OrderShipped
-from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.handlers import BatchResponse, Dispatch, consume_sqs_batch
 from chalicelib.events.subscriptions import FULFILMENT
 from chalicelib.fulfilment import service, warehouse
 from chalicelib.observability import bind_correlation_id, logger
@@ -37,7 +37,7 @@ def pack_orders(event: SQSEvent) -> dict:
 
 
 @bp.on_sqs_message(queue=resource_name(FULFILMENT.queue), batch_size=10)
-def relay_fulfilment(event: SQSEvent) -> dict:
+def relay_fulfilment(event: SQSEvent) -> BatchResponse:
     return consume_sqs_batch(event, RELAY)
 
 

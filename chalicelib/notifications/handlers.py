@@ -6,7 +6,7 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib.events.catalog import CustomerData
-from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.handlers import BatchResponse, Dispatch, consume_sqs_batch
 from chalicelib.events.subscriptions import NOTIFICATIONS
 from chalicelib.notifications import service
 from chalicelib.settings import resource_name
@@ -19,5 +19,5 @@ NOTIFY = Dispatch(NOTIFICATIONS).on_each(
 
 
 @bp.on_sqs_message(queue=resource_name(NOTIFICATIONS.queue), batch_size=10)
-def send_notifications(event: SQSEvent) -> dict:
+def send_notifications(event: SQSEvent) -> BatchResponse:
     return consume_sqs_batch(event, NOTIFY)

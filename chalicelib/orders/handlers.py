@@ -6,7 +6,7 @@ from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.events.catalog import PaymentFailed, PaymentRefunded, PaymentSucceeded
-from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.handlers import BatchResponse, Dispatch, consume_sqs_batch
 from chalicelib.events.subscriptions import ORDERS
 from chalicelib.orders import service
 from chalicelib.settings import get_settings, resource_name
@@ -21,7 +21,7 @@ PAYMENT_RESULTS = (Dispatch(ORDERS)
 
 
 @bp.on_sqs_message(queue=resource_name(ORDERS.queue), batch_size=10)
-def apply_payment_results(event: SQSEvent) -> dict:
+def apply_payment_results(event: SQSEvent) -> BatchResponse:
     return consume_sqs_batch(event, PAYMENT_RESULTS)
 
 

@@ -6,7 +6,7 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib.events.catalog import OrderCancelled, OrderPlaced
-from chalicelib.events.handlers import Dispatch, consume_sqs_batch
+from chalicelib.events.handlers import BatchResponse, Dispatch, consume_sqs_batch
 from chalicelib.events.subscriptions import PAYMENTS
 from chalicelib.payments import service
 from chalicelib.settings import resource_name
@@ -20,5 +20,5 @@ CONSUMERS = (Dispatch(PAYMENTS)
 
 
 @bp.on_sqs_message(queue=resource_name(PAYMENTS.queue), batch_size=10)
-def handle_payment_messages(event: SQSEvent) -> dict:
+def handle_payment_messages(event: SQSEvent) -> BatchResponse:
     return consume_sqs_batch(event, CONSUMERS)

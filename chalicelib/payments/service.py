@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
@@ -77,8 +76,12 @@ def payment_for_order(order_id: str) -> dict[str, Any] | None:
 
 # --- a provider that refuses our key ------------------------------------------------------------
 
-OrderEvent = TypeVar("OrderEvent", bound=OrderData)
-Consumer = Callable[[Event[OrderEvent], PaymentProvider | None], None]
+OrderEvent = TypeVar("OrderEvent", bound=OrderData, contravariant=True)
+
+
+class Consumer(Protocol[OrderEvent]):
+    def __call__(self, event: Event[OrderEvent], provider: PaymentProvider | None = None) -> None: ...
+
 
 
 def _reporting_refused_key(consume: Consumer[OrderEvent]) -> Consumer[OrderEvent]:

@@ -12,7 +12,7 @@ import boto3
 from chalice import Blueprint, Response, WebsocketDisconnectedError
 from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
 
-from chalicelib.events.handlers import consume_sqs_batch
+from chalicelib.events.handlers import BatchResponse, consume_sqs_batch
 from chalicelib.events.subscriptions import REALTIME
 from chalicelib.realtime import connections, pusher
 from chalicelib.settings import get_settings, resource_name, websocket_api
@@ -59,7 +59,7 @@ def configure_management_api(api: WebsocketAPI) -> None:
 
 
 @bp.on_sqs_message(queue=resource_name(REALTIME.queue), batch_size=10)
-def push_updates(event: SQSEvent) -> dict:
+def push_updates(event: SQSEvent) -> BatchResponse:
     api = bp.current_app.websocket_api
     configure_management_api(api)
 

@@ -54,7 +54,6 @@ from chalicelib.realtime.models import PUSH_MARK_SK, PushMark
 # Every order or payment event the realtime queue takes (chalicelib/events/subscriptions.py) is an order frame.
 ORDER_EVENTS = tuple(cls for cls in REALTIME.takes if issubclass(cls, CustomerData))
 APPLIED_BY_THE_ORDERS_CONSUMER = (PaymentSucceeded, PaymentFailed)
-IMPORT_EVENTS = (ProductImported, ImportFinished)
 ORDER_SETTLE_SECONDS = 2.0  # how long to wait for the orders consumer; batch 10 x 2 s < the 30 s timeout
 ORDER_POLL_SECONDS = 0.05
 IMPORT_FRAME_INTERVAL_SECONDS = 1.0
@@ -76,7 +75,8 @@ def dispatch(send: Send) -> Dispatch:
     return (Dispatch(REALTIME)
             .on_each(ORDER_EVENTS, lambda event: push_order(event, send))
             .on(NotificationStored, lambda event: push_notification(event, send))
-            .on_each(IMPORT_EVENTS, lambda event: push_import(event, send))
+            .on(ProductImported, lambda event: push_import(event, send))
+            .on(ImportFinished, lambda event: push_import(event, send))
             .checked())
 
 
@@ -101,7 +101,7 @@ def push_notification(event: Event[NotificationStored], send: Send) -> int:
                    connections.recipients(event.data.user_id, admins=False), send)
 
 
-def push_import(event: Event[ProductImported | ImportFinished], send: Send) -> int:
+def push_import(event: Event[ProductImported] | Event[ImportFinished], send: Send) -> int:
     """The import's snapshot to the admins, when a frame is due."""
     view = _import_frame_due(event.data.import_id)
     if view is None:

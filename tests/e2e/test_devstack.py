@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from chalicelib.events.envelope import Event
 from tests.e2e.conftest import poll
+from tests.events import body, received
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -46,25 +46,40 @@ def test_seeded_admin_can_log_in(devstack, http):
     assert me.status_code == 200 and me.json()["is_admin"] is True
 
 
-def test_an_event_published_to_the_topic_reaches_the_sns_handler(devstack):
-    order_id = f"o-{uuid.uuid4().hex[:8]}"
-    event = Event("OrderShipped", {"order_id": order_id}, correlation_id="e2e-sns")
+def test_a_malformed_or_unknown_event_is_refused_and_parked_in_the_dlq_never_applied(devstack):
+    """Published to the topic as an OrderPlaced: one whose data lacks its total, one whose envelope names
+    a type the catalog does not have. Each consumer subscribed to OrderPlaced refuses both (logged), on
+    every receive, until the queue's redrive policy parks them in its DLQ; nothing is ever charged."""
+    order_id = uuid.uuid4().hex
+    malformed = json.loads(body("OrderPlaced", order_id=order_id, correlation_id="e2e-malformed"))
+    del malformed["data"]["total_cents"]
+    unknown = json.loads(body("OrderPlaced", order_id=order_id, correlation_id="e2e-unknown"))
+    unknown["event_type"] = "OrderTeleported"
     topic_arn = "arn:aws:sns:us-east-1:123456789012:storefront-local-events"
-    devstack.client("sns").publish(TopicArn=topic_arn, Message=event.to_json(), MessageAttributes={
-        "event_type": {"DataType": "String", "StringValue": "OrderShipped"}})
-    dynamodb = devstack.client("dynamodb")
-    item = poll(lambda: dynamodb.get_item(TableName="storefront-local-audit",
-                                          Key={"pk": {"S": f"EVENT#{event.event_id}"}, "sk": {"S": "EVENT"}}
-                                          ).get("Item"), what="the audit record")
-    assert item["gsi1pk"]["S"] == f"ORDER#{order_id}"
-    assert json.loads(item["body"]["S"])["correlation_id"] == "e2e-sns"
-    assert poll(lambda: devstack.lines_containing("record_audit_event"), what="a delivery log line")
+    for message in (malformed, unknown):
+        devstack.client("sns").publish(TopicArn=topic_arn, Message=json.dumps(message), MessageAttributes={
+            "event_type": {"DataType": "String", "StringValue": "OrderPlaced"}})
+    sqs = devstack.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="storefront-local-payments-dlq")["QueueUrl"]
+    parked: set[str] = set()
+
+    def both_parked() -> bool:
+        for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                     WaitTimeSeconds=1).get("Messages", []):
+            parked.add(json.loads(m["Body"]).get("event_id"))
+        return {malformed["event_id"], unknown["event_id"]} <= parked
+
+    poll(both_parked, deadline_s=90, what="both events in the payments DLQ")
+    refusals = devstack.lines_containing("event refused")
+    assert any("total_cents" in line for line in refusals) and any("OrderTeleported" in line for line in refusals)
+    payment = devstack.client("dynamodb").get_item(TableName="storefront-local-payments",
+                                                   Key={"pk": {"S": f"PAYMENT#{order_id}"}, "sk": {"S": "PAYMENT"}})
+    assert "Item" not in payment
 
 
 def test_an_outbox_write_reaches_the_topic_through_the_stream(devstack):
     """A DynamoDB write reaches the stream handler, which publishes it: the audit log then has it."""
-    order_id = f"o-{uuid.uuid4().hex[:8]}"
-    event = Event("OrderPlaced", {"order_id": order_id}, correlation_id="e2e-stream")
+    event = received("OrderPlaced", order_id=uuid.uuid4().hex, correlation_id="e2e-stream")
     dynamodb = devstack.client("dynamodb")
     dynamodb.put_item(TableName="storefront-local-outbox", Item={
         "pk": {"S": f"EVENT#{event.event_id}"}, "sk": {"S": "EVENT"}, "event_type": {"S": event.event_type},

@@ -24,6 +24,7 @@ import pytest
 from devstack.moto_server import MotoServer
 from tests.e2e.conftest import DevStack, poll, running_devstack
 from tests.e2e.test_order_saga import PASSWORD, Api, log_in, new_product, place, stock_of, timeline, wait_for_status
+from tests.events import example
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 CLEAN_503_DEADLINE_S = 10.0  # a hung backend: 2 attempts x (connect 2 s + read 3 s), see chalicelib/aws.py
@@ -36,8 +37,9 @@ def sign_up(stack: DevStack, name: str = "Fault") -> tuple[Api, str, str]:
 
 
 def envelope(event_type: str, data: dict) -> dict:
+    """An envelope of `event_type`: its published example's data (docs/events/) with `data` over it."""
     return {"event_id": str(uuid.uuid4()), "event_type": event_type, "occurred_at": "2026-11-23T10:00:00.000Z",
-            "version": 1, "correlation_id": f"fault-{uuid.uuid4().hex[:8]}", "data": data}
+            "version": 1, "correlation_id": f"fault-{uuid.uuid4().hex[:8]}", "data": {**example(event_type), **data}}
 
 
 def queue_url(stack: DevStack, name: str) -> str:
@@ -120,7 +122,7 @@ def test_a_payment_success_after_the_order_was_cancelled_changes_nothing(devstac
     assert shopper.call("POST", f"/orders/{order_id}/cancel").json()["status"] == "CANCELLED"
     assert stock_of(shopper, mug) == 3
     late = envelope("PaymentSucceeded", {"order_id": order_id, "user_id": user_id, "email": email,
-                                         "payment_id": f"pay-{uuid.uuid4().hex[:8]}", "amount_cents": 3998,
+                                         "payment_id": uuid.uuid4().hex, "amount_cents": 3998,
                                          "currency": "USD"})
     send(devstack, "orders", late, late)  # late, and delivered twice
     poll(lambda: drained(devstack, "orders"), what="the late payment results to be consumed")
@@ -134,7 +136,7 @@ def test_a_payment_failure_delivered_after_success_does_not_cancel_a_paid_order(
     order_id = place(shopper, (mug, 1)).json()["order_id"]
     wait_for_status(shopper, order_id, "PAID")
     stale = envelope("PaymentFailed", {"order_id": order_id, "user_id": user_id, "email": email,
-                                       "payment_id": "pay-stale", "amount_cents": 1999, "currency": "USD",
+                                       "payment_id": uuid.uuid4().hex, "amount_cents": 1999, "currency": "USD",
                                        "reason": "declined"})
     send(devstack, "orders", stale, stale)
     poll(lambda: drained(devstack, "orders"), what="the stale payment failures to be consumed")
@@ -146,9 +148,9 @@ def test_a_payment_failure_delivered_after_success_does_not_cancel_a_paid_order(
 
 def test_a_payment_result_before_its_order_exists_is_retried_and_never_invents_an_order(devstack):
     shopper, user_id, email = sign_up(devstack)
-    early_order = f"ord-{uuid.uuid4().hex}"
+    early_order = uuid.uuid4().hex
     send(devstack, "orders", envelope("PaymentSucceeded", {
-        "order_id": early_order, "user_id": user_id, "email": email, "payment_id": "pay-early",
+        "order_id": early_order, "user_id": user_id, "email": email, "payment_id": uuid.uuid4().hex,
         "amount_cents": 100, "currency": "USD"}))
     # Retried (the order may still appear), then parked in the DLQ after maxReceiveCount receives.
     poll(lambda: in_dlq(devstack, "orders", lambda body: early_order in body), deadline_s=60,
