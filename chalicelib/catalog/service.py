@@ -35,8 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import GetError, PutError, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import GetError, PutError
 
 from chalicelib import pagination
 from chalicelib.catalog.models import (
@@ -50,7 +49,7 @@ from chalicelib.catalog.models import (
     stock_item,
     stock_key,
 )
-from chalicelib.dynamo import now_iso, transaction
+from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, now_iso, transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.envelope import Event
@@ -87,12 +86,12 @@ def create_product(fields: Mapping[str, Any]) -> dict[str, Any]:
     product, stock, claim = _new_product(NEW_PRODUCT.validate(dict(fields)))
     try:
         with transaction() as tx:
-            tx.save(claim, condition=SkuClaim.pk.does_not_exist())
-            tx.save(product, condition=Product.pk.does_not_exist())
-            tx.save(stock, condition=Stock.pk.does_not_exist())
+            tx.save(claim, condition=SkuClaim.pk.does_not_exist(), tag="sku-claim")
+            tx.save(product, condition=Product.pk.does_not_exist(), tag="product")
+            tx.save(stock, condition=Stock.pk.does_not_exist(), tag="stock")
             outbox.record(tx, Event("ProductCreated", product_view(product, [stock])))
-    except TransactWriteError as exc:
-        if _cancelled_by(exc, {"ConditionalCheckFailed", "TransactionConflict"}):
+    except TransactionFailed as exc:
+        if condition_failed(exc) or exc.conflict:
             raise Conflict(f"A product with sku {product.sku!r} already exists") from None
         raise
     return product_view(product, [stock])
@@ -168,16 +167,16 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
         actions.append(Product.gsi2pk.set(_category_pk(listing["category"])))  # moves it between lists
     try:
         with transaction() as tx:
-            tx.update(current, actions=actions, condition=Product.status == ACTIVE)
+            tx.update(current, actions=actions, condition=Product.status == ACTIVE, tag="product")
             if "stock" in changes:
                 count = _shard_count(current_shards)
                 for shard, units in enumerate(distribute_stock(changes["stock"], count)):
                     tx.update(_stock_key(product_id, shard), condition=_same_shard_count(count) if shard == 0 else None,
                               actions=[Stock.stock.set(units), Stock.status.set(ACTIVE),
-                                       Stock.updated_at.set(updated_at)])
+                                       Stock.updated_at.set(updated_at)], tag=f"shard-{shard}")
             outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku, **changes}))
-    except TransactWriteError as exc:
-        _raise_not_found_if_gone(exc, shard_zero_at=2 if "stock" in changes else None)  # outbox put, product, shard 0
+    except TransactionFailed as exc:
+        _raise_not_found_if_gone(exc)
         raise
     # What the write produced, without reading it back (a transaction cannot return the new item);
     # like any read, `stock` is as of the moment it was read unless this change set it.
@@ -198,16 +197,17 @@ def delete_product(product_id: str) -> None:
     count = _shard_count(current_shards)
     try:
         with transaction() as tx:
-            tx.update(current, condition=Product.status == ACTIVE, actions=[
+            tx.update(current, condition=Product.status == ACTIVE, tag="product", actions=[
                 Product.status.set(DELETED), Product.updated_at.set(now),
                 Product.gsi1pk.remove(), Product.gsi1sk.remove(), Product.gsi2pk.remove(), Product.gsi2sk.remove()])
             for shard in range(count):
                 tx.update(_stock_key(product_id, shard), actions=stock_actions,
-                          condition=_same_shard_count(count) if shard == 0 else None)
-            tx.delete(SkuClaim(pk=_sku_pk(current.sku), sk="SKU"), condition=SkuClaim.product_id == product_id)
+                          condition=_same_shard_count(count) if shard == 0 else None, tag=f"shard-{shard}")
+            tx.delete(SkuClaim(pk=_sku_pk(current.sku), sk="SKU"), condition=SkuClaim.product_id == product_id,
+                      tag="sku-claim")
             outbox.record(tx, Event("ProductDeleted", {"product_id": product_id, "sku": current.sku}))
-    except TransactWriteError as exc:
-        _raise_not_found_if_gone(exc, shard_zero_at=3)  # SKU claim delete, outbox put, product, shard 0
+    except TransactionFailed as exc:
+        _raise_not_found_if_gone(exc)
         raise
 
 
@@ -230,7 +230,8 @@ def get_products_and_shards(product_ids: Iterable[str]) -> tuple[dict[str, dict[
             {product_id: [int(shard.stock) for shard in shards] for product_id, (_, shards) in found.items()})
 
 
-def stock_reserve(tx: TransactWrite, product_id: str, quantity: int, shards: Sequence[int] = ()) -> int:
+def stock_reserve(tx: Transaction, product_id: str, quantity: int, shards: Sequence[int] = (),
+                  tag: str | None = None) -> int:
     """Take `quantity` units of an active product's stock inside the caller's transaction.
 
     Writes stock items only: each has the condition ACTIVE and stock >= what it gives, which cancels
@@ -238,13 +239,14 @@ def stock_reserve(tx: TransactWrite, product_id: str, quantity: int, shards: Seq
     negative. `shards` is the product's stock by shard as read (get_products_and_shards); with one
     shard (or none given) it is the STOCK item. With more: one shard that has enough, chosen at
     random, or if none has, the fewest shards that together have enough (largest first), one update
-    each. Returns how many updates it added, in order, so the caller can match cancellation reasons.
+    each, all tagged `tag` (TransactionFailed.failed names it when one of them refused). Returns how
+    many updates it added.
     """
     _check_quantity(quantity)
     takes = _takes(shards, quantity) if len(shards) > 1 else [(0, quantity)]
     for shard, units in takes:
         tx.update(_stock_key(product_id, shard), condition=(Stock.status == ACTIVE) & (Stock.stock >= units),
-                  actions=[Stock.stock.add(-units), Stock.updated_at.set(now_iso())])
+                  actions=[Stock.stock.add(-units), Stock.updated_at.set(now_iso())], tag=tag)
     return len(takes)
 
 
@@ -268,7 +270,7 @@ def distribute_stock(total: int, shards: int) -> list[int]:
     return [total // shards + (1 if shard < total % shards else 0) for shard in range(shards)]
 
 
-def stock_release(tx: TransactWrite, product_id: str, quantity: int) -> None:
+def stock_release(tx: Transaction, product_id: str, quantity: int) -> None:
     """Add `quantity` units back to a product's stock inside the caller's transaction.
 
     Works on deleted products too (their STOCK item remains); the transaction fails if the STOCK
@@ -368,26 +370,19 @@ def _read_items(keys: Sequence[tuple[str, str]], consistent: bool) -> dict[tuple
             for raw in found}
 
 
-def _raise_not_found_if_gone(exc: TransactWriteError, shard_zero_at: int | None = None) -> None:
+def _raise_not_found_if_gone(exc: TransactionFailed) -> None:
     """A condition failed: the product was deleted since it was read (the outbox item's condition, on
-    a fresh event id, cannot fail), or, if only shard 0's did (at position `shard_zero_at` of the
-    reasons: PynamoDB sends checks, deletes, puts, then updates, each kind in the order added), the
-    product was re-sharded since it was read."""
-    codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-    failed = {at for at, code in enumerate(codes) if code == "ConditionalCheckFailed"}
-    if failed - {shard_zero_at}:
+    a fresh event id, cannot fail), or, if only shard 0's did (tag shard-0), the product was
+    re-sharded since it was read."""
+    if exc.failed - {"shard-0"}:
         raise NotFound("No such product") from None
-    if failed or "TransactionConflict" in codes:
+    if exc.failed or exc.conflict:
         raise Conflict("The product is being changed by another request; retry") from None
 
 
 def _check_quantity(quantity: int) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise ValueError(f"quantity must be a positive integer, not {quantity!r}")
-
-
-def _cancelled_by(exc: TransactWriteError, codes: set[str]) -> bool:
-    return any(reason is not None and reason.code in codes for reason in exc.cancellation_reasons or [])
 
 
 def _stock_key(product_id: str, shard: int = 0) -> Stock:
@@ -426,12 +421,12 @@ def attach_image(product_id: str, image_url: str, thumbnail_url: str) -> None:
     current = _load_active_product(product_id)
     try:
         with transaction() as tx:
-            tx.update(current, condition=Product.status == ACTIVE,
+            tx.update(current, condition=Product.status == ACTIVE, tag="product",
                       actions=[Product.image_url.set(image_url), Product.thumbnail_url.set(thumbnail_url),
                                Product.updated_at.set(now_iso())])
             outbox.record(tx, Event("ProductUpdated", {"product_id": product_id, "sku": current.sku,
                                                        "image_url": image_url, "thumbnail_url": thumbnail_url}))
-    except TransactWriteError as exc:
+    except TransactionFailed as exc:
         _raise_not_found_if_gone(exc)
         raise
 

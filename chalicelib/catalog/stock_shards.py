@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.catalog import service
 from chalicelib.catalog.models import MAX_STOCK_SHARDS, Stock, stock_item
-from chalicelib.dynamo import transaction
+from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 
 RESHARD_ATTEMPTS = 5
 
@@ -46,9 +44,8 @@ def reshard(product_id: str, shards: int) -> list[int]:
         try:
             _write(old, new)
             return new
-        except TransactWriteError as exc:
-            if not any(reason and reason.code in ("ConditionalCheckFailed", "TransactionConflict")
-                       for reason in exc.cancellation_reasons or []):
+        except TransactionFailed as exc:
+            if not (condition_failed(exc) or exc.conflict):
                 raise
     raise RuntimeError(f"The stock of {product_id} kept changing: run the command again")
 

@@ -17,7 +17,7 @@ import sys
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, uploads
-from chalicelib.dynamo import now_iso
+from chalicelib.dynamo import condition_failed, now_iso
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.imports.models import FAILED, PENDING, ImportRecord
 from chalicelib.settings import upload_settings
@@ -37,7 +37,7 @@ def rerun(import_id: str) -> str:
         record.update(condition=ImportRecord.status == FAILED, actions=[
             ImportRecord.status.set(PENDING), ImportRecord.updated_at.set(now_iso())])
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict(f"Import {import_id} is {record.status}, not FAILED") from None
         raise
     sqs = aws.client("sqs")

@@ -39,16 +39,16 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import aws, uploads
 from chalicelib.catalog import service as catalog
-from chalicelib.dynamo import now_iso, transaction
+from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.envelope import Event
@@ -226,7 +226,7 @@ def _claim(key: str, etag: str, size: int | None, budget: Budget, create: bool =
             record.save(condition=ImportRecord.pk.does_not_exist())
             return record
         except PutError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
     try:
         record = ImportRecord.get(_pk(import_id), "IMPORT", consistent_read=True)
@@ -251,7 +251,7 @@ def _claim(key: str, etag: str, size: int | None, budget: Budget, create: bool =
     try:
         record.update(actions=actions, condition=unchanged)
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             return None
         raise
     return record
@@ -388,8 +388,8 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
                                  for p in upserted]}))
             if final:
                 outbox.record(tx, _finished_event(record, STATUS_COMPLETED))
-    except TransactWriteError as exc:
-        if _condition_failed(exc):
+    except TransactionFailed as exc:
+        if condition_failed(exc):
             raise LeaseLost("the lease was taken over") from None
         raise
     record.attempts, record.next_row = 1, progress.row  # this invocation is the first at the new checkpoint
@@ -409,8 +409,8 @@ def _fail(record: ImportRecord, message: str, row: int = 0) -> Outcome:
                 ImportRecord.updated_at.set(now_iso()), ImportRecord.lease_token.remove(),
                 ImportRecord.lease_until.remove()])
             outbox.record(tx, _finished_event(record, STATUS_FAILED))
-    except TransactWriteError as exc:
-        if _condition_failed(exc):
+    except TransactionFailed as exc:
+        if condition_failed(exc):
             return Outcome.SKIPPED
         raise
     logger.info("import failed", extra={"import_id": record.import_id, "reason": message})
@@ -437,7 +437,7 @@ def _release(record: ImportRecord) -> bool:
     try:
         record.update(condition=_holding(record), actions=[ImportRecord.lease_until.set(0)])
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             return False
         logger.exception("import: could not release the lease", extra={"import_id": record.import_id})
         return False
@@ -451,13 +451,6 @@ def _holding(record: ImportRecord) -> Any:
 @functools.cache
 def _queue_url(queue_name: str) -> str:
     return aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
-
-
-def _condition_failed(exc: Exception) -> bool:
-    reasons: Iterable[Any] = getattr(exc, "cancellation_reasons", None) or []
-    if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
-        return True
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _pk(import_id: str) -> str:

@@ -26,11 +26,11 @@ from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
-from chalicelib.dynamo import now_iso, transaction, utc_now
+from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction, utc_now
 from chalicelib.errors import InvalidInput
 from chalicelib.events import checks, outbox
 from chalicelib.events.envelope import Event
@@ -180,9 +180,8 @@ def _store_once(event: Event, recipient: Recipient, message: templates.Message,
         with transaction() as tx:  # the live-update pusher learns of it from its event (docs/realtime.md)
             tx.save(notification, condition=Notification.pk.does_not_exist())
             outbox.record(tx, stored)
-    except TransactWriteError as exc:
-        if not any(reason is not None and reason.code == "ConditionalCheckFailed"
-                   for reason in exc.cancellation_reasons or []):
+    except TransactionFailed as exc:
+        if not condition_failed(exc):
             raise
         return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
     return notification
@@ -209,7 +208,7 @@ def _mark(notification: Notification, status: str, message_id: str | None = None
     try:
         notification.update(actions=actions, condition=Notification.email_status == EMAIL_PENDING)
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         logger.warning("notification was marked by a concurrent delivery",
                        extra={"notification_id": notification.notification_id, "status": status})

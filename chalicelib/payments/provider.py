@@ -147,7 +147,7 @@ class SimulatedProvider:
         pk, sk = charge_key(idempotency_key)
         record = SimulatedCharge(pk=pk, sk=sk, charge_id=f"ch_{uuid.uuid4().hex}", amount_cents=amount_cents,
                                  currency=currency, token=token, created_at=now_iso())
-        if not _put_once(record):
+        if not put_if_absent(record):
             record = SimulatedCharge.get(pk, sk, consistent_read=True)
             _require_same(idempotency_key, (record.amount_cents, record.currency, record.token),
                           (amount_cents, currency, token))
@@ -160,7 +160,7 @@ class SimulatedProvider:
         pk, sk = refund_key(idempotency_key)
         record = SimulatedRefund(pk=pk, sk=sk, refund_id=f"re_{uuid.uuid4().hex}", charge_id=charge_id,
                                  amount_cents=amount_cents, created_at=now_iso())
-        if not _put_once(record):
+        if not put_if_absent(record):
             record = SimulatedRefund.get(pk, sk, consistent_read=True)
             _require_same(idempotency_key, (record.charge_id, record.amount_cents), (charge_id, amount_cents))
             return Refund(record.refund_id, record.charge_id, int(record.amount_cents), replayed=True)
