@@ -56,7 +56,7 @@ from botocore.endpoint import Endpoint  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from pynamodb.connection.base import Connection  # noqa: E402
 
-from chalicelib.catalog import service as catalog  # noqa: E402
+from chalicelib.catalog import products  # noqa: E402
 from chalicelib.imports import service as imports  # noqa: E402
 from chalicelib.settings import resource_name  # noqa: E402
 from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb  # noqa: E402
@@ -208,7 +208,7 @@ def baseline_items(prefix: str, count: int) -> Iterator[dict]:
     for i in range(count):
         fields = {"sku": f"{prefix}-{i}", "name": f"Product {i}", "description": "A product made for the benchmark",
                   "price_cents": 100 + i % 5000, "currency": "USD", "category": "bench", "stock": i % 100}
-        for item in catalog._new_product(fields, product_id=uuid.uuid4().hex):
+        for item in products.new_product_items(fields, product_id=uuid.uuid4().hex):
             yield {name: deserializer.deserialize(value) for name, value in item.serialize().items()}
 
 

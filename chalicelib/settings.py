@@ -104,7 +104,7 @@ def get_settings() -> Settings:
     )
 
 
-# --- S3 uploads: catalog imports and product images (chalicelib/imports, chalicelib/catalog/images.py) ---
+# --- S3 uploads: catalog imports and product images (chalicelib/imports, chalicelib/images) ---
 UPLOADS_BUCKET = "uploads"  # short name of the local stage's bucket, resource_name(UPLOADS_BUCKET)
 # The uploads bucket's name, from the stack output UploadsBucketName. Deployed stages' names carry
 # their account and region (bucket names are global), so only the stack knows them; `make deploy`

@@ -33,6 +33,23 @@ STOCK_SK = "STOCK"
 MAX_STOCK_SHARDS = 10  # 50 order lines x 10 shards still fit BatchGetItem chunks; see docs/scaling.md
 
 
+def product_pk(product_id: str) -> str:
+    return f"PRODUCT#{product_id}"
+
+
+def sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def category_pk(category: str) -> str:
+    return f"CATEGORY#{category}"
+
+
+def list_sort_key(created_at: str, product_id: str) -> str:
+    """gsi1sk / gsi2sk of a listed product: newest first when read backwards."""
+    return f"{created_at}#{product_id}"
+
+
 def stock_key(product_pk: str, shard: int) -> tuple[str, str]:
     """The (pk, sk) of stock shard `shard` of the product `product_pk`: shard 0 is the product's own
     STOCK item; every other shard has a partition key of its own (a partition takes ~1,000 WCU/s)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chalicelib.catalog import service
+from chalicelib.catalog import products, stock
 from chalicelib.catalog.models import MAX_STOCK_SHARDS, Stock, stock_item
 from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 
@@ -35,12 +35,12 @@ def reshard(product_id: str, shards: int) -> list[int]:
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_STOCK_SHARDS:
         raise ValueError(f"shards must be 1..{MAX_STOCK_SHARDS}, not {shards!r}")
     for _ in range(RESHARD_ATTEMPTS):
-        _, old = service._read_products([product_id]).get(product_id, (None, []))
+        _, old = products.read_products([product_id]).get(product_id, (None, []))
         if not old:
             raise LookupError(f"No product {product_id} with a STOCK item")
         if len(old) != old[0].shard_count:
             continue  # a shard 0 newer than the others it was read with: read again
-        new = service.distribute_stock(sum(int(shard.stock) for shard in old), shards)
+        new = stock.distribute_stock(sum(int(shard.stock) for shard in old), shards)
         try:
             _write(old, new)
             return new
@@ -58,7 +58,7 @@ def _write(old: list[Stock], new: list[int]) -> None:
             if shard < len(old):
                 unchanged = (Stock.stock == old[shard].stock) & (Stock.status == first.status)
                 if shard == 0:
-                    unchanged &= service._same_shard_count(len(old))
+                    unchanged &= stock.same_shard_count(len(old))
             if shard < len(new):
                 tx.save(stock_item(first.pk, shard, stock=new[shard], status=first.status, updated_at=updated_at,
                                    shards=len(new) if shard == 0 and len(new) > 1 else None),

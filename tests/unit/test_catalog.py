@@ -13,7 +13,8 @@ from pynamodb.connection.base import Connection
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import pagination
-from chalicelib.catalog import service
+from chalicelib.catalog import api, batch, service
+from chalicelib.catalog import products as product_service
 from chalicelib.catalog.models import Product, SkuClaim, Stock
 from chalicelib.catalog.stock_migration import move_one, move_stock_out
 from chalicelib.dynamo import transaction
@@ -34,7 +35,7 @@ def new_fields(**overrides) -> dict:
 def put_products(count: int, **overrides) -> list[dict]:
     """Active products stored directly (one BatchWriteItem), as create_product stores them minus the
     transaction and its event: a quick fixture for list tests."""
-    items = [service._new_product(service.NEW_PRODUCT.validate(new_fields(name=f"item {i}", **overrides)))
+    items = [product_service.new_product_items(api.NEW_PRODUCT.validate(new_fields(name=f"item {i}", **overrides)))
              for i in range(count)]
     with Product.batch_write() as batch:
         for item in (item for three in items for item in three):
@@ -495,13 +496,13 @@ def test_a_stock_patch_sets_the_stock_item(client, admin):
 def test_a_list_reads_again_the_stock_an_eventually_consistent_read_missed(client, monkeypatch, dynamo_calls):
     category = uid("cat")
     products = put_products(2, category=category)
-    original = service._read_items
+    original = batch.read_items
 
     def lagging(keys, consistent):  # as a replica that has not yet seen the STOCK items
         found = original(keys, consistent)
         return found if consistent else {}
 
-    monkeypatch.setattr(service, "_read_items", lagging)
+    monkeypatch.setattr(product_service, "read_items", lagging)
     dynamo_calls.clear()
     assert sorted(list_page(client, category=category)["items"], key=lambda p: p["product_id"]) == sorted(
         products, key=lambda p: p["product_id"])
@@ -510,7 +511,8 @@ def test_a_list_reads_again_the_stock_an_eventually_consistent_read_missed(clien
 
 def old_layout_product(stock: int, **overrides) -> dict:
     """A product as the code before the STOCK item stored it: stock on the product item, no STOCK item."""
-    product, _, claim = service._new_product(service.NEW_PRODUCT.validate(new_fields(stock=stock, **overrides)))
+    fields = api.NEW_PRODUCT.validate(new_fields(stock=stock, **overrides))
+    product, _, claim = product_service.new_product_items(fields)
     product.stock = stock
     product.save()
     claim.save()
@@ -614,9 +616,9 @@ def test_stock_reserve_never_goes_negative():
 def test_a_product_deleted_after_it_was_read_is_404_not_500(monkeypatch):
     """The transactions' own conditions catch a delete that lands between the read and the write."""
     product = service.create_product(new_fields())
-    stale = service._load_active(product["product_id"])
+    stale = product_service.load_active(product["product_id"])
     service.delete_product(product["product_id"])
-    monkeypatch.setattr(service, "_load_active", lambda product_id: stale)
+    monkeypatch.setattr(product_service, "load_active", lambda product_id: stale)
     with pytest.raises(NotFound):
         service.update_product(product["product_id"], {"stock": 1})
     with pytest.raises(NotFound):
@@ -624,9 +626,11 @@ def test_a_product_deleted_after_it_was_read_is_404_not_500(monkeypatch):
     assert len(outbox_events(product["product_id"])) == 2  # created, deleted: nothing more
 
 
-def test_service_validates_like_the_api():
+def test_the_request_schemas_validate_and_the_service_refuses_an_empty_change():
     with pytest.raises(InvalidInput):
-        service.create_product(new_fields(price_cents=1.5))
+        api.NEW_PRODUCT.validate(new_fields(price_cents=1.5))
+    with pytest.raises(InvalidInput):
+        api.PRODUCT_CHANGES.validate({"price_cents": 1.5})
     with pytest.raises(InvalidInput, match="Nothing to change"):
         service.update_product(uuid.uuid4().hex, {})
 

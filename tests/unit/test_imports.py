@@ -10,6 +10,8 @@ import pytest
 from pynamodb.connection.base import Connection
 from pynamodb.exceptions import PutError
 
+from chalicelib.catalog import api as catalog_api
+from chalicelib.catalog import batch
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog.models import Product, Stock
 from chalicelib.events.models import OutboxItem
@@ -252,13 +254,13 @@ def test_an_existing_sku_is_updated_never_duplicated(client, admin):
 def test_an_import_moves_an_old_layout_products_stock_to_its_stock_item():
     """A product stored before the STOCK item (stock on the product item): the import writes both items."""
     sku = uid("OL")
-    [first] = catalog.upsert_products([catalog.NEW_PRODUCT.validate(
+    [first] = catalog.upsert_products([catalog_api.NEW_PRODUCT.validate(
         {"sku": sku, "name": "n", "price_cents": 1, "stock": 1})], id_seed="ol")
     key = (f"PRODUCT#{first.product_id}", "STOCK")
     Stock.get(*key).delete()
     Product.get(key[0], "PRODUCT").update(actions=[Product.stock.set(3)])  # the old layout
     assert product_for(sku)["stock"] == 3
-    catalog.upsert_products([catalog.NEW_PRODUCT.validate(
+    catalog.upsert_products([catalog_api.NEW_PRODUCT.validate(
         {"sku": sku, "name": "n", "price_cents": 1, "stock": 6})], id_seed="ol")
     assert Stock.get(*key).stock == 6 and Product.get(key[0], "PRODUCT").stock is None
     assert product_for(sku)["stock"] == 6
@@ -442,7 +444,7 @@ def test_a_malformed_continuation_message_is_dropped(client):
 
 def test_batch_writes_carry_25_items_per_call(dynamo_calls):
     s = uid("BW")
-    rows = [catalog.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
+    rows = [catalog_api.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
             for i in range(50)]
     catalog.upsert_products(rows, id_seed="bw")  # 50 new products: 150 items (product, STOCK, SKU claim)
     assert dynamo_calls.count("BatchWriteItem") == 6
@@ -455,7 +457,7 @@ def test_batch_writes_carry_25_items_per_call(dynamo_calls):
 
 def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     s = uid("UN")
-    rows = [catalog.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
+    rows = [catalog_api.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
             for i in range(3)]
     original, sent, sleeps = Connection.batch_write_item, [], []
 
@@ -467,10 +469,10 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
         return original(self, table_name, put_items=put_items, delete_items=delete_items, **kw)
 
     monkeypatch.setattr(Connection, "batch_write_item", throttled)
-    monkeypatch.setattr(catalog.time, "sleep", sleeps.append)
+    monkeypatch.setattr(batch.time, "sleep", sleeps.append)
     catalog.upsert_products(rows, id_seed="un")
     assert sent == [9, 8, 7] and len(sleeps) == 2
-    assert all(0 <= wait <= catalog.BATCH_BACKOFF_SECONDS[1] for wait in sleeps)
+    assert all(0 <= wait <= batch.BATCH_BACKOFF_SECONDS[1] for wait in sleeps)
     assert all(catalog.product_id_for_sku(row["sku"]) for row in rows)
 
     def never(self, table_name, put_items=None, **kw):
@@ -479,14 +481,14 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     monkeypatch.setattr(Connection, "batch_write_item", never)
     with pytest.raises(PutError, match="unprocessed"):
         catalog.upsert_products(rows, id_seed="un")
-    assert len(sleeps) == 2 + catalog.BATCH_MAX_ATTEMPTS - 1
+    assert len(sleeps) == 2 + batch.BATCH_MAX_ATTEMPTS - 1
 
 
 def test_a_retried_batch_reuses_the_new_products_ids():
     sku = uid("ID")
-    row = catalog.NEW_PRODUCT.validate({"sku": sku, "name": "n", "price_cents": 1, "stock": 1})
+    row = catalog_api.NEW_PRODUCT.validate({"sku": sku, "name": "n", "price_cents": 1, "stock": 1})
     [first] = catalog.upsert_products([row], id_seed="seed")
-    catalog._batch_put([Product.get(f"PRODUCT#{first.product_id}", "PRODUCT")])  # a product without its claim...
+    batch.batch_put([Product.get(f"PRODUCT#{first.product_id}", "PRODUCT")])  # a product without its claim...
     from chalicelib.catalog.models import SkuClaim
 
     SkuClaim(pk=f"SKU#{sku}", sk="SKU").delete()  # ...as a crash between the two writes leaves it
