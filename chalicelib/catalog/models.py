@@ -92,7 +92,7 @@ class Product(Model):
     currency = UnicodeAttribute()
     category = UnicodeAttribute()
     # Stock lived here before the STOCK item: read only as a fallback while a deployed stage's items
-    # are moved (catalog/stock_migration.py); new code never writes it.
+    # are moved (ops/stock_migration.py); new code never writes it.
     stock = NumberAttribute(null=True)
     image_url = UnicodeAttribute(null=True)
     thumbnail_url = UnicodeAttribute(null=True)  # set with image_url; the lists show it

@@ -25,7 +25,7 @@ the object it is importing. Rules kept here:
   The MAX_ATTEMPTS-th that fails ends the import FAILED with the error, and one that finds more
   (its predecessors died without a word: a timeout, memory) ends it FAILED at once. Both triggers
   deliver more often than that (S3: 3 times, the imports queue: 5 receives before its DLQ), so an
-  import never stays PROCESSING after its handler gave up; `imports.rerun` starts it again.
+  import never stays PROCESSING after its handler gave up; `ops/rerun_import.py` starts it again.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from chalicelib import pagination
 from chalicelib.catalog import api, batch, service
 from chalicelib.catalog import products as product_service
 from chalicelib.catalog.models import Product, SkuClaim, Stock
-from chalicelib.catalog.stock_migration import move_one, move_stock_out
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events.models import OutboxItem
+from ops.stock_migration import move_one, move_stock_out
 from tests.users import uid
 
 pytestmark = pytest.mark.usefixtures("stack")

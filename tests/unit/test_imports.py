@@ -613,7 +613,7 @@ def test_an_unforeseen_row_failure_is_that_rows_error(client, admin, monkeypatch
 
 
 def test_an_import_whose_handler_keeps_failing_ends_failed_and_an_operator_reruns_it(client, admin, monkeypatch):
-    from chalicelib.imports import rerun
+    from ops import rerun_import as rerun
 
     s = uid("GIVE")
     key = put(f"imports/{uid()}/gives-up.csv", f"{HEADER}\n{s}-1,a,,1,,,1\n{s}-2,b,,1,,,1\n")

@@ -10,13 +10,14 @@ import pytest
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog import api as catalog_api
-from chalicelib.catalog import products, stock, stock_shards
+from chalicelib.catalog import products, stock
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog.models import Product, stock_key
-from chalicelib.catalog.stock_shards import reshard
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict
 from chalicelib.orders import service as orders
+from ops import stock_shards
+from ops.stock_shards import reshard
 from tests.users import make_user, uid
 
 pytestmark = pytest.mark.usefixtures("stack")

@@ -1,6 +1,6 @@
 """An operator's command: run a FAILED import of an object again, from its first row.
 
-    STOREFRONT_STAGE=<stage> AWS_REGION=<region> .venv/bin/python -m chalicelib.imports.rerun --import <id>
+    STOREFRONT_STAGE=<stage> AWS_REGION=<region> .venv/bin/python -m ops.rerun_import --import <id>
 
 The import goes back to PENDING (a write conditional on it still being FAILED) and a continuation
 message for the object as it is now goes on the imports queue; the queue's handler then imports it

@@ -1,6 +1,6 @@
 """Move a deployed stage's stock out of its product items into STOCK items (docs/scaling.md).
 
-    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m chalicelib.catalog.stock_migration
+    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m ops.stock_migration
 
 Run it once, right after deploying the code that has the STOCK item; a second run finds nothing to
 move. Until a product is moved, reads show the stock on its product item, and writes to its stock

@@ -1,6 +1,6 @@
 """Set how many stock shards a product has (docs/scaling.md, docs/operations.md): an operator's command.
 
-    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m chalicelib.catalog.stock_shards --product <id> --shards N
+    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m ops.stock_shards --product <id> --shards N
 
 It reads the product's shards (strongly consistent), then writes the new ones in ONE transaction:
 the total is kept and distributed like a stock set (total // N each, one more for the first
@@ -30,7 +30,7 @@ def reshard(product_id: str, shards: int) -> list[int]:
     """Give `product_id`'s stock `shards` shards, keeping its total; returns the new stock by shard.
 
     ValueError if `shards` is out of 1..MAX_STOCK_SHARDS, LookupError if there is no such product or
-    it has no STOCK item yet (run catalog/stock_migration.py first), RuntimeError if it kept changing.
+    it has no STOCK item yet (run ops/stock_migration.py first), RuntimeError if it kept changing.
     """
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_STOCK_SHARDS:
         raise ValueError(f"shards must be 1..{MAX_STOCK_SHARDS}, not {shards!r}")
