@@ -22,12 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1", "STOREFRONT_STAGE": "local", "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from tests.environment import use_in_process_environment  # noqa: E402
+
+use_in_process_environment(POWERTOOLS_LOG_LEVEL="WARNING")
 
 import logging  # noqa: E402
 import warnings  # noqa: E402
@@ -237,7 +234,6 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
 
 def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, order_id: str, sqs: Any) -> None:
     """A connection's life: open it, ping, one order frame to it (no admin is connected), close it."""
-    import os
 
     from chalicelib.events.envelope import Event
     from chalicelib.realtime.models import Connection

@@ -8,7 +8,6 @@ Table names are deterministic per stage and fixed at import, as Lambda's environ
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.settings import resource_name
+from chalicelib.settings import aws_region, resource_name
 
 # PynamoDB's defaults (connect 15 s, read 30 s, 1 + 3 attempts) let a hung DynamoDB hold a request for
 # two minutes; these match chalicelib/aws.py so that it becomes a 503 within seconds.
@@ -31,16 +30,12 @@ CONDITION_FAILED, CONFLICT = "ConditionalCheckFailed", "TransactionConflict"
 _M = TypeVar("_M", bound=Model)
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 def table_meta(short_name: str) -> type:
     """A PynamoDB `Meta` for the stage's table `storefront-<stage>-<short_name>`."""
 
     class Meta:
         table_name = resource_name(short_name)
-        region = _region()
+        region = aws_region()
         connect_timeout_seconds = CONNECT_TIMEOUT_S
         read_timeout_seconds = READ_TIMEOUT_S
         max_retry_attempts = MAX_RETRY_ATTEMPTS
@@ -52,7 +47,7 @@ def table_meta(short_name: str) -> type:
 def _connection() -> Connection:
     """One per container: a Connection builds a botocore client (and loads its service model, about
     a quarter of a second) on first use, then keeps one session per thread."""
-    return Connection(region=_region(), connect_timeout_seconds=CONNECT_TIMEOUT_S,
+    return Connection(region=aws_region(), connect_timeout_seconds=CONNECT_TIMEOUT_S,
                       read_timeout_seconds=READ_TIMEOUT_S, max_retry_attempts=MAX_RETRY_ATTEMPTS)
 
 

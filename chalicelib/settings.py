@@ -89,11 +89,16 @@ class Settings:
         return resource_name(short, self.stage)
 
 
+def aws_region() -> str:
+    """The region every client of the app uses: Lambda's AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def get_settings() -> Settings:
     env = os.environ
     return Settings(
         stage=stage(),
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=aws_region(),
         events_topic_arn=env.get(EVENTS_TOPIC_ARN, ""),
         outbox_stream_arn=env.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN),
         user_pool_id=env.get(USER_POOL_ID, ""),

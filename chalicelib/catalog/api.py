@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import web
+from chalicelib import pagination, web
 from chalicelib.catalog import products
-from chalicelib.schema import Arr, Int, Obj, Str
+from chalicelib.schema import Int, Obj, Str
 
 bp = Blueprint(__name__)
 
@@ -38,10 +38,7 @@ PRODUCT = Obj({
     "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
 }, required=("product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
              "image_url", "thumbnail_url", "created_at", "updated_at"), name="Product")
-PRODUCT_PAGE = Obj({
-    "items": Arr(PRODUCT, max_items=products.MAX_PAGE_SIZE),
-    "next_cursor": Str(max_len=2048, nullable=True, description="Pass as ?cursor= for the next page; null at the end"),
-}, required=("items", "next_cursor"))
+PRODUCT_PAGE = web.page_schema(PRODUCT)
 LIST_QUERY = {**web.PAGE_QUERY, "category": Str(min_len=1, max_len=50, pattern=CATEGORY.pattern,
                                                 strip=False, description="Only this category")}
 
@@ -50,7 +47,7 @@ LIST_QUERY = {**web.PAGE_QUERY, "category": Str(min_len=1, max_len=50, pattern=C
            query=LIST_QUERY, response=PRODUCT_PAGE, tags=TAGS)
 def list_products(call: web.Call) -> dict:
     return products.list_products(category=call.query.get("category"),
-                                  limit=call.query.get("limit", products.DEFAULT_PAGE_SIZE),
+                                  limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
                                   cursor=call.query.get("cursor"))
 
 

@@ -49,8 +49,6 @@ from chalicelib.events.envelope import Event
 
 DEFAULT_CATEGORY = "general"
 DEFAULT_CURRENCY = "USD"
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100  # a page's STOCK items are then one BatchGetItem (its limit is 100 keys)
 CHANGEABLE_FIELDS = ("name", "description", "price_cents", "currency", "category", "stock")
 
 
@@ -96,17 +94,16 @@ def ensure_active(product_id: str) -> None:
     _load_active_product(product_id)
 
 
-def list_products(category: str | None = None, limit: int = DEFAULT_PAGE_SIZE,
+def list_products(category: str | None = None, limit: int = pagination.DEFAULT_PAGE_SIZE,
                   cursor: str | None = None) -> pagination.Page:
     """A page of active products, newest first, optionally of one category.
 
     One Query of the list index, then (unless the page is empty) one BatchGetItem of the page's
     STOCK items, eventually consistent like the index itself. Such a read can miss a STOCK item
     written moments ago with its product: only then are the missed ones read again, consistently.
-    Sharded products on the page cost one more BatchGetItem of their other shards.
+    Sharded products on the page cost one more BatchGetItem of their other shards. `limit` is
+    1..pagination.MAX_PAGE_SIZE (the route's query schema checks it).
     """
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}")
     if category is None:
         scope, index, partition = "products", Product.active, ACTIVE
         keys, fixed = {"pk", "sk", "gsi1pk", "gsi1sk"}, {"gsi1pk": partition}
@@ -184,19 +181,15 @@ def delete_product(product_id: str) -> None:
         raise
 
 
-def get_products(product_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The active products among `product_ids` with their stock, by id, as product_view dicts.
+def get_products_and_shards(product_ids: Iterable[str]) -> tuple[dict[str, dict[str, Any]], dict[str, list[int]]]:
+    """The active products among `product_ids` with their stock, by id, as product_view dicts, and
+    the stock of each of those products by shard (shard 0 first), as read: what stock_reserve needs
+    to pick the shards of a sharded product.
 
     One strongly consistent BatchGetItem per 50 ids (a product and its STOCK item are two keys of
     the call's 100), and one more per 100 other shards of the sharded ones among them. Unknown and
     deleted ids are absent.
     """
-    return get_products_and_shards(product_ids)[0]
-
-
-def get_products_and_shards(product_ids: Iterable[str]) -> tuple[dict[str, dict[str, Any]], dict[str, list[int]]]:
-    """get_products, and the stock of each of those products by shard (shard 0 first), as read:
-    what stock_reserve needs to pick the shards of a sharded product."""
     found = {product_id: (product, shards)
              for product_id, (product, shards) in read_products(product_ids).items() if product.status == ACTIVE}
     return ({product_id: product_view(product, shards) for product_id, (product, shards) in found.items()},

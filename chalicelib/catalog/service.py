@@ -12,14 +12,11 @@ from __future__ import annotations
 
 from chalicelib.catalog.bulk import UpsertedProduct, upsert_products
 from chalicelib.catalog.products import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     attach_image,
     create_product,
     delete_product,
     ensure_active,
     get_product,
-    get_products,
     get_products_and_shards,
     list_products,
     product_id_for_sku,
@@ -29,7 +26,7 @@ from chalicelib.catalog.products import (
 from chalicelib.catalog.stock import distribute_stock, stock_release, stock_reserve
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "UpsertedProduct", "attach_image", "create_product", "delete_product",
-    "distribute_stock", "ensure_active", "get_product", "get_products", "get_products_and_shards", "list_products",
+    "UpsertedProduct", "attach_image", "create_product", "delete_product",
+    "distribute_stock", "ensure_active", "get_product", "get_products_and_shards", "list_products",
     "product_id_for_sku", "product_view", "stock_release", "stock_reserve", "update_product", "upsert_products",
 ]

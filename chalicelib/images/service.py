@@ -201,13 +201,6 @@ def _record(upload: _Upload, status: str, **fields: Any) -> None:
                 expires_at=utc_now() + RECORD_RETENTION, **fields).save()
 
 
-def image_upload(image_id: str) -> ImageUpload | None:
-    try:
-        return ImageUpload.get(f"IMAGE#{image_id}", "IMAGE", consistent_read=True)
-    except ImageUpload.DoesNotExist:
-        return None
-
-
 def image_id_for(key: str, etag: str) -> str:
     """The id of the object `key` with ETag `etag`: what its ImageUpload item and stored copies are named by."""
     return hashlib.sha256("\n".join((key, etag.strip('"'))).encode()).hexdigest()[:32]

@@ -120,15 +120,10 @@ def start_upload(filename: str) -> dict[str, Any]:
     return {"import_id": import_id, **uploads.presigned_put(key, CONTENT_TYPES[extension])}
 
 
-def safe_filename(filename: str) -> str:
-    """The file's name as it goes into the object key: readable (letters of any script, digits,
-    spaces) but safe (no path, no control or special characters, at most 100 characters before the
-    extension). InvalidInput unless it ends with .csv or .jsonl."""
-    extension, stem = _split_filename(filename)
-    return stem + extension
-
-
 def _split_filename(filename: str) -> tuple[str, str]:
+    """(extension, stem) of the file's name as it goes into the object key: readable (letters of any
+    script, digits, spaces) but safe (no path, no control or special characters, at most 100
+    characters before the extension). InvalidInput unless it ends with .csv or .jsonl."""
     base = re.split(r"[/\\]", unicodedata.normalize("NFC", filename))[-1]
     extension = next((ext for ext in CONTENT_TYPES if base.lower().endswith(ext)), None)
     if extension is None:

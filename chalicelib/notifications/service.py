@@ -31,7 +31,6 @@ from pynamodb.exceptions import UpdateError
 from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
 from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction, utc_now
-from chalicelib.errors import InvalidInput
 from chalicelib.events import checks, outbox
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
@@ -39,8 +38,6 @@ from chalicelib.notifications.models import EMAIL_FAILED, EMAIL_NOT_SENT, EMAIL_
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 NOTIFICATION_RETENTION = timedelta(days=365)  # removed afterwards by the table's TTL
 NOTIFICATION_SORT_KEY = "NOTIFICATION"
 # Fixed forever: notification ids of already-delivered events must stay the same.
@@ -218,10 +215,9 @@ def _user_partition(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
-def list_notifications(user_id: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> pagination.Page:
-    """A page of the user's notifications, newest first: exactly one Query."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}")
+def list_notifications(user_id: str, limit: int = pagination.DEFAULT_PAGE_SIZE,
+                       cursor: str | None = None) -> pagination.Page:
+    """A page of the user's notifications, newest first: exactly one Query (`limit` as the route checked it)."""
     partition = _user_partition(user_id)
     notifications, last_key = pagination.query_page(Notification.by_user, partition, _LIST_SCOPE, _LIST_KEYS,
                                                      {"gsi1pk": partition}, limit, cursor)

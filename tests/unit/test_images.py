@@ -59,9 +59,7 @@ def exists(key: str) -> bool:
 
 
 def upload_record(key: str, etag: str) -> ImageUpload:
-    record = images.image_upload(images.image_id_for(key, etag))
-    assert record is not None
-    return record
+    return ImageUpload.get(f"IMAGE#{images.image_id_for(key, etag)}", "IMAGE", consistent_read=True)
 
 
 def key_of(url: str) -> str:
