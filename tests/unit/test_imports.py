@@ -15,7 +15,7 @@ from chalicelib.catalog import batch
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog.models import Product, Stock
 from chalicelib.events.models import OutboxItem
-from chalicelib.imports import parsing
+from chalicelib.imports import lease, parsing, runner
 from chalicelib.imports import service as imports
 from chalicelib.imports.models import ImportRecord
 from chalicelib.settings import resource_name
@@ -400,15 +400,15 @@ def test_a_crashed_chunk_is_resumed_from_its_checkpoint_without_double_counting(
 def test_a_live_lease_keeps_a_second_invocation_out(client, admin):
     key = put(f"imports/{uid()}/leased.csv", f"{HEADER}\n{uid('LE')},x,,1,,,1\n")
     etag = s3().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
-    held = imports._claim(key, etag, 100, imports.Budget.for_remaining(60))
+    held = lease.claim(key, etag, 100, lease.Budget.for_remaining(60))
     assert held is not None
     assert run_import(client, key) == "skipped"
     assert counts(status(client, admin, key)) == ("PROCESSING", 0, 0, 0)
-    expired = imports.Budget(deadline=0, lease_seconds=-1)
+    expired = lease.Budget(deadline=0, lease_seconds=-1)
     ImportRecord(pk=held.pk, sk="IMPORT").update(actions=[ImportRecord.lease_until.set(0)])
-    taken = imports._claim(key, etag, 100, expired)
+    taken = lease.claim(key, etag, 100, expired)
     assert taken is not None  # an expired lease is taken over
-    assert imports._advance(taken, imports.Budget.for_remaining(60)) is imports.Outcome.COMPLETED
+    assert runner._advance(taken, lease.Budget.for_remaining(60)) is runner.Outcome.COMPLETED
 
 
 def test_a_new_object_at_the_same_key_starts_over_and_stale_events_are_ignored(client, admin):
@@ -531,7 +531,7 @@ def test_format_detection():
 
 
 def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
-    monkeypatch.setattr(imports, "READ_WINDOW_BYTES", 7)  # every window boundary cuts a row somewhere
+    monkeypatch.setattr(runner, "READ_WINDOW_BYTES", 7)  # every window boundary cuts a row somewhere
     s = uid("WI")
     key = put(f"imports/{uid()}/windows.csv", f'{HEADER}\n{s}-1,"Ü, ""quoted""",,1,,,1\n{s}-2,B,,2,,,2\nbad,,,,,,\n')
     calls: list[dict] = []
@@ -539,7 +539,7 @@ def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
     def count(params, **kwargs):
         calls.append(params["headers"])
 
-    s3_client = imports.aws.client("s3")
+    s3_client = runner.aws.client("s3")
     s3_client.meta.events.register("before-call.s3.GetObject", count)
     try:
         assert run_import(client, key) == "completed"
@@ -554,7 +554,7 @@ def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
 
 def test_imported_and_failed_rows_are_counted_as_metrics_once_committed(client, admin, monkeypatch):
     counted: dict[str, float] = {}
-    monkeypatch.setattr(imports.metrics, "add_metric",
+    monkeypatch.setattr(runner.metrics, "add_metric",
                         lambda name, unit, value: counted.__setitem__(name, counted.get(name, 0) + value))
     monkeypatch.setenv("IMPORT_CHUNK_ROWS", "2")
     s = uid("MT")
@@ -647,8 +647,8 @@ def test_an_import_whose_handler_keeps_failing_ends_failed_and_an_operator_rerun
 def test_an_import_whose_invocations_die_silently_ends_failed_on_the_next_delivery(client, admin):
     key = put(f"imports/{uid()}/killed.csv", f"{HEADER}\n{uid('KI')},a,,1,,,1\n")
     etag = s3().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
-    for _ in range(imports.MAX_ATTEMPTS):  # each takes the lease and is killed (a timeout): no word of it
-        held = imports._claim(key, etag, 100, imports.Budget(deadline=0, lease_seconds=-1))
+    for _ in range(runner.MAX_ATTEMPTS):  # each takes the lease and is killed (a timeout): no word of it
+        held = lease.claim(key, etag, 100, lease.Budget(deadline=0, lease_seconds=-1))
         assert held is not None
     assert run_import(client, key) == "failed"
     view = status(client, admin, key)
