@@ -25,7 +25,7 @@ def stock_reserve(tx: Transaction, product_id: str, quantity: int, shards: Seque
     """Take `quantity` units of an active product's stock inside the caller's transaction.
 
     Writes stock items only: each has the condition ACTIVE and stock >= what it gives, which cancels
-    the whole transaction otherwise (reason ConditionalCheckFailed on that item), so stock never goes
+    the whole transaction otherwise (that item's condition fails), so stock never goes
     negative. `shards` is the product's stock by shard as read (get_products_and_shards); with one
     shard (or none given) it is the STOCK item. With more: one shard that has enough, chosen at
     random, or if none has, the fewest shards that together have enough (largest first), one update

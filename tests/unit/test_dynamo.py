@@ -114,3 +114,14 @@ def test_put_if_absent_writes_once(stack):
     assert put_if_absent(thing) is True
     assert put_if_absent(Thing(pk=thing.pk, sk="T", status="second")) is False
     assert Thing.get(thing.pk, "T", consistent_read=True).status == "first"
+
+
+def test_only_the_helper_reads_cancellation_reasons():
+    """Callers ask condition_failed() or TransactionFailed.failed; none decodes DynamoDB's reasons itself."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "chalicelib"
+    readers = sorted(str(path.relative_to(root)) for path in root.rglob("*.py")
+                     if any(word in path.read_text(encoding="utf-8")
+                            for word in ("ConditionalCheckFailed", "cancellation_reasons", "TransactWrite(")))
+    assert readers == ["dynamo.py"]
