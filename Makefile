@@ -57,6 +57,7 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 ## Regenerate the committed documents the tests hold to the code (docs/api.md).
 docs: $(STAMP)
 	$(BIN)/python -m tools.api_reference
+	$(BIN)/python -m tools.event_catalog
 
 ## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
 fuzz: $(STAMP)

@@ -4,7 +4,7 @@ An event's `data` is one of the frozen structs below; nothing else can be record
 (`outbox.record(tx, OrderPlaced(...))`) and nothing else comes out of a queue: `envelope.parse`
 decodes a message into the struct of its `event_type` (validating every field against the types and
 constraints here) or raises `InvalidEvent`. The JSON Schema of each type's data (docs/events/) and the
-table of docs/events.md are generated from these definitions (`python -m chalicelib.events.schemas`);
+table of docs/events.md are generated from these definitions (`python -m tools.event_catalog`);
 who consumes which type is chalicelib/events/subscriptions.py.
 
 Why msgspec and not a hand-written validator or pydantic: it validates and encodes typed structs and

@@ -5,7 +5,7 @@ subscribed to the events topic with a filter policy on `event_type` listing exac
 consumed by the Chalice function `function`, whose handler dispatches each type to its code
 (`chalicelib.events.handlers.Dispatch`, which refuses a type not listed here). The template's
 subscriptions, filter policies and queue policy are generated from this table
-(`python -m chalicelib.events.schemas`; tests/integration/test_template.py fails, naming the
+(`python -m tools.event_catalog`; tests/integration/test_template.py fails, naming the
 difference, when they are stale). The audit log takes every event without a queue: the outbox
 publisher writes it (chalicelib/audit/service.py).
 """

@@ -84,8 +84,8 @@ def test_every_work_queue_has_a_dead_letter_queue() -> None:
 
 def subscription_differences() -> list[str]:
     """How the template's event subscriptions differ from chalicelib/events/subscriptions.py (none: [])."""
-    from chalicelib.events.generate import logical_id
     from chalicelib.events.subscriptions import CONSUMERS
+    from tools.event_catalog import logical_id
 
     queues = of_type("AWS::SQS::Queue")
     found = {props["Endpoint"]["Fn::GetAtt"][0]: props for props in of_type("AWS::SNS::Subscription").values()}
@@ -100,7 +100,7 @@ def subscription_differences() -> list[str]:
         elif found[queue]["FilterPolicy"]["event_type"] != list(consumer.event_types):
             listed, table = found[queue]["FilterPolicy"]["event_type"], list(consumer.event_types)
             differences.append(f"{consumer.queue}: the filter policy lists {listed}, the table {table}"
-                               " (python -m chalicelib.events.generate)")
+                               " (python -m tools.event_catalog)")
     return differences
 
 
@@ -134,7 +134,7 @@ def test_a_difference_from_the_table_is_named(monkeypatch: pytest.MonkeyPatch) -
         "OrdersQueue is subscribed to the topic but consumes nothing in subscriptions.py",
         "RealtimeQueue is subscribed to the topic but consumes nothing in subscriptions.py",
         "payments: the filter policy lists ['OrderPlaced', 'OrderCancelled'], the table ['OrderPlaced',"
-        " 'OrderCancelled', 'OrderPacked'] (python -m chalicelib.events.generate)",
+        " 'OrderCancelled', 'OrderPacked'] (python -m tools.event_catalog)",
         "reviews: no queue ReviewsQueue named storefront-${Stage}-reviews"]
 
 
@@ -148,9 +148,9 @@ def test_every_consumer_function_is_the_handler_of_its_queue() -> None:
 
 
 def test_the_generated_docs_and_filter_policies_are_current() -> None:
-    from chalicelib.events import generate
+    from tools import event_catalog as generate
 
-    assert generate.stale() == [], "run python -m chalicelib.events.generate"
+    assert generate.stale() == [], "run python -m tools.event_catalog"
 
 
 def test_buckets_are_private_and_leave_notifications_to_chalice() -> None:

@@ -18,7 +18,7 @@ import jsonschema
 import msgspec
 import pytest
 
-from chalicelib.events import catalog, generate, subscriptions
+from chalicelib.events import catalog, subscriptions
 from chalicelib.events.envelope import InvalidEvent, parse
 from chalicelib.events.handlers import Dispatch
 from chalicelib.settings import resource_name
@@ -26,6 +26,7 @@ from devstack import contract
 from devstack.lambda_events import ACCOUNT_ID, records_event, sqs_record
 from tests.events import body, example
 from tests.users import make_user
+from tools import event_catalog as generate
 
 REGION = "us-east-1"
 

@@ -6,8 +6,8 @@
 - the two tables of docs/events.md between the `generated` markers (queues, event types);
 - the `event_type` filter policy of each consumer's subscription in infra/template.yaml.
 
-`python -m chalicelib.events.generate` rewrites them; `--check` exits 1 naming what is stale (the
-tests run the same check). Never imported by a function of the app.
+`python -m tools.event_catalog` (part of `make docs`) rewrites them; `--check` exits 1 naming what
+is stale (the tests run the same check). A development tool: it is not in the Lambda package.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import msgspec
 from chalicelib.events import catalog as c
 from chalicelib.events.subscriptions import AUDIT, CONSUMERS, Consumer, consumers_of
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "docs" / "events"
 EVENTS_DOC = ROOT / "docs" / "events.md"
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -103,7 +103,7 @@ def _event_table() -> str:
 
 
 def _replace_between(text: str, name: str, body: str) -> str:
-    begin, end = f"<!-- generated {name}: python -m chalicelib.events.generate -->", f"<!-- end {name} -->"
+    begin, end = f"<!-- generated {name}: python -m tools.event_catalog -->", f"<!-- end {name} -->"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         raise ValueError(f"docs/events.md lacks the markers of the {name} table")
@@ -151,7 +151,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         out_of_date = stale()
         for path in out_of_date:
-            print(f"stale: {path} (run python -m chalicelib.events.generate)")
+            print(f"stale: {path} (run python -m tools.event_catalog)")
         return 1 if out_of_date else 0
     SCHEMA_DIR.mkdir(exist_ok=True)
     for gone in SCHEMA_DIR.glob("*.json"):
