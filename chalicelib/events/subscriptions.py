@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.events.catalog import (
+    EVENT_TYPES,
     EventData,
     ImportFinished,
     NotificationStored,
@@ -27,8 +28,8 @@ from chalicelib.events.catalog import (
     PaymentRefunded,
     PaymentSucceeded,
     ProductImported,
-    ShipmentOverdue,
 )
+from chalicelib.notifications.templates import RENDERERS
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ PAYMENTS = Consumer("payments", "handle_payment_messages", (OrderPlaced, OrderCa
                     "charges an order; voids or refunds a cancelled one")
 ORDERS = Consumer("orders", "apply_payment_results", (PaymentSucceeded, PaymentFailed, PaymentRefunded),
                   "moves the order on a payment result (PAID starts the fulfilment workflow)")
-NOTIFICATIONS = Consumer("notifications", "send_notifications", (
-    OrderPlaced, PaymentSucceeded, PaymentFailed, OrderCancelled, PaymentRefunded, OrderShipped, OrderDelivered,
-    ShipmentOverdue), "stores a notification and emails it (ShipmentOverdue to every admin)")
+# Notifications take every type they have words for (chalicelib/notifications/templates.py RENDERERS):
+# a notified type is added, or dropped, in that one place.
+NOTIFICATIONS = Consumer("notifications", "send_notifications", tuple(EVENT_TYPES[name] for name in RENDERERS),
+                         "stores a notification and emails it (ShipmentOverdue to every admin)")
 REALTIME = Consumer("realtime", "push_updates", (
     OrderPlaced, PaymentSucceeded, PaymentFailed, OrderCancelled, PaymentRefunded, OrderPacked, OrderShipped,
     OrderDelivered, NotificationStored, ProductImported, ImportFinished),
