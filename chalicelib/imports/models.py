@@ -15,13 +15,12 @@ from typing import Final
 
 from pynamodb.attributes import (
     ListAttribute,
-    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
 from pynamodb.models import Model
 
-from chalicelib.dynamo import table_meta
+from chalicelib.dynamo import TypedMap, table_meta
 
 PENDING = "PENDING"
 PROCESSING = "PROCESSING"
@@ -30,7 +29,7 @@ FAILED: Final = "FAILED"
 FINISHED = (COMPLETED, FAILED)
 
 
-class RowError(MapAttribute):
+class RowError(TypedMap):
     row = NumberAttribute()
     message = UnicodeAttribute()
 

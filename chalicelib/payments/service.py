@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.dynamo import Transaction, condition_failed, now_iso, put_if_absent
 from chalicelib.events import checks, inbox, outbox
@@ -309,7 +310,7 @@ def _payment_fields(payment: Payment, order: OrderData) -> PaymentFields:
 def _transition(tx: Transaction, order_id: str, expected: PaymentStatus, new: PaymentStatus,
                 condition: Condition | None = None, **changes: str | None) -> None:
     """Move the payment from `expected` to `new` (and set `changes`), only if it is still `expected`."""
-    actions = [Payment.status.set(new.value), Payment.updated_at.set(now_iso())]
+    actions: list[Action] = [Payment.status.set(new.value), Payment.updated_at.set(now_iso())]
     actions += [getattr(Payment, name).set(value) for name, value in changes.items() if value is not None]
     guard = Payment.status == expected.value
     tx.update(Payment(pk=_pk(order_id), sk=PAYMENT_SK), actions=actions,
