@@ -192,6 +192,7 @@ def test_an_item_is_unpublished_until_the_publisher_publishes_it(aws):
 def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monkeypatch):
     from datetime import timedelta
 
+    from chalicelib.audit.models import AuditRecord
     from chalicelib.dynamo import utc_now
     from chalicelib.events import outbox, relay
 
@@ -205,6 +206,8 @@ def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monke
     sent = drain(aws["probe_queue_url"])
     assert sorted(json.loads(m["Body"])["event_id"] for m in sent) == sorted(e.event_id for e in events)
     assert _unpublished() == []
+    # the relay writes the audit log too: an event the stream path failed on is not missing there
+    assert all(AuditRecord.get(f"EVENT#{e.event_id}", "EVENT").body == e.to_json() for e in events)
     assert relay.relay(now=utc_now() + timedelta(seconds=120)) == 0  # published once, never again
     ages = [value for name, value in reported if name == "OutboxOldestUnpublishedAgeSeconds"]
     assert ages[0] < 5 and 60 < ages[1] < 70 and ages[2] == 0
