@@ -8,8 +8,9 @@ table of docs/events.md are generated from these definitions (`python -m tools.e
 who consumes which type is chalicelib/events/subscriptions.py.
 
 Why msgspec and not a hand-written validator or pydantic: it validates and encodes typed structs and
-writes their JSON Schema from the same annotations, is a small compiled wheel and adds about 5 ms to an
-import of the app (pydantic about 50 ms, jsonschema needs the schema from somewhere else).
+writes their JSON Schema from the same annotations, and is a small compiled wheel. Measured with
+`python -X importtime -c "import app"` (about 200 ms in all): msgspec 3 ms, this module 1 ms, the
+envelope 2 ms; `import pydantic` alone is about 48 ms, and jsonschema needs the schema from elsewhere.
 
 Unknown fields in a received event's data are ignored (a newer producer may add fields); a missing or
 mistyped field, an id that is not one of this app's, an unknown event type or version is refused.

@@ -9,9 +9,10 @@ does not validate), which the queue consumer logs and fails, so the message ends
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar, cast
 
 import msgspec
 
@@ -74,24 +75,27 @@ class _Received(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _ENCODER = msgspec.json.Encoder()
-_DECODER = msgspec.json.Decoder(_Received)
-_DATA_DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
+
+
+@functools.cache
+def _decoder(cls: type[msgspec.Struct]) -> msgspec.json.Decoder[msgspec.Struct]:
+    """Built on first use: a decoder per type costs about 0.2 ms to build, which only consumers need."""
+    return msgspec.json.Decoder(cls)
 
 
 def parse(body: str | bytes) -> Event[EventData]:
     """The event in `body`, its data validated against its type; InvalidEvent when anything is off."""
     try:
-        received = _DECODER.decode(body)
+        received = cast(_Received, _decoder(_Received).decode(body))
     except msgspec.DecodeError as exc:
         raise InvalidEvent(f"not an event envelope: {exc}") from None
-    decoder = _DATA_DECODERS.get(received.event_type)
-    if decoder is None:
+    cls = EVENT_TYPES.get(received.event_type)
+    if cls is None:
         raise InvalidEvent(f"unknown event type {received.event_type[:100]!r}")
-    expected = EVENT_TYPES[received.event_type].VERSION
-    if received.version != expected:
-        raise InvalidEvent(f"{received.event_type} version {received.version} is not {expected}")
+    if received.version != cls.VERSION:
+        raise InvalidEvent(f"{received.event_type} version {received.version} is not {cls.VERSION}")
     try:
-        data = decoder.decode(received.data)
+        data = cast(EventData, _decoder(cls).decode(received.data))
     except msgspec.DecodeError as exc:
         raise InvalidEvent(f"{received.event_type} {received.event_id}: {exc}") from None
     return Event(data=data, correlation_id=received.correlation_id, event_id=received.event_id,
