@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError
@@ -62,9 +64,31 @@ def put_if_absent(item: Model) -> bool:
     return True
 
 
-def transaction() -> TransactWrite:
+class Transaction(TransactWrite):
+    """PynamoDB's write transaction, plus callbacks run once it has committed (never when it failed).
+
+    PynamoDB has no commit hook; the outbox uses this one to publish a transaction's events right after
+    the commit (chalicelib/events/direct_publish.py). A callback must not raise: it runs after the
+    state change is durable, so nothing it does may turn that into a failed request.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection=connection)
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def _commit(self) -> Any:
+        response = super()._commit()
+        for callback in self._after_commit:
+            callback()
+        return response
+
+
+def transaction() -> Transaction:
     """A write transaction: a state change and its outbox event commit together or not at all."""
-    return TransactWrite(connection=_connection())
+    return Transaction(connection=_connection())
 
 
 def utc_now() -> datetime:

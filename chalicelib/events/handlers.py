@@ -19,8 +19,8 @@ bp = Blueprint(__name__)
 @bp.on_dynamodb_record(stream_arn=os.environ.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN), batch_size=100,
                        starting_position="TRIM_HORIZON")
 def publish_outbox(event: DynamoDBEvent) -> None:
-    publisher.publish(publisher.outgoing_from_stream(
-        (record.event_name, record.new_image) for record in event))
+    publisher.publish(publisher.unpublished(publisher.outgoing_from_stream(
+        (record.event_name, record.new_image) for record in event)))
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES))

@@ -667,7 +667,9 @@ def test_only_the_deployed_outbox_publishers_role_may_publish_to_the_events_topi
     roles = {f: lam.get_function(FunctionName=deployment.function_name(f))["Configuration"]["Role"]
              for f in policies.function_names(deployment.app)}
     publishers = {f for f, grants in policies.ACCESS.items() for g in grants if "sns:Publish" in g.actions}
-    assert publishers == {"publish_outbox", "relay_outbox"}  # the stream's publisher, and the outbox relay
+    # the stream's publisher, the outbox relay, and every function that commits events (the fast path)
+    assert publishers == set(policies.publishers())
+    assert {"publish_outbox", "relay_outbox", policies.API_HANDLER} <= publishers
     assert sorted(exempt) == sorted(roles[f] for f in publishers)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from chalicelib import settings
 from chalicelib.payments.provider import API_KEY_FORMAT
+from deploy import policies
 from devstack import provision as provision_module
 from devstack.moto_server import MotoServer
 from devstack.provision import ProvisionError, provision
@@ -201,7 +202,7 @@ def check_topic_policy(stack: Stack, logical_id: str, props: dict[str, Any]) -> 
         (statement,) = json.loads(attributes["Policy"])["Statement"]
         assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Deny", "sns:Publish", arn)
         publishers = [f"arn:aws:iam::123456789012:role/storefront-{stack.stage}-{function}"
-                      for function in ("publish_outbox", "relay_outbox")]
+                      for function in policies.publishers()]
         assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": publishers}}
 
 

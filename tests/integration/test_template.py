@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chalicelib.notifications.templates import NOTIFIED_EVENT_TYPES
+from deploy import policies
 from deploy.policies import API_HANDLER, function_names
 from infra.stack import DEPLOYED_OUTPUT_ENV, OUTPUT_ENV, load_template, stack_name
 
@@ -84,10 +86,7 @@ def test_subscriptions_filter_on_event_type() -> None:
     expected = {
         "PaymentsQueue": ["OrderPlaced", "OrderCancelled"],
         "OrdersQueue": ["PaymentSucceeded", "PaymentFailed", "PaymentRefunded"],
-        "NotificationsQueue": [
-            "OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled", "PaymentRefunded",
-            "OrderShipped", "OrderDelivered", "ShipmentOverdue",
-        ],
+        "NotificationsQueue": list(NOTIFIED_EVENT_TYPES),
         "CatalogQueue": ["OrderCancelled"],
         "RealtimeQueue": [
             "OrderPlaced", "PaymentSucceeded", "PaymentFailed", "OrderCancelled", "PaymentRefunded",
@@ -308,7 +307,7 @@ def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_rol
     assert statement["Resource"] == {"Ref": "EventsTopic"}
     assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [
         {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/storefront-${{Stage}}-{publisher}"}
-        for publisher in ("publish_outbox", "relay_outbox")]}}
+        for publisher in policies.publishers()]}}
 
 
 def test_the_site_sends_security_headers_and_a_content_security_policy() -> None:
