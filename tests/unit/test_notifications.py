@@ -145,7 +145,7 @@ def test_redelivery_stores_one_notification_and_sends_one_email(client, user, mo
     assert counted == [{"name": "NotificationsSent", "unit": "Count", "value": 1}]
 
 
-def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypatch):
+def test_a_notification_whose_email_failed_is_written_and_sent_on_redelivery(client, user, monkeypatch):
     event, bystander = order_event("OrderShipped", user), order_event("PaymentSucceeded", user)
     real_send, attempts = service.send_email, []
 
@@ -158,10 +158,12 @@ def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypa
     monkeypatch.setattr(service, "send_email", first_send_fails)
     (message_id, _), failed = deliver(client, event, bystander)
     assert failed == [message_id]  # only the message whose email failed goes back to the queue
-    assert stored(event).email_status == EMAIL_PENDING and stored(bystander).email_status == EMAIL_SENT
+    with pytest.raises(Notification.DoesNotExist):  # nothing written before SES accepted the email
+        stored(event)
+    assert stored(bystander).email_status == EMAIL_SENT
     assert [subject for subject, _ in emails_to(user.email)] == [f"Order {bystander.data['order_id']} is confirmed"]
 
-    assert deliver(client, event)[1] == []  # the redelivery sends the stored notification
+    assert deliver(client, event)[1] == []  # the redelivery sends it and writes it
     assert deliver(client, event)[1] == []  # and the next one finds it SENT
     assert stored(event).email_status == EMAIL_SENT
     assert len(emails_to(user.email)) == 2 and len(attempts) == 3
@@ -205,7 +207,9 @@ def test_a_transient_ses_error_is_retried(client, user, monkeypatch):
 
     monkeypatch.setattr(service, "send_email", throttled_once)
     ids, failed = deliver(client, event, bystander)
-    assert failed == [ids[0]] and stored(event).email_status == EMAIL_PENDING  # back to the queue, retried
+    assert failed == [ids[0]]  # back to the queue, retried
+    with pytest.raises(Notification.DoesNotExist):
+        stored(event)
 
 
 def test_a_bad_message_fails_alone_and_the_rest_of_the_batch_is_processed_once(client, user):
@@ -372,3 +376,32 @@ def test_an_order_id_holding_a_sentence_is_never_mailed(client, user):
         with pytest.raises(Notification.DoesNotExist):
             stored(event)
     assert len(emails_to(user.email)) == 1 and phishing not in emails_to(user.email)[0][0]
+
+
+def test_a_notification_is_one_write_with_its_event(client, user, monkeypatch):
+    """One transaction (the notification with its email's outcome, and NotificationStored), no later mark."""
+    from pynamodb.connection.base import Connection
+
+    writes = []
+    for operation in ("put_item", "update_item", "transact_write_items"):
+        real = getattr(Connection, operation)
+        monkeypatch.setattr(Connection, operation, lambda self, *a, _real=real, _op=operation, **kw: (
+            writes.append(_op), _real(self, *a, **kw))[1])
+    event = order_event("OrderShipped", user)
+    assert deliver(client, event)[1] == []
+    assert writes == ["transact_write_items"]
+    assert stored(event).email_status == EMAIL_SENT and stored(event).sent_at and stored(event).email_message_id
+    assert deliver(client, event)[1] == [] and writes == ["transact_write_items"]  # a redelivery writes nothing
+
+
+def test_a_notification_left_pending_by_the_two_write_version_is_sent_and_marked(client, user):
+    event = order_event("OrderShipped", user)
+    notification_id = service.notification_id_for(event.event_id)
+    Notification(pk=f"NOTIFICATION#{notification_id}", sk="NOTIFICATION", notification_id=notification_id,
+                 user_id=user.user_id, event_id=event.event_id, type="OrderShipped", subject="Order has shipped",
+                 body="On its way.", created_at="2026-12-01T10:00:00.000Z", email_status=EMAIL_PENDING,
+                 gsi1pk=f"USER#{user.user_id}", gsi1sk=f"NOTIFICATION#2026-12-01T10:00:00.000Z#{notification_id}",
+                 expires_at=service.utc_now() + service.NOTIFICATION_RETENTION).save()
+    assert deliver(client, event)[1] == []
+    assert stored(event).email_status == EMAIL_SENT
+    assert [subject for subject, _ in emails_to(user.email)] == [f"Order {event.data['order_id']} has shipped"]
