@@ -43,7 +43,7 @@ from chalice.app import (
     SQSEventConfig,
 )
 
-from devstack import iam, lambda_events
+from devstack import iam, lambda_events, metering
 
 RESOURCE_PREFIX = "storefront"
 INTERNAL_QUEUE_MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: 1 try + 2 retries
@@ -119,6 +119,9 @@ class HandlerInvoker:
             summary = _summary(outcome)
         elapsed_ms = (time.monotonic() - started) * 1000
         self._log(f"delivery {kind} {handler_name} records={records} {summary} {elapsed_ms:.0f}ms")
+        if metering.enabled():
+            metering.write({"kind": "invocation", "function": handler_name, "source": kind, "records": records,
+                            "ms": elapsed_ms})
         return outcome
 
 

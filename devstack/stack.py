@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import settings
-from devstack import iam
+from devstack import iam, metering
 from devstack.delivery import STREAM_POLL_SECONDS
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
@@ -175,6 +175,8 @@ def run(config: DevConfig) -> int:
 
             seed.seed_all(log)
         app_module = importlib.import_module("app")  # after the environment is complete, as in Lambda
+        metering.install()  # bench/cost.py's meter (STOREFRONT_METER_DIR), beneath the IAM checks
+        metering.meter_logs(os.environ.get("POWERTOOLS_SERVICE_NAME", "storefront"))
         # Every function's calls are checked against the policy `make deploy` would give it.
         iam.write_policy_file(policy_file, iam.local_policy_documents(app_module.app), iam.LOCAL_ACCOUNT,
                               config.region)
