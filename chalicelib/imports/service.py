@@ -41,23 +41,27 @@ import unicodedata
 import uuid
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
-from chalicelib import aws, uploads
+from chalicelib import aws, lazy, uploads
 from chalicelib.catalog import service as catalog
 from chalicelib.dynamo import now_iso, transaction
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.envelope import Event
-from chalicelib.imports import parsing
 from chalicelib.imports.models import COMPLETED as STATUS_COMPLETED
 from chalicelib.imports.models import FAILED as STATUS_FAILED
 from chalicelib.imports.models import PENDING, PROCESSING, ImportRecord, RowError
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
+
+if TYPE_CHECKING:
+    from chalicelib.imports import parsing
+else:  # only the import functions parse files (chalicelib/lazy.py)
+    parsing = lazy.module("chalicelib.imports.parsing")
 
 KEY_PREFIX = "imports/"
 CHECKPOINT_ROWS = 250  # rows per progress write and per ProductImported event
