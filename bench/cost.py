@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -142,10 +143,13 @@ def units_per_order(entries: list[dict], orders: int, transitions_total: int) ->
     gb_seconds: Counter[str] = Counter()
     sqs_messages = sqs_batches = 0
     authorizer = 0
+    ms: list[float] = []
     for entry in entries:
         if entry["kind"] != "invocation":
             continue
         function, source = entry["function"], entry["source"]
+        if source != "authorizer":
+            ms.append(entry["ms"])
         mb, arch = cost_model.memory_and_architecture(function)
         gb_seconds[arch] += entry["ms"] / 1000 * mb / 1024
         if source == "authorizer":
@@ -188,6 +192,8 @@ def units_per_order(entries: list[dict], orders: int, transitions_total: int) ->
         lambda_gb_seconds_arm=gb_seconds["arm64"] / orders,
         rru=total["rru"] / orders, wru=(total["wru"] + total["gsi_wru"]) / orders,
         sns=total["sns"] / orders, sqs=sqs / orders, emails=total["emails"] / orders,
+        access_log_bytes=api * cost_model.ACCESS_LOG_BYTES / orders,
+        median_invocation_ms=statistics.median(ms) if ms else 0.0,
         transitions=transitions_total / orders, log_bytes=(logs_deployed + platform) / orders,
         traces=traces / orders,
         log_bytes_at_info=(logs_info + all_invocations * cost_model.PLATFORM_LOG_BYTES) / orders,
