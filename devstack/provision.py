@@ -245,7 +245,7 @@ SKIPPED_BY_MOTO = frozenset({
     "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup", "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm", "AWS::WAFv2::WebACL", "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::Distribution", "AWS::CloudFront::ResponseHeadersPolicy", "AWS::CloudFront::Function",
-    "AWS::SecretsManager::Secret",
+    "AWS::SecretsManager::Secret", "AWS::XRay::SamplingRule",
 })
 
 
@@ -543,6 +543,21 @@ _WEB_ACL_PROPERTIES = {
 }
 
 
+_SAMPLING_RULE_FIELDS = {"RuleName", "Priority", "FixedRate", "ReservoirSize", "ServiceName", "ServiceType", "Host",
+                         "HTTPMethod", "URLPath", "ResourceARN", "Version", "Attributes"}
+
+
+def apply_sampling_rule(ctx: Context, resource: Resource) -> Physical:
+    """An X-Ray sampling rule: only checked. moto has no X-Ray sampling API (GetSamplingRules: "Not yet
+    implemented") and the local stack records no traces; `Ref` is the rule's name, as on CloudFormation."""
+    _reject_unknown(resource, {"SamplingRule"})
+    rule = resource.properties["SamplingRule"]
+    unknown = set(rule) - _SAMPLING_RULE_FIELDS
+    if unknown or not 0 <= float(rule["FixedRate"]) <= 1:
+        raise ProvisionError(f"{resource.logical_id}: unexpected sampling rule fields {sorted(unknown)} or rate")
+    return Physical(rule["RuleName"], {"RuleName": rule["RuleName"]})
+
+
 def apply_web_acl(ctx: Context, resource: Resource) -> Physical:
     """A WAFv2 web ACL; `Ref` is `name|id|scope`, as on CloudFormation."""
     _reject_unknown(resource, _WEB_ACL_PROPERTIES)
@@ -723,6 +738,7 @@ APPLIERS: dict[str, Applier] = {
     "AWS::SNS::Topic": apply_topic,
     "AWS::SNS::Subscription": apply_subscription,
     "AWS::SNS::TopicPolicy": apply_topic_policy,
+    "AWS::XRay::SamplingRule": apply_sampling_rule,
     "AWS::SQS::Queue": apply_queue,
     "AWS::SQS::QueuePolicy": apply_queue_policy,
     "AWS::S3::Bucket": apply_bucket,

@@ -348,3 +348,12 @@ def test_the_site_distribution_may_read_product_media_of_the_uploads_bucket_and_
                                  {"Fn::Sub": "${UploadsBucket.Arn}/thumbnails/*"}]
     assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {
         "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"}}}
+
+
+def test_x_ray_keeps_one_request_a_second_and_one_percent_of_the_rest() -> None:
+    from bench import cost_model
+
+    (rule,) = of_type("AWS::XRay::SamplingRule").values()
+    rule = rule["SamplingRule"]
+    assert (rule["FixedRate"], rule["ReservoirSize"]) == (cost_model.XRAY_RATE, 1) == (0.01, 1)
+    assert rule["ServiceName"] == "storefront*" and rule["RuleName"] == {"Fn::Sub": "storefront-${Stage}"}
