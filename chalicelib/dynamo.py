@@ -69,12 +69,14 @@ def condition_failed(exc: Exception) -> bool:
     """Did a write fail because a condition of it did not hold?
 
     The one check for every kind of write: a PutError, UpdateError or DeleteError of a single item
-    (ConditionalCheckFailedException), or a transaction cancelled because some item's condition
-    failed (reason ConditionalCheckFailed on that item).
+    (ConditionalCheckFailedException), the same error of a boto3 client's write (the fast path's own
+    bounded client, chalicelib/events/direct_publish.py), or a transaction cancelled because some
+    item's condition failed (reason ConditionalCheckFailed on that item).
     """
     if isinstance(exc, TransactWriteError):
         return any(reason is not None and reason.code == CONDITION_FAILED for reason in exc.cancellation_reasons or [])
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    code = getattr(exc, "cause_response_code", None) or getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 class TransactionFailed(TransactWriteError):

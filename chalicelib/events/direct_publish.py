@@ -28,8 +28,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from chalicelib.dynamo import Transaction, now_iso
+from chalicelib.dynamo import Transaction, condition_failed, now_iso
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import OutboxItem
 from chalicelib.observability import logger
@@ -103,5 +104,6 @@ def _mark_published(event_id: str) -> None:
             TableName=OutboxItem.Meta.table_name, Key={"pk": {"S": f"EVENT#{event_id}"}, "sk": {"S": "EVENT"}},
             UpdateExpression="REMOVE gsi1pk, gsi1sk SET published_at = :now",
             ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":now": {"S": now_iso()}})
-    except _client("dynamodb").exceptions.ConditionalCheckFailedException:
-        pass  # expired already: nothing to mark
+    except ClientError as exc:
+        if not condition_failed(exc):
+            raise  # publish() logs it; a failed condition means expired already: nothing to mark

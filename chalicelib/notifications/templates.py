@@ -125,6 +125,9 @@ RENDERERS: dict[str, Callable[[OrderFacts], Message]] = {
     "ShipmentOverdue": _shipment_overdue,
 }
 NOTIFIED_EVENT_TYPES: tuple[str, ...] = tuple(RENDERERS)
+# Notified before one email per milestone: notifications of these types are still stored (a year), so
+# GET /notifications may list them.
+FORMERLY_NOTIFIED_EVENT_TYPES: tuple[str, ...] = ("OrderPlaced", "PaymentFailed")
 # Events whose notification goes to every member of the `admin` group instead of the customer.
 ADMIN_EVENT_TYPES: frozenset[str] = frozenset({"ShipmentOverdue"})
 

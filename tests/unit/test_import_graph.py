@@ -17,7 +17,7 @@ ONLY_FOR = {
     "jwt": ("jwt_authorizer", "websocket_connect", "api_handler (signing keys unreachable)"),  # the jose layer
     "cryptography": ("jwt_authorizer", "websocket_connect", "api_handler (signing keys unreachable)"),
     "aws_lambda_powertools.utilities.batch": ("every SQS consumer",),  # chalicelib/events/handlers.py
-    "chalicelib.imports.parsing": ("import_uploaded_file", "continue_import"),  # chalicelib/imports/service.py
+    "chalicelib.imports.parsing": ("import_uploaded_file", "continue_import"),  # chalicelib/imports/runner.py
 }
 
 
@@ -35,8 +35,8 @@ def test_import_app_loads_nothing_that_only_some_functions_use():
 
 
 def test_the_lazy_modules_load_on_first_use():
-    probe = ("import sys; from chalicelib.imports import service; name = 'chalicelib.imports.parsing'; "
-             "before = type(sys.modules[name]).__name__; service.parsing.CSV; "
+    probe = ("import sys; from chalicelib.imports import runner; name = 'chalicelib.imports.parsing'; "
+             "before = type(sys.modules[name]).__name__; runner.parsing.CSV; "
              "print(before, type(sys.modules[name]).__name__)")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
                             env={**os.environ, "STOREFRONT_STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1"})
