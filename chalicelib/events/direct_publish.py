@@ -56,13 +56,19 @@ def after_commit(tx: Any, event: Event) -> None:
     events = _pending.get(tx)
     if events is None:
         events = _pending[tx] = []
-        tx.after_commit(lambda: publish(events))
+        tx.after_commit(lambda: _publish_quietly(events))
     events.append(event)
+
+
+def _publish_quietly(events: list[Event]) -> None:
+    publish(events)
 
 
 @functools.cache
 def _client(service: str) -> Any:
-    return boto3.session.Session().client(service, region_name=get_settings().region, config=_CONFIG)
+    """This path's own bounded client (typed Any, as chalicelib/aws.py's: the stubs type clients by name)."""
+    session: Any = boto3.session.Session()
+    return session.client(service, region_name=get_settings().region, config=_CONFIG)
 
 
 def sns_entries(events: list[tuple[str, str]]) -> list[dict[str, Any]]:

@@ -17,5 +17,5 @@ IMAGE_UPLOAD = Obj(uploads.UPLOAD_FIELDS, required=tuple(uploads.UPLOAD_FIELDS),
            summary="Upload a product image (admin): a presigned PUT for a JPEG, PNG or WebP of at most 5 MiB; "
                    "once validated it becomes the product's image_url", status=201, auth="admin",
            response=IMAGE_UPLOAD, errors=(404,), tags=("catalog",))
-def start_image_upload(call: web.Call, product_id: str) -> dict:
+def start_image_upload(call: web.Call, product_id: str) -> web.JsonObject:
     return images.start_upload(product_id)
