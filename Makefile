@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEPLOY_STAMP := $(VENV)/.installed-deploy
 CHECKOV_STAMP := $(VENV)/checkov/.installed
 
-.PHONY: dev test lint unit fuzz docs install install-deploy clean deploy destroy package dlq chromium screenshots
+.PHONY: dev test lint unit fuzz bench docs install install-deploy clean deploy destroy package dlq chromium screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -63,6 +63,13 @@ docs: $(STAMP)
 ## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz.runner $(FUZZ_ARGS)
+
+## Every benchmark of bench/ (docs/performance.md, docs/scaling.md), each run even if one before failed; the
+## dev-stack ones start stacks of their own (several minutes in all). Fails if any benchmark misses its goal.
+BENCHES := aws_calls "cold_start --runs 11" package_size handler_overhead catalog_items import_bench \
+	"latency --orders 50" "cost --orders 5" "push_latency --orders 50 --browser-orders 5" "load --sessions 100 --threads 8"
+bench: $(STAMP)
+	@status=0; for b in $(BENCHES); do echo "== bench.$$b"; $(BIN)/python -m bench.$$b || status=1; done; exit $$status
 
 ## Fast feedback: unit tests only.
 unit: $(STAMP)

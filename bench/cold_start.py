@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.cold_start [--runs 5]
 
 Each figure is the median wall time of `python -c "import X"` over fresh processes, run
-alternately so that machine noise hits both alike; the target is `import app` <= 1.5x `import boto3`
+alternately so that machine noise hits both alike; the target is `import app` <= 1.3x `import boto3`
 (the Lambda runtime ships boto3, so that is the floor every Python function pays). Then
 `-X importtime` lists the heaviest modules `import app` pulls in (cumulative, top level).
 """
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_RATIO = 1.5
+TARGET_RATIO = 1.3
 ENV = {**os.environ, "STOREFRONT_STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "0"}
 
 

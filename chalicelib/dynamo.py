@@ -8,7 +8,7 @@ Table names are deterministic per stage and fixed at import, as Lambda's environ
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
@@ -79,12 +79,14 @@ def condition_failed(exc: Exception) -> bool:
     """Did a write fail because a condition of it did not hold?
 
     The one check for every kind of write: a PutError, UpdateError or DeleteError of a single item
-    (ConditionalCheckFailedException), or a transaction cancelled because some item's condition
-    failed (reason ConditionalCheckFailed on that item).
+    (ConditionalCheckFailedException), the same error of a boto3 client's write (the fast path's own
+    bounded client, chalicelib/events/direct_publish.py), or a transaction cancelled because some
+    item's condition failed (reason ConditionalCheckFailed on that item).
     """
     if isinstance(exc, TransactWriteError):
         return any(reason is not None and reason.code == CONDITION_FAILED for reason in exc.cancellation_reasons or [])
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    code = getattr(exc, "cause_response_code", None) or getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return bool(code == "ConditionalCheckFailedException")
 
 
 class TransactionFailed(TransactWriteError):
@@ -113,6 +115,11 @@ class Transaction(TransactWrite):
     sends the condition checks, then the deletes, then the puts, then the updates, each kind in the
     order added. `_SENT_FIRST_TO_LAST` is that order, used here only (tests/unit/test_dynamo.py
     checks it against a real round trip for every mix of kinds).
+
+    It also runs callbacks once it has committed (never when it failed): PynamoDB has no commit hook,
+    and the outbox uses this one to publish a transaction's events right after the commit
+    (chalicelib/events/direct_publish.py). A callback must not raise: it runs after the state change
+    is durable, so nothing it does may turn that into a failed request.
     """
 
     _SENT_FIRST_TO_LAST = ("condition_check", "delete", "save", "update")
@@ -120,6 +127,10 @@ class Transaction(TransactWrite):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._tags: dict[str, list[str | None]] = {kind: [] for kind in self._SENT_FIRST_TO_LAST}
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
 
     def __len__(self) -> int:
         """How many items the transaction holds so far (TransactWriteItems takes at most 100)."""
@@ -151,9 +162,12 @@ class Transaction(TransactWrite):
 
     def _commit(self) -> Any:
         try:
-            return super()._commit()
+            response = super()._commit()
         except TransactWriteError as exc:
             raise TransactionFailed(exc, self.sent_tags()) from exc
+        for callback in self._after_commit:
+            callback()
+        return response
 
 
 def transaction() -> Transaction:

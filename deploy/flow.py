@@ -93,6 +93,7 @@ def deploy(stage: str, *, project_dir: Path = ROOT, session: boto3.Session | Non
         deployed = chalice_app.deploy_app(project_dir, stage, boundary)
     changes = post_deploy.bound_roles(session.client("iam"), deployed, boundary)
     changes += post_deploy.configure_event_sources(session.client("lambda"), deployed, stage, target)
+    changes += post_deploy.configure_function_logging(session.client("lambda"), deployed)
     changes += post_deploy.configure_logs(session.client("logs"), session.client("apigateway"), deployed,
                                           outputs["ApiAccessLogGroupArn"], stage_config.LOG_RETENTION_DAYS)
     changes += post_deploy.protect_api(session.client("apigateway"), session.client("wafv2"), deployed,

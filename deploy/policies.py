@@ -67,6 +67,11 @@ _COMPLETE_TASKS = Grant(("states:SendTaskSuccess",), ("*",))
 _STOP_FULFILMENT = Grant(("states:StopExecution",), ("executions:fulfilment",))
 
 
+# A function that commits outbox events: the item's put in the transaction, then the fast path
+# (chalicelib/events/direct_publish.py) publishes them and marks each published (UpdateItem).
+_RECORDS_EVENTS = (_table("outbox", "PutItem", "UpdateItem"), Grant(("sns:Publish",), ("topic:events",)))
+
+
 # What each function's code calls (recorded by tests/unit/test_iam.py). The transactions of a
 # state change and its outbox event need the per-item actions (PutItem/UpdateItem/ConditionCheckItem).
 ACCESS: dict[str, tuple[Grant, ...]] = {
@@ -81,11 +86,12 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _index("notifications"),
         _table("audit", "GetItem"),  # GET /health?deep=1 only
         _index("audit"),
-        _table("outbox", "GetItem", "PutItem"),  # GetItem: GET /health?deep=1 only
+        _table("outbox", "GetItem"),  # GET /health?deep=1 only
+        *_RECORDS_EVENTS,
         _table("imports", "GetItem", "PutItem"),
         Grant(("cognito-idp:AdminConfirmSignUp", "cognito-idp:AdminUpdateUserAttributes",
                "cognito-idp:AdminListGroupsForUser", "cognito-idp:DescribeUserPool"), ("user-pool",)),
-        Grant(("sns:GetTopicAttributes",), ("topic:events",)),  # GET /health?deep=1 only
+        Grant(("sns:GetTopicAttributes",), ("topic:events",)),  # GET /health?deep=1 only (Publish: above)
         # Fulfilment: ship and the carrier's DELIVERED complete the workflow's wait, a cancel stops it,
         # GET /orders/{id}/fulfilment reads its status; the webhook's signature key.
         _COMPLETE_TASKS, _STOP_FULFILMENT,
@@ -95,7 +101,7 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "jwt_authorizer": (),
     "publish_outbox": (
         Grant(("sns:Publish",), ("topic:events",)),
-        _table("outbox", "UpdateItem"),  # marks what it published
+        _table("outbox", "UpdateItem", "BatchGetItem"),  # reads what is published already, marks what it published
         _table("audit", "BatchWriteItem"),  # the audit log of what it publishes (chalicelib/audit/service.py)
     ),
     "relay_outbox": (
@@ -111,18 +117,18 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("ssm:GetParameter",), (f"parameter:{PAYMENT_PROVIDER_API_KEY}",)),
         # inbox.apply_once: the marker's conditional put, and a read when it fails (duplicate or rejected?)
         _table("inbox", "GetItem", "PutItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
     ),
     "apply_payment_results": (
         _table("orders", "GetItem", "UpdateItem"),
         _table("catalog", "UpdateItem"),
         _table("inbox", "GetItem", "PutItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
         Grant(("states:StartExecution",), ("state-machine:fulfilment",)),
     ),
     "handle_fulfilment_tasks": (
         _table("orders", "GetItem", "UpdateItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
         _COMPLETE_TASKS, _STOP_FULFILMENT,
     ),
     "pack_orders": (
@@ -136,7 +142,7 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
     "send_notifications": (
         _table("notifications", "GetItem", "PutItem", "UpdateItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
         Grant(("cognito-idp:AdminGetUser",), ("user-pool",)),  # the recipient's verified address
         Grant(("ses:SendEmail",), ("email-identity",)),
         Grant(("cognito-idp:ListUsersInGroup",), ("user-pool",)),  # admins' notifications (ShipmentOverdue)
@@ -161,27 +167,27 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         _table("orders", "UpdateItem"),
         _index("orders"),
         _table("catalog", "UpdateItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
     ),
     "import_uploaded_file": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),
         _table("imports", "GetItem", "PutItem", "UpdateItem"),
         _table("catalog", "BatchGetItem", "BatchWriteItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
     ),
     "continue_import": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),
         _table("imports", "GetItem", "PutItem", "UpdateItem"),
         _table("catalog", "BatchGetItem", "BatchWriteItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
     ),
     "attach_uploaded_image": (
         Grant(("s3:GetObject", "s3:DeleteObject"), ("bucket:images/*",)),
         Grant(("s3:PutObject",), ("bucket:products/*", "bucket:thumbnails/*")),
         _table("catalog", "GetItem", "PutItem", "UpdateItem"),
-        _table("outbox", "PutItem"),
+        *_RECORDS_EVENTS,
     ),
 }
 
@@ -190,6 +196,12 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
 PRESIGNED: dict[str, tuple[Grant, ...]] = {
     API_HANDLER: (Grant(("s3:PutObject",), ("bucket:images/*", "bucket:imports/*")),),
 }
+
+def publishers() -> list[str]:
+    """The functions granted sns:Publish on the events topic: the only roles its topic policy exempts
+    (infra/template.yaml EventsTopicPolicy; tests/integration/test_template.py holds the two together)."""
+    return sorted(f for f, grants in ACCESS.items() if any("sns:Publish" in g.actions for g in grants))
+
 
 SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                         "sqs:ChangeMessageVisibility")

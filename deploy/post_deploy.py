@@ -224,6 +224,30 @@ ACCESS_LOG_FORMAT = json.dumps({
 }, separators=(",", ":"))
 
 
+# Lambda's advanced logging controls (Chalice 1.34 has no setting for them): JSON lines, and only
+# warnings and errors kept, the app's and the platform's (START/END/REPORT) alike. Powertools follows
+# AWS_LAMBDA_LOG_LEVEL, which Lambda then sets. The happy path logs nothing at WARN (bench/cost.py).
+FUNCTION_LOGGING = {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN"}
+
+
+def configure_function_logging(lambda_client: Any, deployed: dict[str, Any],
+                               sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """Every function's LoggingConfig (FUNCTION_LOGGING), once its previous update has finished."""
+    done = []
+    for resource in resources_of(deployed, "lambda_function"):
+        name = function_name(resource["lambda_arn"])
+        for attempt in range(30):
+            try:
+                lambda_client.update_function_configuration(FunctionName=name, LoggingConfig=FUNCTION_LOGGING)
+                break
+            except lambda_client.exceptions.ResourceConflictException:  # the deploy's own update still running
+                if attempt == 29:
+                    raise
+                sleep(2)
+        done.append(f"{name}: logs as JSON, application and platform at WARN")
+    return done
+
+
 def configure_logs(logs: Any, apigateway: Any, deployed: dict[str, Any], access_log_arn: str,
                    retention_days: int) -> list[str]:
     """The API handler's log group with its retention; the API stage's access log; one line per change."""

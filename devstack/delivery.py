@@ -13,7 +13,8 @@ as the Lambda runtime calls the deployed function:
   destination), subscribed to the topic / named in the bucket's notification configuration.
 - DynamoDB streams: a fresh shard iterator on every poll (AFTER_SEQUENCE_NUMBER of the last
   processed record), so each committed record is read once and in commit order (moto's own stream is
-  made faithful by devstack/moto_fixes.py). A failing batch is retried 3 times, then logged and skipped.
+  made faithful by devstack/moto_fixes.py), polled like Lambda polls a shard: about 4 times a second,
+  at once again after a full batch. A failing batch is retried 3 times, then logged and skipped.
 - Schedules: `rate(...)` expressions on a timer (`schedule_interval_override` replaces them all).
 """
 
@@ -42,13 +43,16 @@ from chalice.app import (
     SQSEventConfig,
 )
 
-from devstack import iam, lambda_events
+from devstack import iam, lambda_events, metering
 
 RESOURCE_PREFIX = "storefront"
 INTERNAL_QUEUE_MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: 1 try + 2 retries
 SQS_MAX_BATCH = 10  # ReceiveMessage's limit
 LONG_POLL_SECONDS = 1  # short, so that stop() is prompt
-STREAM_IDLE_SECONDS = 0.5  # wait between stream polls that found nothing
+# Lambda polls each shard of a DynamoDB stream about four times a second, and at once again only while a
+# full batch says more is waiting: so does this poller (STOREFRONT_DEV_STREAM_POLL_SECONDS), so that a
+# stream hop costs locally what it costs on AWS (bench/latency.py).
+STREAM_POLL_SECONDS = 0.25
 STREAM_MAX_RETRIES = 3
 STREAM_RETRY_BACKOFF_SECONDS = 0.2  # doubled on each retry
 STREAM_MAX_RECORDS = 1000  # GetRecords' limit
@@ -115,6 +119,9 @@ class HandlerInvoker:
             summary = _summary(outcome)
         elapsed_ms = (time.monotonic() - started) * 1000
         self._log(f"delivery {kind} {handler_name} records={records} {summary} {elapsed_ms:.0f}ms")
+        if metering.enabled():
+            metering.write({"kind": "invocation", "function": handler_name, "source": kind, "records": records,
+                            "ms": elapsed_ms})
         return outcome
 
 
@@ -260,6 +267,7 @@ class StreamPoller:
     kind: str = "dynamodb"
     first_delay: float = 0
     positions: dict[str, ShardPosition] = field(default_factory=dict)
+    poll_seconds: float = STREAM_POLL_SECONDS
 
     @property
     def handler_name(self) -> str:
@@ -273,13 +281,13 @@ class StreamPoller:
                 position.last_sequence_number = self._last_sequence_number(shard["ShardId"])
 
     def poll(self) -> float:
-        found_records = False
+        backlog = False
         for shard in self._shards():
             position = self.positions.setdefault(shard["ShardId"], ShardPosition())
             if position.finished or self._parent_unfinished(shard):
                 continue
-            found_records = self._deliver_next_batch(shard["ShardId"], position) or found_records
-        return 0 if found_records else STREAM_IDLE_SECONDS
+            backlog = self._deliver_next_batch(shard["ShardId"], position) or backlog
+        return 0 if backlog else self.poll_seconds
 
     def _shards(self) -> list[dict[str, Any]]:
         shards: list[dict[str, Any]] = []
@@ -312,6 +320,7 @@ class StreamPoller:
         return last
 
     def _deliver_next_batch(self, shard_id: str, position: ShardPosition) -> bool:
+        """Deliver the shard's next batch; True if it was full (more records are likely waiting)."""
         limit = max(1, min(self.config.batch_size, STREAM_MAX_RECORDS))
         response = self._read(shard_id, position.last_sequence_number, limit)
         stream_records = response.get("Records", [])
@@ -322,7 +331,7 @@ class StreamPoller:
             lambda_events.dynamodb_record(r, self.config.stream_arn, self.region) for r in stream_records
         ]
         self._deliver_with_retries(records, position)
-        return True
+        return len(stream_records) >= limit
 
     def _deliver_with_retries(self, records: list[dict[str, Any]], position: ShardPosition) -> None:
         """Deliver a batch; on failure retry (from the first failed record), then log and skip it."""
@@ -404,6 +413,7 @@ class EventDelivery:
         stage: str,
         visibility_timeout: int = 30,
         schedule_interval_override: float | None = None,
+        stream_poll_seconds: float = STREAM_POLL_SECONDS,
         log: Callable[[str], None] = print,
     ) -> None:
         self._app = app
@@ -412,6 +422,7 @@ class EventDelivery:
         self._stage = stage
         self._visibility_timeout = visibility_timeout
         self._schedule_interval_override = schedule_interval_override
+        self._stream_poll_seconds = stream_poll_seconds
         self._log = log
         self._invoker = HandlerInvoker(app, stage, region, log)
         self._session = _emulator_session(region)
@@ -567,7 +578,7 @@ class EventDelivery:
 
     def _stream_poller(self, config: DynamoDBEventConfig) -> StreamPoller:
         poller = StreamPoller(config, self._client("dynamodbstreams"), self._invoker, self._region,
-                              self._stopping, self._log)
+                              self._stopping, self._log, poll_seconds=self._stream_poll_seconds)
         try:
             poller.start_positions()
         except ClientError as exc:

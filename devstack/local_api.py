@@ -20,7 +20,7 @@ import sys
 from http import HTTPStatus
 from typing import Any
 
-from devstack import contract, iam
+from devstack import contract, iam, metering
 
 # "Total combined size of request line and header values": API Gateway's quota for REST APIs.
 MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10240
@@ -72,8 +72,10 @@ def accept_bursts() -> None:
 def main() -> int:
     from chalice.cli import main as chalice_main
 
+    metering.install()  # bench/cost.py's meter (STOREFRONT_METER_DIR), beneath the IAM checks
     iam.enforce_from_file()
     contract.install_if_enabled()
+    metering.meter_api()
     api_gateway_errors()
     accept_bursts()
     sys.argv[0] = "chalice"

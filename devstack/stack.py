@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import settings
-from devstack import contract, iam
+from devstack import contract, iam, metering
+from devstack.delivery import STREAM_POLL_SECONDS
 from devstack.moto_server import MotoServer
 from devstack.provision import provision
 from devstack.web_server import WebServer
@@ -45,6 +46,7 @@ class DevConfig:
     seed: bool
     state_dir: Path  # moto's log and the stack's IAM policies
     carrier_seconds: int  # the carrier simulator delivers this long after shipping; 0: no simulator
+    stream_poll_seconds: float  # the outbox stream's poll interval when idle (Lambda's: ~0.25 s)
 
     @classmethod
     def from_env(cls) -> DevConfig:
@@ -61,6 +63,7 @@ class DevConfig:
             seed=env.get("STOREFRONT_DEV_SEED", "1") != "0",
             state_dir=Path(env.get("STOREFRONT_DEV_STATE_DIR") or ROOT / ".devstack"),
             carrier_seconds=int(env.get("STOREFRONT_DEV_CARRIER_SECONDS") or 30),
+            stream_poll_seconds=float(env.get("STOREFRONT_DEV_STREAM_POLL_SECONDS") or STREAM_POLL_SECONDS),
         )
 
 
@@ -172,6 +175,8 @@ def run(config: DevConfig) -> int:
 
             seed.seed_all(log)
         app_module = importlib.import_module("app")  # after the environment is complete, as in Lambda
+        metering.install()  # bench/cost.py's meter (STOREFRONT_METER_DIR), beneath the IAM checks
+        metering.meter_logs(os.environ.get("POWERTOOLS_SERVICE_NAME", "storefront"))
         # Every function's calls are checked against the policy `make deploy` would give it.
         iam.write_policy_file(policy_file, iam.local_policy_documents(app_module.app), iam.LOCAL_ACCOUNT,
                               config.region)
@@ -182,7 +187,8 @@ def run(config: DevConfig) -> int:
 
         delivery = EventDelivery(app_module.app, endpoint_url=moto.endpoint_url, region=config.region,
                                  stage=STAGE, visibility_timeout=config.visibility_timeout,
-                                 schedule_interval_override=config.schedule_seconds, log=log)
+                                 schedule_interval_override=config.schedule_seconds,
+                                 stream_poll_seconds=config.stream_poll_seconds, log=log)
         gateway = cleanup.enter_context(WebSocketGateway(
             app_module.app, port=config.ws_port, api_id=LOCAL_WEBSOCKET_API_ID,
             stage=settings.websocket_api()[1], region=config.region, log=log))

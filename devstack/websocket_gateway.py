@@ -35,7 +35,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from devstack import iam, lambda_events, websocket_events
+from devstack import iam, lambda_events, metering, websocket_events
 
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway: a message (and a PostToConnection body) is at most 128 KiB
 SEND_TIMEOUT_SECONDS = 5
@@ -175,8 +175,14 @@ class WebSocketGateway:
 
     def _run_as_function(self, name: str, event: dict[str, Any], context: Any) -> Any:
         """The handler, its AWS calls checked against its own role's policy (devstack/iam.py)."""
-        with iam.running_as(name):
-            return self._app.handler_map[name](event, context)
+        started = time.monotonic()
+        try:
+            with iam.running_as(name):
+                return self._app.handler_map[name](event, context)
+        finally:
+            if metering.enabled():
+                metering.write({"kind": "invocation", "function": name, "source": "websocket",
+                                "ms": (time.monotonic() - started) * 1000})
 
     # --- the management side (runs on the management server's threads) ---
 

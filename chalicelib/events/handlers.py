@@ -34,7 +34,7 @@ BatchResponse = dict[str, list[dict[str, str]]]
 @bp.on_dynamodb_record(stream_arn=os.environ.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN), batch_size=100,
                        starting_position="TRIM_HORIZON")
 def publish_outbox(event: DynamoDBEvent) -> None:
-    publisher.publish(publisher.outgoing_from_stream(
+    publisher.publish_from_stream(publisher.outgoing_from_stream(
         (record.event_name, record.new_image) for record in event))
 
 

@@ -1,10 +1,12 @@
 """Writing events: always into the outbox, inside the transaction that makes the change they report.
 
-Nothing publishes to SNS directly. The outbox table's stream feeds `publisher.py`, so an event
-exists if and only if its state change committed: no write can lose its event, no event can
-announce a write that was rolled back. Each item stays in the sparse `unpublished` index until it
-has been published; `relay.py` republishes what the stream's publisher could not (an outage of the
-topic or of the publisher outlasting the stream's retries), so no event is ever lost.
+Nothing publishes an event before its transaction committed. The outbox table's stream feeds
+`publisher.py`, so an event exists if and only if its state change committed: no write can lose its
+event, no event can announce a write that was rolled back. Each item stays in the sparse
+`unpublished` index until it has been published; `relay.py` republishes what the stream's publisher
+could not (an outage of the topic or of the publisher outlasting the stream's retries), so no event
+is ever lost. For latency, the invocation that committed also publishes its events at once
+(`direct_publish.py`), which may fail without consequence: the stream and the relay remain.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.dynamo import Transaction, condition_failed, now_iso, transaction, utc_now
+from chalicelib.events import direct_publish
 from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
@@ -31,6 +34,7 @@ def record(tx: Transaction, data: EventData, correlation_id: str | None = None) 
                       body=event.to_json(), expires_at=utc_now() + OUTBOX_RETENTION,
                       gsi1pk=unpublished_partition(event.event_id), gsi1sk=f"{now_iso()}#{event.event_id}")
     tx.save(item, condition=OutboxItem.pk.does_not_exist(), tag="outbox")
+    direct_publish.after_commit(tx, event)
     return event
 
 

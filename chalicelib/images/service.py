@@ -41,7 +41,7 @@ MAX_PIXELS = 40_000_000  # a small file can still decode to a huge bitmap (a "de
 # into the image, then the same copy; a JPEG is decoded already reduced (Image.draft: 1/8 a side).
 PEAK_BYTES_PER_PIXEL = {"jpeg": 1, "png": 8, "webp": 16}
 DECODE_MEMORY_SHARE = 0.5  # of the function's memory; the rest: the runtime, the code, the upload
-FUNCTION_MEMORY_MB = 512  # .chalice/config.json lambda_memory_size, when Lambda does not say
+FUNCTION_MEMORY_MB = 512  # .chalice/config.json attach_uploaded_image's lambda_memory_size, when Lambda does not say
 RECORD_RETENTION = timedelta(days=90)
 
 

@@ -37,17 +37,16 @@ import json
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 from pynamodb.expressions.update import Action
 
-from chalicelib import aws, uploads
+from chalicelib import aws, lazy, uploads
 from chalicelib.catalog import service as catalog
 from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction
 from chalicelib.events import outbox
 from chalicelib.events.catalog import ImportedProduct, ImportFinished, ProductImported
-from chalicelib.imports import parsing
 from chalicelib.imports.lease import Budget, LeaseLost, claim, holding, release
 from chalicelib.imports.models import COMPLETED as STATUS_COMPLETED
 from chalicelib.imports.models import FAILED as STATUS_FAILED
@@ -55,6 +54,11 @@ from chalicelib.imports.models import ImportRecord, RowError
 from chalicelib.imports.service import MAX_ERRORS, import_id_for_key
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
+
+if TYPE_CHECKING:
+    from chalicelib.imports import parsing
+else:  # only the import functions parse files (chalicelib/lazy.py)
+    parsing = lazy.module("chalicelib.imports.parsing")
 
 CHECKPOINT_ROWS = 250  # rows per progress write and per ProductImported event
 READ_CHUNK_BYTES = 64 * 1024

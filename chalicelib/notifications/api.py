@@ -13,7 +13,8 @@ bp = Blueprint(__name__)
 TAGS = ("notifications",)
 NOTIFICATION = Obj({
     "notification_id": Str(description="Opaque id made by the server"),
-    "type": Str(enum=templates.NOTIFIED_EVENT_TYPES, description="The event the notification reports"),
+    "type": Str(enum=(*templates.NOTIFIED_EVENT_TYPES, *templates.FORMERLY_NOTIFIED_EVENT_TYPES),
+                description="The event the notification reports"),
     "subject": Str(description="The email's subject"),
     "body": Str(max_len=10_000, description="The email's plain-text body"),
     "created_at": Str(fmt="date-time"),

@@ -1,13 +1,15 @@
 """Notifications: store one notification and send one email per customer-facing event; list them.
 
-Idempotent on the event id. The notification id is derived from the event id and stored with a
-conditional put (with its NotificationStored event, in one transaction), then the email is sent and
-the notification marked sent (PENDING -> SENT, also conditional). A redelivery finds the
-notification: if it is SENT nothing happens; if it is still PENDING (the last attempt stopped
-between the store and the send, or SES refused) the send is retried. So there is at most one
-notification per event, and an email is sent once, except in the unavoidable window where SES
-accepted it but the SENT mark was never written (then it is sent again
-on the redelivery: at least once, never silently lost).
+Idempotent on the event id, in one write per notification. The notification id is derived from the
+event id; a delivery reads it (strongly consistent) and, if it is not stored yet, sends the email and
+then stores the notification with the email's outcome (SENT with SES's MessageId, FAILED, NOT_SENT)
+and its NotificationStored event, in one conditional transaction. A redelivery finds it and does
+nothing. If the send fails (SES unreachable, throttled) nothing is written and the redelivery tries
+again. So there is at most one notification per event, and an email is sent once, except in the
+unavoidable window where SES accepted it but the write did not happen (then it is sent again on the
+redelivery: at least once, never silently lost), or when two deliveries of one event run at the same
+moment (the second's write is refused and logged). Before, the notification was stored PENDING, then
+marked: two writes (bench/cost.py); items still PENDING from then are sent and marked as before.
 
 SES's `MessageRejected` is permanent (the same message would be refused again: an unverified sender,
 a sandboxed account's unverified recipient, a virus): the notification is marked FAILED with SES's
@@ -102,36 +104,41 @@ def admins() -> list[Recipient]:
 
 
 def _notify_one(event: Event[CustomerData], recipient: Recipient, notification_id: str) -> Outcome:
-    notification = _store_once(event, recipient, templates.render(event.event_type, event.data), notification_id)
-    if notification.email_status == EMAIL_SENT:
-        logger.info("notification already sent", extra={"notification_id": notification.notification_id})
-        return Outcome.ALREADY_SENT
-    if notification.email_status == EMAIL_FAILED:
-        logger.info("notification already failed", extra={"notification_id": notification.notification_id})
-        return Outcome.ALREADY_FAILED
-    if notification.email_status == EMAIL_NOT_SENT:
-        return Outcome.NOT_SENT
+    existing = _stored(notification_id)
+    if existing is not None and existing.email_status != EMAIL_PENDING:
+        logger.info("notification already handled", extra={"notification_id": notification_id,
+                                                            "email_status": existing.email_status})
+        return _ALREADY[existing.email_status]
+    message = templates.render(event.event_type, event.data)
+    message_id = reason = None
     if not _is_verified_address_of(recipient):
         logger.warning("notification not emailed: not the user's verified address",
-                       extra={"notification_id": notification.notification_id, "user_id": recipient.user_id})
-        _mark(notification, EMAIL_NOT_SENT)
-        return Outcome.NOT_SENT
-    try:
-        message_id = send_email(recipient.email, notification.subject, notification.body)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in PERMANENT_SES_ERRORS:
-            raise
-        reason = exc.response["Error"].get("Message") or exc.response["Error"]["Code"]
-        _mark(notification, EMAIL_FAILED, failure_reason=reason)
-        metrics.add_metric(name="NotificationsRejected", unit="Count", value=1)
-        logger.warning("SES rejected the notification for good", extra={
-            "notification_id": notification.notification_id, "event_type": event.event_type, "reason": reason})
-        return Outcome.REJECTED
-    _mark(notification, EMAIL_SENT, message_id=message_id)
-    metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
-    logger.info("notification sent", extra={"notification_id": notification.notification_id,
-                                            "event_type": event.event_type})
-    return Outcome.SENT
+                       extra={"notification_id": notification_id, "user_id": recipient.user_id})
+        status, outcome = EMAIL_NOT_SENT, Outcome.NOT_SENT
+    else:
+        try:
+            message_id = send_email(recipient.email, message.subject, message.body)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in PERMANENT_SES_ERRORS:
+                raise  # nothing was written: the redelivery tries again
+            reason = exc.response["Error"].get("Message") or exc.response["Error"]["Code"]
+            status, outcome = EMAIL_FAILED, Outcome.REJECTED
+            metrics.add_metric(name="NotificationsRejected", unit="Count", value=1)
+            logger.warning("SES rejected the notification for good", extra={
+                "notification_id": notification_id, "event_type": event.event_type, "reason": reason})
+        else:
+            status, outcome = EMAIL_SENT, Outcome.SENT
+            metrics.add_metric(name="NotificationsSent", unit="Count", value=1)
+            logger.info("notification sent", extra={"notification_id": notification_id,
+                                                    "event_type": event.event_type})
+    if existing is not None:  # stored PENDING before notifications were written once: mark it
+        _mark(existing, status, message_id=message_id, failure_reason=reason)
+    else:
+        _store(event, recipient, message, notification_id, status, message_id, reason)
+    return outcome
+
+
+_ALREADY = {EMAIL_SENT: Outcome.ALREADY_SENT, EMAIL_FAILED: Outcome.ALREADY_FAILED, EMAIL_NOT_SENT: Outcome.NOT_SENT}
 
 
 def _is_verified_address_of(recipient: Recipient) -> bool:
@@ -142,14 +149,23 @@ def _is_verified_address_of(recipient: Recipient) -> bool:
     return verified is not None and verified.lower() == recipient.email.lower()
 
 
-def _store_once(event: Event[CustomerData], recipient: Recipient, message: templates.Message,
-                notification_id: str) -> Notification:
-    """The event's notification: stored now as PENDING, or the one an earlier delivery stored."""
+def _stored(notification_id: str) -> Notification | None:
+    try:
+        return Notification.get(f"NOTIFICATION#{notification_id}", NOTIFICATION_SORT_KEY, consistent_read=True)
+    except Notification.DoesNotExist:
+        return None
+
+
+def _store(event: Event[CustomerData], recipient: Recipient, message: templates.Message, notification_id: str,
+           status: str, message_id: str | None, failure_reason: str | None) -> None:
+    """The notification's one write, with its email's outcome, and its NotificationStored event."""
     created_at = now_iso()
     notification = Notification(
         pk=f"NOTIFICATION#{notification_id}", sk=NOTIFICATION_SORT_KEY, notification_id=notification_id,
         user_id=recipient.user_id, event_id=event.event_id, type=event.event_type, subject=message.subject,
-        body=message.body, created_at=created_at, email_status=EMAIL_PENDING,
+        body=message.body, created_at=created_at, email_status=status, email_message_id=message_id,
+        sent_at=created_at if message_id else None,
+        failure_reason=failure_reason[:1000] if failure_reason else None,
         gsi1pk=_user_partition(recipient.user_id), gsi1sk=f"NOTIFICATION#{created_at}#{notification_id}",
         expires_at=utc_now() + NOTIFICATION_RETENTION)
     stored = NotificationStored(notification_id=notification_id, user_id=recipient.user_id,
@@ -161,8 +177,8 @@ def _store_once(event: Event[CustomerData], recipient: Recipient, message: templ
     except TransactionFailed as exc:
         if not condition_failed(exc):
             raise
-        return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
-    return notification
+        logger.warning("notification was stored by a concurrent delivery (its email may have gone twice)",
+                       extra={"notification_id": notification_id, "status": status})
 
 
 def send_email(to_address: str, subject: str, body: str) -> str:
@@ -177,7 +193,8 @@ def send_email(to_address: str, subject: str, body: str) -> str:
 
 def _mark(notification: Notification, status: str, message_id: str | None = None,
           failure_reason: str | None = None) -> None:
-    """PENDING -> SENT (with SES's MessageId), FAILED (with SES's reason) or NOT_SENT, conditionally."""
+    """PENDING -> SENT (with SES's MessageId), FAILED (with SES's reason) or NOT_SENT, conditionally: only
+    for notifications stored PENDING by the version before one write per notification."""
     actions: list[Action] = [Notification.email_status.set(status)]
     if message_id is not None:
         actions += [Notification.email_message_id.set(message_id), Notification.sent_at.set(now_iso())]

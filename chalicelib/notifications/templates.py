@@ -1,5 +1,9 @@
 """The words of each notification: a subject and a plain-text body per customer-facing event.
 
+One email per milestone the customer cares about: confirmed (paid), shipped, delivered, cancelled,
+refunded. Placing an order sends none (its confirmation follows within a second or two), and a
+declined payment is told by its OrderCancelled ("because the payment was declined"), not twice.
+
 Rendering is a pure function of the event's type and data, so a redelivered event renders the same
 message. Money arrives in minor units with its ISO 4217 currency and is shown as `12.34 USD`.
 """
@@ -71,24 +75,10 @@ def _of(amount: str | None) -> str:
     return f" of {amount}" if amount else ""
 
 
-def _order_placed(facts: MessageFacts) -> Message:
-    total = f" The total is {facts.amount}." if facts.amount else ""
-    return Message(f"We received your order {facts.order_id}",
-                   f"Thank you for your order {facts.order_id}.{total} We will let you know as soon as"
-                   " your payment is confirmed." + SIGNATURE)
-
-
 def _payment_succeeded(facts: MessageFacts) -> Message:
     return Message(f"Order {facts.order_id} is confirmed",
                    f"We received your payment{_of(facts.amount)} for order {facts.order_id}. Your order is"
                    " confirmed and we will let you know when it ships." + SIGNATURE)
-
-
-def _payment_failed(facts: MessageFacts) -> Message:
-    return Message(f"Payment for order {facts.order_id} failed",
-                   f"Your payment{_of(facts.amount)} for order {facts.order_id} was declined, so the order"
-                   " has been cancelled and nothing was charged. You are welcome to order again with"
-                   " another payment method." + SIGNATURE)
 
 
 def _order_cancelled(facts: MessageFacts) -> Message:
@@ -127,9 +117,7 @@ def _shipment_overdue(facts: MessageFacts) -> Message:
 
 
 RENDERERS: dict[str, Callable[[MessageFacts], Message]] = {
-    "OrderPlaced": _order_placed,
     "PaymentSucceeded": _payment_succeeded,
-    "PaymentFailed": _payment_failed,
     "OrderCancelled": _order_cancelled,
     "PaymentRefunded": _payment_refunded,
     "OrderShipped": _order_shipped,
@@ -137,6 +125,9 @@ RENDERERS: dict[str, Callable[[MessageFacts], Message]] = {
     "ShipmentOverdue": _shipment_overdue,
 }
 NOTIFIED_EVENT_TYPES: tuple[str, ...] = tuple(RENDERERS)
+# Notified before one email per milestone: notifications of these types are still stored (a year), so
+# GET /notifications may list them.
+FORMERLY_NOTIFIED_EVENT_TYPES: tuple[str, ...] = ("OrderPlaced", "PaymentFailed")
 # Events whose notification goes to every member of the `admin` group instead of the customer.
 ADMIN_EVENT_TYPES: frozenset[str] = frozenset({"ShipmentOverdue"})
 

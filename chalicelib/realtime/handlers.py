@@ -12,6 +12,7 @@ import boto3
 from chalice import Blueprint, Response, WebsocketDisconnectedError
 from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
 
+from chalicelib import lazy
 from chalicelib.events.handlers import BatchResponse, consume_sqs_batch
 from chalicelib.events.subscriptions import REALTIME
 from chalicelib.realtime import connections, pusher
@@ -44,8 +45,10 @@ def disconnect(event: WebsocketEvent) -> None:
 
 
 def management_session() -> boto3.session.Session:
-    """The session `app.websocket_api` makes its management API client from, in the stage's region."""
-    return boto3.session.Session(region_name=get_settings().region)
+    """The session `app.websocket_api` makes its management API client from, in the stage's region: made
+    on first use (a botocore session is ~130 event handlers registered, a cold start cost only the
+    functions that post to connections need; chalicelib/lazy.py)."""
+    return lazy.OnFirstUse(lambda: boto3.session.Session(region_name=get_settings().region))  # type: ignore[return-value]
 
 
 def configure_management_api(api: WebsocketAPI) -> None:

@@ -142,6 +142,21 @@ def apply_queue_policy(ctx: Context, resource: Resource) -> Physical:
     return Physical(ctx.default_name(resource))
 
 
+_SAMPLING_RULE_FIELDS = {"RuleName", "Priority", "FixedRate", "ReservoirSize", "ServiceName", "ServiceType", "Host",
+                         "HTTPMethod", "URLPath", "ResourceARN", "Version", "Attributes"}
+
+
+def apply_sampling_rule(ctx: Context, resource: Resource) -> Physical:
+    """An X-Ray sampling rule: only checked. moto has no X-Ray sampling API (GetSamplingRules: "Not yet
+    implemented") and the local stack records no traces; `Ref` is the rule's name, as on CloudFormation."""
+    reject_unknown(resource, {"SamplingRule"})
+    rule = resource.properties["SamplingRule"]
+    unknown = set(rule) - _SAMPLING_RULE_FIELDS
+    if unknown or not 0 <= float(rule["FixedRate"]) <= 1:
+        raise ProvisionError(f"{resource.logical_id}: unexpected sampling rule fields {sorted(unknown)} or rate")
+    return Physical(rule["RuleName"], {"RuleName": rule["RuleName"]})
+
+
 def apply_topic_policy(ctx: Context, resource: Resource) -> Physical:
     reject_unknown(resource, {"Topics", "PolicyDocument"})
     policy = json.dumps(resource.properties["PolicyDocument"])
@@ -374,6 +389,7 @@ APPLIERS: dict[str, Applier] = {
     "AWS::SNS::Topic": apply_topic,
     "AWS::SNS::Subscription": apply_subscription,
     "AWS::SNS::TopicPolicy": apply_topic_policy,
+    "AWS::XRay::SamplingRule": apply_sampling_rule,
     "AWS::SQS::Queue": apply_queue,
     "AWS::SQS::QueuePolicy": apply_queue_policy,
     "AWS::S3::Bucket": apply_bucket,

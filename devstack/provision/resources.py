@@ -44,7 +44,7 @@ SKIPPED_BY_MOTO = frozenset({
     "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup", "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm", "AWS::WAFv2::WebACL", "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::Distribution", "AWS::CloudFront::ResponseHeadersPolicy", "AWS::CloudFront::Function",
-    "AWS::SecretsManager::Secret",
+    "AWS::SecretsManager::Secret", "AWS::XRay::SamplingRule",
 })
 
 

@@ -361,6 +361,15 @@ def _assert_destroyed(d: Deployed) -> None:
     assert d.client("ssm").get_parameter(Name=payment_provider_key_name(d.stage))["Parameter"]["Type"] == "SecureString"
 
 
+def test_every_function_logs_json_at_warn_application_and_platform_alike(deployment: Deployed):
+    """moto keeps no LoggingConfig, so the deploy's requests are the evidence: one per function."""
+    requested = {params["FunctionName"]: params["LoggingConfig"] for service, operation, params in deployment.calls
+                 if (service, operation) == ("lambda", "UpdateFunctionConfiguration") and "LoggingConfig" in params}
+    assert set(requested) == {deployment.function_name(f) for f in policies.function_names(deployment.app)}
+    assert all(config == {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN"}
+               for config in requested.values())
+
+
 def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(deployment: Deployed):
     lam, iam = deployment.client("lambda"), deployment.client("iam")
     functions = policies.function_names(deployment.app)
@@ -376,6 +385,7 @@ def test_every_function_has_its_handler_memory_timeout_environment_and_own_role(
         assert config["Handler"] == deployment.handler(function)
         assert config["Runtime"] == "python3.11"
         assert config["MemorySize"] == scoped.lambda_memory_size
+        assert config["Architectures"] == [scoped.lambda_architecture] == ["arm64"]
         assert config["Timeout"] == scoped.lambda_timeout
         assert config["Environment"]["Variables"] == scoped.environment_variables
         assert config["TracingConfig"] == {"Mode": "Active"}
@@ -529,14 +539,14 @@ def test_each_layer_is_attached_to_its_functions_only_and_no_function_zip_carrie
 
 def _layer_zip(deployment: Deployed, short_name: str) -> Path:
     (layer,) = [layer for layer in packaging.LAYERS if layer.short_name == short_name]
-    return packaging.layer_filename(deployment.project_dir, layer, "python3.11")
+    return packaging.layer_filename(deployment.project_dir, layer, "python3.11", deployment.config.lambda_architecture)
 
 
 def test_an_unchanged_layer_is_not_published_again(deployment: Deployed):
     lam = deployment.client("lambda")
     layer = packaging.LAYERS[0]
     again = layers.publish(lam, deployment.stage, layer, _layer_zip(deployment, layer.short_name), "python3.11",
-                           "x86_64")
+                           deployment.config.lambda_architecture)
     assert again.published is False
     assert again.version_arn == deployment.result.layer_versions[layer.short_name].version_arn
     assert len(lam.list_layer_versions(LayerName=layers.layer_name(deployment.stage, layer))["LayerVersions"]) == 1
@@ -667,7 +677,9 @@ def test_only_the_deployed_outbox_publishers_role_may_publish_to_the_events_topi
     roles = {f: lam.get_function(FunctionName=deployment.function_name(f))["Configuration"]["Role"]
              for f in policies.function_names(deployment.app)}
     publishers = {f for f, grants in policies.ACCESS.items() for g in grants if "sns:Publish" in g.actions}
-    assert publishers == {"publish_outbox", "relay_outbox"}  # the stream's publisher, and the outbox relay
+    # the stream's publisher, the outbox relay, and every function that commits events (the fast path)
+    assert publishers == set(policies.publishers())
+    assert {"publish_outbox", "relay_outbox", policies.API_HANDLER} <= publishers
     assert sorted(exempt) == sorted(roles[f] for f in publishers)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from deploy import policies
 from deploy.policies import API_HANDLER, function_names
 from infra.stack import DEPLOYED_OUTPUT_ENV, OUTPUT_ENV, load_template, stack_name
 
@@ -345,7 +346,7 @@ def test_the_events_topic_denies_publishing_to_all_but_the_outbox_publishers_rol
     assert statement["Resource"] == {"Ref": "EventsTopic"}
     assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [
         {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/storefront-${{Stage}}-{publisher}"}
-        for publisher in ("publish_outbox", "relay_outbox")]}}
+        for publisher in policies.publishers()]}}
 
 
 def test_the_site_sends_security_headers_and_a_content_security_policy() -> None:
@@ -386,3 +387,12 @@ def test_the_site_distribution_may_read_product_media_of_the_uploads_bucket_and_
                                  {"Fn::Sub": "${UploadsBucket.Arn}/thumbnails/*"}]
     assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {
         "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"}}}
+
+
+def test_x_ray_keeps_one_request_a_second_and_one_percent_of_the_rest() -> None:
+    from bench import cost_model
+
+    (rule,) = of_type("AWS::XRay::SamplingRule").values()
+    rule = rule["SamplingRule"]
+    assert (rule["FixedRate"], rule["ReservoirSize"]) == (cost_model.XRAY_RATE, 1) == (0.01, 1)
+    assert rule["ServiceName"] == "storefront*" and rule["RuleName"] == {"Fn::Sub": "storefront-${Stage}"}

@@ -25,6 +25,14 @@ class Thing(Model):  # a stand-in for any service's state, in a table of the tem
 
 
 @pytest.fixture
+def stream_only(monkeypatch):
+    """The fast path off: only the stream's publisher (here: the test) and the relay publish."""
+    from chalicelib.events import direct_publish
+
+    monkeypatch.setenv(direct_publish.SETTING, "off")
+
+
+@pytest.fixture
 def aws(stack):
     return {"probe_queue_url": probe_queue(stack["STOREFRONT_EVENTS_TOPIC_ARN"])}
 
@@ -175,7 +183,7 @@ def _publish_everything_pending() -> None:
     outbox.mark_published([item.pk.removeprefix("EVENT#") for item in _unpublished()])
 
 
-def test_an_item_is_unpublished_until_the_publisher_publishes_it(aws):
+def test_an_item_is_unpublished_until_the_publisher_publishes_it(aws, stream_only):
     from chalicelib.events import outbox
 
     _publish_everything_pending()
@@ -189,7 +197,7 @@ def test_an_item_is_unpublished_until_the_publisher_publishes_it(aws):
     assert [json.loads(m["Body"])["event_id"] for m in drain(aws["probe_queue_url"])] == [event.event_id]
 
 
-def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monkeypatch):
+def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monkeypatch, stream_only):
     from datetime import timedelta
 
     from chalicelib.audit.models import AuditRecord
@@ -213,7 +221,7 @@ def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monke
     assert ages[0] < 5 and 60 < ages[1] < 70 and ages[2] == 0
 
 
-def test_events_the_topic_refused_stay_unpublished_for_the_relay(aws, monkeypatch):
+def test_events_the_topic_refused_stay_unpublished_for_the_relay(aws, monkeypatch, stream_only):
     from chalicelib.events import outbox
 
     _publish_everything_pending()
@@ -232,3 +240,89 @@ def test_events_the_topic_refused_stay_unpublished_for_the_relay(aws, monkeypatc
     with pytest.raises(publisher.PublishFailed):
         publisher.publish(outgoing)
     assert [item.pk for item in _unpublished()] == [f"EVENT#{events[1].event_id}"]
+
+
+# --- issue 19, item 1: the fast path publishes a transaction's events right after it commits ---------
+
+def _stream_records(events: list[Event]) -> dict:
+    return {"Records": [{"eventID": str(i), "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+                         "awsRegion": "us-east-1", "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/s",
+                         "dynamodb": {"ApproximateCreationDateTime": 1700000000.0, "Keys": {}, "SequenceNumber": str(i),
+                                      "SizeBytes": 1, "StreamViewType": "NEW_IMAGE", "NewImage": {
+                                          "pk": {"S": f"EVENT#{e.event_id}"}, "event_type": {"S": e.event_type},
+                                          "body": {"S": e.to_json()}}}} for i, e in enumerate(events)]}
+
+
+def test_a_commit_publishes_its_events_at_once_and_marks_them_published(aws):
+    from datetime import timedelta
+
+    from app import app
+    from chalicelib.dynamo import utc_now
+    from chalicelib.events import relay
+
+    _publish_everything_pending()
+    events = [Event("OrderShipped", {"order_id": uuid.uuid4().hex}) for _ in range(2)]
+    with transaction() as tx:
+        tx.save(Thing(pk=unique("t"), sk="T", status="new"))
+        for event in events:
+            outbox.record(tx, event)
+    received = drain(aws["probe_queue_url"])  # no stream runs in-process: this is the fast path's
+    assert sorted(json.loads(m["Body"])["event_id"] for m in received) == sorted(e.event_id for e in events)
+    assert {m["MessageAttributes"]["event_type"]["StringValue"] for m in received} == {"OrderShipped"}
+    assert _unpublished() == []  # marked: the relay has nothing to re-send
+    assert all(OutboxItem.get(f"EVENT#{e.event_id}", "EVENT", consistent_read=True).published_at for e in events)
+    with Client(app) as client:  # the stream then delivers the same inserts: its publisher skips them
+        client.lambda_.invoke("publish_outbox", _stream_records(events))
+    assert drain(aws["probe_queue_url"]) == []
+    assert relay.relay(now=utc_now() + timedelta(seconds=120)) == 0
+    assert drain(aws["probe_queue_url"]) == []
+
+
+def test_a_rolled_back_transaction_publishes_nothing(aws):
+    key = unique("t")
+    Thing(pk=key, sk="T", status="new").save()
+    with pytest.raises(TransactWriteError), transaction() as tx:
+        tx.save(Thing(pk=key, sk="T", status="again"), condition=Thing.pk.does_not_exist())
+        outbox.record(tx, Event("ThingMade", {"thing": key}))
+    assert drain(aws["probe_queue_url"]) == []
+
+
+def test_the_setting_switches_the_fast_path_off(aws, stream_only):
+    _publish_everything_pending()
+    event = Event("OrderShipped", {"order_id": uuid.uuid4().hex})
+    outbox.emit(event)
+    assert drain(aws["probe_queue_url"]) == []
+    assert [item.pk for item in _unpublished()] == [f"EVENT#{event.event_id}"]
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "refused"])
+def test_a_failing_direct_publish_fails_nothing_and_the_stream_still_publishes(aws, monkeypatch, failure):
+    from botocore.exceptions import EndpointConnectionError
+
+    from app import app
+    from chalicelib.events import direct_publish
+
+    _publish_everything_pending()
+
+    class FailingTopic:
+        def publish_batch(self, **_):
+            if failure == "unreachable":
+                raise EndpointConnectionError(endpoint_url="https://sns.us-east-1.amazonaws.com")
+            return {"Successful": [], "Failed": [{"Id": "0", "Code": "InternalError", "SenderFault": False}]}
+
+    real_client = direct_publish._client
+    monkeypatch.setattr(direct_publish, "_client", lambda service: FailingTopic() if service == "sns"
+                        else real_client(service))
+    warnings = []
+    monkeypatch.setattr(direct_publish.logger, "warning", lambda message, **kw: warnings.append(message))
+    event = Event("OrderShipped", {"order_id": uuid.uuid4().hex})
+    outbox.emit(event)  # returns: the commit stands whatever the topic does
+    assert drain(aws["probe_queue_url"]) == []
+    assert [item.pk for item in _unpublished()] == [f"EVENT#{event.event_id}"]
+    assert warnings == (["direct publish failed; the outbox stream publishes instead"] if failure == "unreachable"
+                        else [])
+    monkeypatch.setattr(direct_publish, "_client", real_client)
+    with Client(app) as client:
+        client.lambda_.invoke("publish_outbox", _stream_records([event]))
+    assert [json.loads(m["Body"])["event_id"] for m in drain(aws["probe_queue_url"])] == [event.event_id]
+    assert _unpublished() == []

@@ -86,13 +86,22 @@ def stored(event):
 # --- the consumer --------------------------------------------------------------------------------
 
 EXPECTED_SUBJECTS = {
-    "OrderPlaced": "We received your order {order_id}",
     "PaymentSucceeded": "Order {order_id} is confirmed",
-    "PaymentFailed": "Payment for order {order_id} failed",
     "OrderCancelled": "Order {order_id} is cancelled",
     "PaymentRefunded": "Refund for order {order_id}",
     "OrderShipped": "Order {order_id} has shipped",
 }
+
+
+@pytest.mark.parametrize("event_type", ["OrderPlaced", "PaymentFailed"])
+def test_no_email_before_payment_and_none_for_a_declined_payment_but_its_cancellation(client, user, event_type):
+    """One email per milestone (docs/notifications.md): an order is confirmed when it is paid, and a
+    declined payment's OrderCancelled says why; OrderPlaced and PaymentFailed notify nobody."""
+    event = order_event(event_type, user)
+    assert deliver(client, event)[1] == []
+    with pytest.raises(Notification.DoesNotExist):
+        stored(event)
+    assert emails_to(user.email) == []
 
 
 def test_each_event_type_stores_one_notification_and_emails_it(client, user):
@@ -113,7 +122,7 @@ def test_each_event_type_stores_one_notification_and_emails_it(client, user):
         assert item["created_at"].endswith("Z") and event.data["order_id"] in item["body"]
         assert set(item) == {"notification_id", "type", "subject", "body", "created_at"}
         assert stored(event).email_status == EMAIL_SENT and stored(event).email_message_id
-    for event_type in ("OrderPlaced", "PaymentSucceeded", "PaymentFailed", "PaymentRefunded"):
+    for event_type in ("PaymentSucceeded", "PaymentRefunded"):
         assert "12.34 USD" in by_type[event_type]["body"]
     assert "as you asked" in by_type["OrderCancelled"]["body"]
     assert "12.34 USD will be refunded" in by_type["OrderCancelled"]["body"]
@@ -138,8 +147,8 @@ def test_redelivery_stores_one_notification_and_sends_one_email(client, user, mo
     assert counted == [{"name": "NotificationsSent", "unit": "Count", "value": 1}]
 
 
-def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypatch):
-    event, bystander = order_event("OrderShipped", user), order_event("OrderPlaced", user)
+def test_a_notification_whose_email_failed_is_written_and_sent_on_redelivery(client, user, monkeypatch):
+    event, bystander = order_event("OrderShipped", user), order_event("PaymentSucceeded", user)
     real_send, attempts = service.send_email, []
 
     def first_send_fails(*args, **kwargs):
@@ -151,10 +160,12 @@ def test_notification_still_pending_is_sent_on_redelivery(client, user, monkeypa
     monkeypatch.setattr(service, "send_email", first_send_fails)
     (message_id, _), failed = deliver(client, event, bystander)
     assert failed == [message_id]  # only the message whose email failed goes back to the queue
-    assert stored(event).email_status == EMAIL_PENDING and stored(bystander).email_status == EMAIL_SENT
-    assert [subject for subject, _ in emails_to(user.email)] == [f"We received your order {bystander.data['order_id']}"]
+    with pytest.raises(Notification.DoesNotExist):  # nothing written before SES accepted the email
+        stored(event)
+    assert stored(bystander).email_status == EMAIL_SENT
+    assert [subject for subject, _ in emails_to(user.email)] == [f"Order {bystander.data['order_id']} is confirmed"]
 
-    assert deliver(client, event)[1] == []  # the redelivery sends the stored notification
+    assert deliver(client, event)[1] == []  # the redelivery sends it and writes it
     assert deliver(client, event)[1] == []  # and the next one finds it SENT
     assert stored(event).email_status == EMAIL_SENT
     assert len(emails_to(user.email)) == 2 and len(attempts) == 3
@@ -165,7 +176,7 @@ def test_a_message_ses_rejects_is_marked_failed_and_not_retried_into_the_dead_le
         client, user, monkeypatch):
     """MessageRejected is SES's final word (here, as on AWS, for a sender whose identity is no longer
     verified; the function's policy still grants it): retrying five times would only move it to the DLQ."""
-    event, other = order_event("OrderPlaced", user), order_event("OrderShipped", user)
+    event, other = order_event("PaymentSucceeded", user), order_event("OrderShipped", user)
     ses = boto3.client("ses", region_name=REGION)
     ses.delete_identity(Identity=DEFAULT_SENDER_EMAIL)
     try:
@@ -187,23 +198,25 @@ def test_a_message_ses_rejects_is_marked_failed_and_not_retried_into_the_dead_le
 def test_a_transient_ses_error_is_retried(client, user, monkeypatch):
     from botocore.exceptions import ClientError
 
-    event, bystander = order_event("OrderPlaced", user), order_event("OrderShipped", user)
+    event, bystander = order_event("PaymentSucceeded", user), order_event("OrderShipped", user)
     real_send = service.send_email
 
     def throttled_once(to_address, subject, body):
-        if subject.startswith("We received your order"):
+        if subject.endswith("is confirmed"):
             raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
                               "SendEmail")
         return real_send(to_address, subject, body)
 
     monkeypatch.setattr(service, "send_email", throttled_once)
     ids, failed = deliver(client, event, bystander)
-    assert failed == [ids[0]] and stored(event).email_status == EMAIL_PENDING  # back to the queue, retried
+    assert failed == [ids[0]]  # back to the queue, retried
+    with pytest.raises(Notification.DoesNotExist):
+        stored(event)
 
 
 def test_a_bad_message_fails_alone_and_the_rest_of_the_batch_is_processed_once(client, user):
-    good, also_good = order_event("OrderPlaced", user), order_event("OrderShipped", user)
-    no_email = order_event("OrderPlaced", user)
+    good, also_good = order_event("PaymentSucceeded", user), order_event("OrderShipped", user)
+    no_email = order_event("PaymentSucceeded", user)
     no_email.data.pop("email")
     no_user = order_event("OrderShipped", user, user_id="")
     unknown = order_event("ProductImported", user)  # a type the queue does not take: refused too
@@ -212,7 +225,7 @@ def test_a_bad_message_fails_alone_and_the_rest_of_the_batch_is_processed_once(c
     for malformed in (no_email, no_user, unknown):
         with pytest.raises(Notification.DoesNotExist):
             stored(malformed)
-    assert {item["type"] for item in list_page(client, user).json_body["items"]} == {"OrderPlaced", "OrderShipped"}
+    assert {item["type"] for item in list_page(client, user).json_body["items"]} == {"PaymentSucceeded", "OrderShipped"}
     assert len(emails_to(user.email)) == 2
 
     assert deliver(client, good, also_good)[1] == []  # the retry SQS makes of the whole batch's survivors
@@ -246,10 +259,10 @@ def walk(client, user, limit):
 
 def test_list_is_the_callers_own_newest_first_across_pages(client, user):
     other = make_user()
-    mine = [order_event("OrderPlaced", user) for _ in range(5)]
+    mine = [order_event("PaymentSucceeded", user) for _ in range(5)]
     for event in mine:  # one delivery each: each notification is stored after the previous one
         deliver(client, event)
-    deliver(client, order_event("OrderPlaced", other), order_event("OrderShipped", other))
+    deliver(client, order_event("PaymentSucceeded", other), order_event("OrderShipped", other))
 
     pages = walk(client, user, limit=2)
     assert [len(page) for page in pages] == [2, 2, 1]
@@ -322,7 +335,7 @@ def test_an_unverified_address_gets_no_email_but_the_notification_is_kept(client
 
     _cognito().admin_update_user_attributes(UserPoolId=get_settings().user_pool_id, Username=user.user_id,
                                             UserAttributes=[{"Name": "email_verified", "Value": "false"}])
-    event = order_event("OrderPlaced", user)
+    event = order_event("PaymentSucceeded", user)
     assert deliver(client, event)[1] == []
     assert emails_to(user.email) == []
     assert stored(event).email_status == EMAIL_NOT_SENT
@@ -336,13 +349,13 @@ def test_an_email_changed_behind_the_apps_back_or_named_by_an_event_gets_nothing
     from chalicelib.settings import get_settings
 
     evil = f"evil-{uuid.uuid4().hex[:6]}@attacker.example"
-    forged = order_event("OrderPlaced", user, email=evil)
+    forged = order_event("PaymentSucceeded", user, email=evil)
     assert deliver(client, forged)[1] == []
     assert emails_to(evil) == []
     _cognito().admin_update_user_attributes(  # with email_verified reset, as Cognito does (moto does not)
         UserPoolId=get_settings().user_pool_id, Username=user.user_id,
         UserAttributes=[{"Name": "email", "Value": evil}, {"Name": "email_verified", "Value": "false"}])
-    for event in (order_event("OrderPlaced", user), order_event("OrderPlaced", user, email=evil)):
+    for event in (order_event("PaymentSucceeded", user), order_event("PaymentSucceeded", user, email=evil)):
         assert deliver(client, event)[1] == []
     assert emails_to(evil) == [] and emails_to(user.email) == []
 
@@ -352,7 +365,7 @@ def test_a_deleted_user_gets_no_email(client):
 
     gone = make_user()
     _cognito().admin_delete_user(UserPoolId=get_settings().user_pool_id, Username=gone.email)
-    assert deliver(client, order_event("OrderPlaced", gone))[1] == []
+    assert deliver(client, order_event("PaymentSucceeded", gone))[1] == []
     assert emails_to(gone.email) == []
 
 
@@ -368,3 +381,32 @@ def test_an_order_id_holding_a_sentence_is_never_mailed(client, user):
         with pytest.raises(Notification.DoesNotExist):
             stored(event)
     assert len(emails_to(user.email)) == 1 and phishing not in emails_to(user.email)[0][0]
+
+
+def test_a_notification_is_one_write_with_its_event(client, user, monkeypatch):
+    """One transaction (the notification with its email's outcome, and NotificationStored), no later mark."""
+    from pynamodb.connection.base import Connection
+
+    writes = []
+    for operation in ("put_item", "update_item", "transact_write_items"):
+        real = getattr(Connection, operation)
+        monkeypatch.setattr(Connection, operation, lambda self, *a, _real=real, _op=operation, **kw: (
+            writes.append(_op), _real(self, *a, **kw))[1])
+    event = order_event("OrderShipped", user)
+    assert deliver(client, event)[1] == []
+    assert writes == ["transact_write_items"]
+    assert stored(event).email_status == EMAIL_SENT and stored(event).sent_at and stored(event).email_message_id
+    assert deliver(client, event)[1] == [] and writes == ["transact_write_items"]  # a redelivery writes nothing
+
+
+def test_a_notification_left_pending_by_the_two_write_version_is_sent_and_marked(client, user):
+    event = order_event("OrderShipped", user)
+    notification_id = service.notification_id_for(event.event_id)
+    Notification(pk=f"NOTIFICATION#{notification_id}", sk="NOTIFICATION", notification_id=notification_id,
+                 user_id=user.user_id, event_id=event.event_id, type="OrderShipped", subject="Order has shipped",
+                 body="On its way.", created_at="2026-12-01T10:00:00.000Z", email_status=EMAIL_PENDING,
+                 gsi1pk=f"USER#{user.user_id}", gsi1sk=f"NOTIFICATION#2026-12-01T10:00:00.000Z#{notification_id}",
+                 expires_at=service.utc_now() + service.NOTIFICATION_RETENTION).save()
+    assert deliver(client, event)[1] == []
+    assert stored(event).email_status == EMAIL_SENT
+    assert [subject for subject, _ in emails_to(user.email)] == [f"Order {event.data['order_id']} has shipped"]

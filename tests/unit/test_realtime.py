@@ -226,11 +226,11 @@ def test_unknown_or_malformed_events_push_nothing(client):
 def test_a_stored_notification_is_pushed_to_its_user_only(client):
     owner, admin = make_user(), make_user(admin=True)
     owner_c, admin_c = connect(client, owner), connect(client, admin)
-    placed = received("OrderPlaced", {"order_id": uuid.uuid4().hex, "user_id": owner.user_id,
-                                   "email": owner.email, "total_cents": 100, "currency": "USD", "items": [],
-                                   "payment_token": "tok_visa"})
-    notifications.notify(placed)
-    notifications.notify(placed)  # a redelivery: no second NotificationStored
+    paid = received("PaymentSucceeded", {"order_id": uuid.uuid4().hex, "user_id": owner.user_id,
+                                         "email": owner.email, "payment_id": uuid.uuid4().hex, "amount_cents": 100,
+                                         "currency": "USD"})
+    notifications.notify(paid)
+    notifications.notify(paid)  # a redelivery: no second NotificationStored
     stored_events = [json.loads(i.body) for i in OutboxItem.scan(OutboxItem.event_type == "NotificationStored")
                      if json.loads(i.body)["data"]["user_id"] == owner.user_id]
     assert len(stored_events) == 1
