@@ -150,7 +150,7 @@ def test_the_publisher_writes_each_event_to_the_audit_log_once(aws):
     assert AuditRecord.get(f"EVENT#{unrelated.event_id}", "EVENT").gsi1pk is None  # no order: no timeline
 
 
-def test_an_audit_log_failure_publishes_nothing_and_leaves_the_batch_for_a_retry(aws, monkeypatch):
+def test_an_audit_log_failure_publishes_nothing_and_leaves_the_batch_for_a_retry(aws, monkeypatch, stream_only):
     from chalicelib.audit import service as audit
 
     _publish_everything_pending()
@@ -261,14 +261,12 @@ def test_a_commit_publishes_its_events_at_once_and_marks_them_published(aws):
     from chalicelib.events import relay
 
     _publish_everything_pending()
-    events = [Event("OrderShipped", {"order_id": uuid.uuid4().hex}) for _ in range(2)]
     with transaction() as tx:
         tx.save(Thing(pk=unique("t"), sk="T", status="new"))
-        for event in events:
-            outbox.record(tx, event)
-    received = drain(aws["probe_queue_url"])  # no stream runs in-process: this is the fast path's
-    assert sorted(json.loads(m["Body"])["event_id"] for m in received) == sorted(e.event_id for e in events)
-    assert {m["MessageAttributes"]["event_type"]["StringValue"] for m in received} == {"OrderShipped"}
+        events = [outbox.record(tx, received("OrderShipped", order_id=uuid.uuid4().hex).data) for _ in range(2)]
+    delivered = drain(aws["probe_queue_url"])  # no stream runs in-process: this is the fast path's
+    assert sorted(json.loads(m["Body"])["event_id"] for m in delivered) == sorted(e.event_id for e in events)
+    assert {m["MessageAttributes"]["event_type"]["StringValue"] for m in delivered} == {"OrderShipped"}
     assert _unpublished() == []  # marked: the relay has nothing to re-send
     assert all(OutboxItem.get(f"EVENT#{e.event_id}", "EVENT", consistent_read=True).published_at for e in events)
     with Client(app) as client:  # the stream then delivers the same inserts: its publisher skips them
@@ -283,14 +281,13 @@ def test_a_rolled_back_transaction_publishes_nothing(aws):
     Thing(pk=key, sk="T", status="new").save()
     with pytest.raises(TransactWriteError), transaction() as tx:
         tx.save(Thing(pk=key, sk="T", status="again"), condition=Thing.pk.does_not_exist())
-        outbox.record(tx, Event("ThingMade", {"thing": key}))
+        outbox.record(tx, received("OrderShipped").data)
     assert drain(aws["probe_queue_url"]) == []
 
 
 def test_the_setting_switches_the_fast_path_off(aws, stream_only):
     _publish_everything_pending()
-    event = Event("OrderShipped", {"order_id": uuid.uuid4().hex})
-    outbox.emit(event)
+    [event] = outbox.emit(received("OrderShipped", order_id=uuid.uuid4().hex).data)
     assert drain(aws["probe_queue_url"]) == []
     assert [item.pk for item in _unpublished()] == [f"EVENT#{event.event_id}"]
 
@@ -315,8 +312,7 @@ def test_a_failing_direct_publish_fails_nothing_and_the_stream_still_publishes(a
                         else real_client(service))
     warnings = []
     monkeypatch.setattr(direct_publish.logger, "warning", lambda message, **kw: warnings.append(message))
-    event = Event("OrderShipped", {"order_id": uuid.uuid4().hex})
-    outbox.emit(event)  # returns: the commit stands whatever the topic does
+    [event] = outbox.emit(received("OrderShipped", order_id=uuid.uuid4().hex).data)  # the commit stands
     assert drain(aws["probe_queue_url"]) == []
     assert [item.pk for item in _unpublished()] == [f"EVENT#{event.event_id}"]
     assert warnings == (["direct publish failed; the outbox stream publishes instead"] if failure == "unreachable"

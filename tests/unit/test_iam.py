@@ -170,7 +170,7 @@ def exercised(denials, account, stack) -> set[str]:
         invoke("handle_payment_messages", sqs_event("payments", event_of(cancelled["order_id"], "OrderCancelled"),
                                                     account))
         exercise_cancellation_racing_the_charge(call, invoke, shopper, order_body, account, mp)
-        notification = sqs_event("notifications", placed, account)
+        notification = sqs_event("notifications", event_of(paid["order_id"], "PaymentSucceeded"), account)
         invoke("send_notifications", notification)
         invoke("send_notifications", notification)  # a redelivery: the duplicate path
         mp.setenv(settings.ORDER_PAYMENT_TIMEOUT_MINUTES, "0")
@@ -477,7 +477,7 @@ def test_a_denied_call_raises_the_services_own_error(stack):
     from app import app  # noqa: F401 - the app's functions and their policies
 
     sns = boto3.client("sns", region_name=REGION)
-    with iam.running_as("send_notifications"), pytest.raises(ClientError) as error:
+    with iam.running_as("jwt_authorizer"), pytest.raises(ClientError) as error:  # it may not publish
         sns.publish(TopicArn=stack[settings.EVENTS_TOPIC_ARN], Message="{}")
     assert error.value.response["Error"]["Code"] == "AuthorizationError"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
