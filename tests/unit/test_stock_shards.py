@@ -257,9 +257,11 @@ def test_the_command_line(capsys):
 def test_an_order_whose_splits_would_pass_the_transaction_limit_is_409_and_writes_nothing(monkeypatch, shopper):
     hot = new_product(6, shards=3)  # 2, 2, 2: 5 units take all three shards
     request = {"items": [{"product_id": hot["product_id"], "quantity": 5}], "payment_token": "tok_visa"}
-    monkeypatch.setattr(orders, "MAX_TRANSACTION_ITEMS", 4)  # order + outbox + 3 stock updates = 5
+    from chalicelib.orders import placement
+
+    monkeypatch.setattr(placement, "MAX_TRANSACTION_ITEMS", 4)  # order + outbox + 3 stock updates = 5
     with pytest.raises(Conflict, match="order fewer lines"):
         orders.place_order(shopper.user_id, shopper.email, request)
     assert units(hot["product_id"]) == [2, 2, 2]
-    monkeypatch.setattr(orders, "MAX_TRANSACTION_ITEMS", 5)
+    monkeypatch.setattr(placement, "MAX_TRANSACTION_ITEMS", 5)
     assert orders.place_order(shopper.user_id, shopper.email, request)[1] and units(hot["product_id"]) == [0, 0, 1]
