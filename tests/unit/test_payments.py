@@ -10,7 +10,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.events.models import OutboxItem
 from chalicelib.payments import provider, service
@@ -107,7 +107,7 @@ def stored_payment(order_id: str) -> Payment:
 @pytest.fixture
 def recorded_metrics(monkeypatch):
     names: list[str] = []
-    monkeypatch.setattr(service.metrics, "add_metric", lambda name, unit, value: names.append(name))
+    monkeypatch.setattr(observability.metrics, "add_metric", lambda name, unit, value: names.append(name))
     return names
 
 
@@ -452,7 +452,7 @@ def key_parameter(stack):
 @pytest.fixture
 def error_logs(monkeypatch):
     lines: list[tuple[str, dict]] = []
-    monkeypatch.setattr(service.logger, "error", lambda message, extra: lines.append((message, extra)))
+    monkeypatch.setattr(observability.logger, "error", lambda message, extra: lines.append((message, extra)))
     return lines
 
 
