@@ -68,6 +68,7 @@ def test_the_order_page_reaches_paid_from_pushes_with_no_polling_request(page, d
     expect(page.get_by_test_id("notifications-badge")).to_be_visible()  # pushed notifications, counted
 
     page.get_by_role("button", name="Cancel and refund").click()  # no reload from here on
+    page.get_by_role("button", name="Yes, cancel and refund").click()
     expect(order_status(page)).to_have_attribute("data-status", "CANCELLED", timeout=SAGA_MS)
     expect(page.get_by_text("Payment refunded: $15.00")).to_be_visible(timeout=SAGA_MS)
     expect(page.locator("[data-event-type=PaymentRefunded]")).to_be_visible()

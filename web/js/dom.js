@@ -93,13 +93,21 @@ function fieldWords(name, labels) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/** True when `message` already says field error `f` ("The password needs a digit" says "password: needs a digit"). */
+function alreadySaid(message, f) {
+  const text = message.toLowerCase();
+  const said = String(f.message).toLowerCase();
+  const name = String(f.field).split(".").pop().replace(/_/g, " ").toLowerCase();
+  return text.includes(said) || (text.includes(name) && text.includes(said.replace(/^\S+\s+/, "")));
+}
+
 /**
  * An inline error (role=alert): the API's message, and each field error the message does not already say,
  * named by its label (`labels`: field name -> label) rather than its raw name.
  */
 export function errorBox(error, labels = null) {
   const message = error?.message ?? String(error);
-  const fields = (error?.fieldErrors ?? []).filter((f) => !message.includes(f.message));
+  const fields = (error?.fieldErrors ?? []).filter((f) => !alreadySaid(message, f));
   return h("div", { class: "error", role: "alert", tabindex: "-1" },
     h("p", {}, message),
     fields.length ? h("ul", {}, fields.map((f) => h("li", {}, `${fieldWords(f.field, labels)}: ${f.message}`))) : null);

@@ -179,12 +179,26 @@ export function orderView(main, { orderId }) {
       const cancelled = await withProgress(yes, "Cancelling…",
         () => api(`/orders/${id}/cancel`, { method: "POST" }), errors);
       if (!cancelled) return;
-      await load().catch(() => show(cancelled, shown?.events ?? [])); // the page shows the cancellation now
+      // The answer is the cancelled order: show it with a fresh timeline and payment at once, then
+      // keep reading the timeline until the refund is recorded (the order itself does not change again).
+      await show(cancelled, await loadEvents());
       status.setAttribute("tabindex", "-1");
       status.focus();
-      sub.offer(cancelled); // and follows it until its refund is recorded
+      if (refund) awaitRefund(cancelled);
     });
     return h("div", { class: "cancel" }, start, confirm);
+  };
+
+  const awaitRefund = async (order) => {
+    for (let delay = 1000; !stopped.signal.aborted; delay = Math.min(delay * 2, 10000)) {
+      const events = await loadEvents();
+      if (stopped.signal.aborted) return;
+      if (!(events instanceof Error) && settled({ order, events })) {
+        await show(order, events);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   };
 
   // The cart that placed this order is emptied once the order is paid; a declined card keeps it.
@@ -246,8 +260,8 @@ export function orderView(main, { orderId }) {
   // cancelled still awaits its refund); until then the page follows the order by itself.
   const settled = ({ order, events }) => FINAL.includes(order.status) && (events instanceof Error
     || (events.some((e) => e.event_type === SETTLING_EVENT[order.status])
-      && !(order.status === "CANCELLED" && events.some((e) => e.event_type === "PaymentSucceeded")
-        && !events.some((e) => e.event_type === "PaymentRefunded"))));
+      && !(order.status === "CANCELLED" && events.some((e) => e.event_type === EVENT.PAYMENT_SUCCEEDED)
+        && !events.some((e) => e.event_type === EVENT.PAYMENT_REFUNDED))));
   // What the page shows: a pushed snapshot it already has costs no request, unless the page still awaits
   // something the order itself does not carry (the refund of a cancelled paid order: same snapshot, new events).
   let shown = null;

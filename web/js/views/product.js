@@ -23,7 +23,7 @@ export async function productView(main, { productId }) {
   const added = h("p", { class: "notice", role: "status" });
 
   const form = h("form", {
-    class: "buy", onsubmit: (event) => {
+    class: "buy", novalidate: true, onsubmit: (event) => {
       event.preventDefault();
       const wanted = Math.floor(Number(quantity.value));
       const room = available();
