@@ -100,7 +100,8 @@ function changedFields(product, values) {
 function imageStatusLine(status) {
   if (!status) return null;
   if (status.status === "REJECTED") {
-    return h("div", { class: "error", role: "alert", "data-testid": "image-status", dataset: { status: status.status } },
+    return h("div", { class: "error", role: "alert", tabindex: "-1", "data-testid": "image-status",
+      dataset: { status: status.status } },
       h("p", {}, "The picture was rejected: ", status.reason ?? "it is not a usable image."),
       h("p", {}, "Upload a JPEG, PNG or WebP of at most 5 MiB."));
   }
