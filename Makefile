@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEPLOY_STAMP := $(VENV)/.installed-deploy
 CHECKOV_STAMP := $(VENV)/checkov/.installed
 
-.PHONY: dev test lint unit fuzz install install-deploy clean deploy destroy package dlq chromium screenshots
+.PHONY: dev test lint unit fuzz docs install install-deploy clean deploy destroy package dlq chromium screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -53,6 +53,10 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m infra.lint
 	$(BIN)/python -m deploy.policy_lint
+
+## Regenerate the committed documents the tests hold to the code (docs/api.md).
+docs: $(STAMP)
+	$(BIN)/python -m tools.api_reference
 
 ## Long API fuzzing (schemathesis, every phase, as a user and as an admin) on a dev stack of its own.
 fuzz: $(STAMP)

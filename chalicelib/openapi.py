@@ -79,4 +79,5 @@ def _operation(entry: Any, doc: Any) -> dict[str, Any]:
                                     "content": {"application/json": {"schema": doc.body.json_schema()}}}
     if doc.auth:
         operation["security"] = [{"bearer": []}]
+        operation["x-storefront-role"] = doc.auth  # who may call it: "user" or "admin" (docs/api.md shows it)
     return operation
