@@ -74,6 +74,9 @@ def test_an_uploaded_picture_shows_on_the_product(page, devstack, admin_token):
     page.goto(f"/#/products/{product['product_id']}")
     expect(page.get_by_role("img", name="Pictured Vase")).to_have_attribute("src", image_url)
     screenshot(page, "product-with-picture")
+    thumbnail_url = requests.get(devstack.url(f"/products/{product['product_id']}"), timeout=10).json()["thumbnail_url"]
+    page.goto(f"/#/?category={product['category']}")  # the grid shows the thumbnail, not the full picture
+    expect(page.locator(f".card[data-sku='{product['sku']}'] img")).to_have_attribute("src", thumbnail_url)
 
 
 def test_a_rejected_picture_is_explained(page, devstack, admin_token):

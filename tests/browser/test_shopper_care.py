@@ -273,3 +273,13 @@ def test_search_sort_thumbnails_and_the_breadcrumb(page, devstack, admin_token):
     crumbs.get_by_role("link", name=category).click()
     expect(page.get_by_role("heading", name=f"Shop: {category}")).to_be_visible()
     expect(cards).to_have_count(3, timeout=WAIT_MS)
+
+
+def test_money_uses_each_currencys_own_minor_digits(page, devstack, admin_token):
+    category = unique("money")
+    yen = create_product(devstack, admin_token, name="Yen Teacup", price_cents=1500, currency="JPY", category=category)
+    dinar = create_product(devstack, admin_token, name="Dinar Lantern", price_cents=1250, currency="KWD",
+                           category=category)
+    page.goto(f"/#/?category={category}")
+    expect(page.locator(f".card[data-sku='{yen['sku']}'] .price")).to_have_text("¥1,500")
+    expect(page.locator(f".card[data-sku='{dinar['sku']}'] .price")).to_have_text(re.compile(r"KWD\s1\.250"))
