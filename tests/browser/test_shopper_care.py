@@ -12,7 +12,14 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import (
-    PASSWORD, WAIT_MS, add_to_cart, api_token, create_product, screenshot, sign_up, unique,
+    PASSWORD,
+    WAIT_MS,
+    add_to_cart,
+    api_token,
+    create_product,
+    screenshot,
+    sign_up,
+    unique,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
