@@ -9,10 +9,11 @@ from chalicelib.accounts import authorizer
 from chalicelib.audit import api as audit_api
 from chalicelib.audit import handlers as audit_handlers
 from chalicelib.catalog import api as catalog_api
-from chalicelib.catalog import image_handlers, images_api
 from chalicelib.events import handlers as event_handlers
 from chalicelib.fulfilment import api as fulfilment_api
 from chalicelib.fulfilment import handlers as fulfilment_handlers
+from chalicelib.images import api as images_api
+from chalicelib.images import handlers as image_handlers
 from chalicelib.imports import api as imports_api
 from chalicelib.imports import handlers as imports_handlers
 from chalicelib.notifications import api as notifications_api

@@ -22,12 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1", "STOREFRONT_STAGE": "local", "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from tests.environment import use_in_process_environment  # noqa: E402
+
+use_in_process_environment(POWERTOOLS_LOG_LEVEL="WARNING")
 
 import logging  # noqa: E402
 import warnings  # noqa: E402
@@ -224,7 +221,7 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
     http("POST /orders/{order_id}/cancel", "POST", f"/orders/{second['order_id']}/cancel", user)
     http("DELETE /products/{product_id}", "DELETE", f"/products/{pid}", admin)
     from chalicelib.catalog.service import create_product
-    from chalicelib.catalog.stock_shards import reshard  # the operator's command, for a hot product
+    from ops.stock_shards import reshard  # the operator's command, for a hot product
 
     hot = create_product({"sku": f"BENCH-{uuid.uuid4().hex[:8]}", "name": "Bench best-seller", "price_cents": 900,
                           "stock": 100, "category": "bench"})["product_id"]
@@ -237,7 +234,6 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
 
 def run_websocket_handlers(invoke: Callable[[str, str, dict], None], user: Any, order_id: str, sqs: Any) -> None:
     """A connection's life: open it, ping, one order frame to it (no admin is connected), close it."""
-    import os
 
     from chalicelib.events.envelope import Event
     from chalicelib.realtime.models import Connection

@@ -14,14 +14,12 @@ started KB of an item written in a transaction, 1 per started KB of each index e
 from __future__ import annotations
 
 import math
-import os
 import sys
 from typing import Any
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "STOREFRONT_STAGE": "local",
-                   "POWERTOOLS_METRICS_DISABLED": "true"})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from tests.environment import use_in_process_environment  # noqa: E402
+
+use_in_process_environment()
 
 import logging  # noqa: E402
 import warnings  # noqa: E402

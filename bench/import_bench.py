@@ -2,7 +2,7 @@
 
 For 10,000 and 100,000 rows: a CSV of new products goes into the uploads bucket of the in-process
 stack (moto's mock_aws, provisioned from infra/template.yaml as in the unit tests) and is imported
-by the real import code (chalicelib.imports.service.import_object: stream parse, validation,
+by the real import code (chalicelib.imports.runner.import_object: stream parse, validation,
 BatchGetItem of the SKU claims, BatchWriteItem upserts, checkpoints with their ProductImported
 events). Reported:
 
@@ -43,12 +43,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1", "STOREFRONT_STAGE": "local", "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from tests.environment import use_in_process_environment  # noqa: E402
+
+use_in_process_environment(POWERTOOLS_LOG_LEVEL="WARNING")
 
 import boto3  # noqa: E402
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
@@ -56,7 +53,8 @@ from botocore.endpoint import Endpoint  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from pynamodb.connection.base import Connection  # noqa: E402
 
-from chalicelib.catalog import service as catalog  # noqa: E402
+from chalicelib.catalog import products  # noqa: E402
+from chalicelib.imports import runner as import_runner  # noqa: E402
 from chalicelib.imports import service as imports  # noqa: E402
 from chalicelib.settings import resource_name  # noqa: E402
 from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb  # noqa: E402
@@ -208,7 +206,7 @@ def baseline_items(prefix: str, count: int) -> Iterator[dict]:
     for i in range(count):
         fields = {"sku": f"{prefix}-{i}", "name": f"Product {i}", "description": "A product made for the benchmark",
                   "price_cents": 100 + i % 5000, "currency": "USD", "category": "bench", "stock": i % 100}
-        for item in catalog._new_product(fields, product_id=uuid.uuid4().hex):
+        for item in products.new_product_items(fields, product_id=uuid.uuid4().hex):
             yield {name: deserializer.deserialize(value) for name, value in item.serialize().items()}
 
 
@@ -223,8 +221,8 @@ def put_file(rows: int) -> tuple[str, str, int]:
 
 
 def import_file(key: str, etag: str, rows: int) -> None:
-    outcome = imports.import_object(key, etag, imports.Budget(deadline=float("inf"), lease_seconds=3600))
-    assert outcome is imports.Outcome.COMPLETED, outcome
+    outcome = import_runner.import_object(key, etag, import_runner.Budget(deadline=float("inf"), lease_seconds=3600))
+    assert outcome is import_runner.Outcome.COMPLETED, outcome
     view = imports.get_import(imports.import_id_for_key(key))
     assert (view["rows_imported"], view["rows_failed"]) == (rows, 0), view
 
@@ -257,7 +255,7 @@ def memory_pass(rows: int) -> dict:
     key, etag, _ = put_file(rows)
     gc.collect()
     gc.freeze()  # what exists now (the emulator's data, modules) is not garbage: don't rescan it
-    real_checkpoint, checkpoints = imports._checkpoint, [0]
+    real_checkpoint, checkpoints = import_runner._checkpoint, [0]
 
     def checkpoint_then_collect(*args, **kwargs):
         # Collect cyclic garbage every 10 checkpoints: otherwise the peak measures when CPython's
@@ -267,7 +265,7 @@ def memory_pass(rows: int) -> dict:
         if checkpoints[0] % 10 == 0:
             gc.collect()
 
-    imports._checkpoint = checkpoint_then_collect
+    import_runner._checkpoint = checkpoint_then_collect
     try:
         with DiscardCatalogBatches(resource_name("catalog")):
             tracemalloc.start()
@@ -277,7 +275,7 @@ def memory_pass(rows: int) -> dict:
             end_memory, peak_memory = tracemalloc.get_traced_memory()
             tracemalloc.stop()
     finally:
-        imports._checkpoint = real_checkpoint
+        import_runner._checkpoint = real_checkpoint
         gc.unfreeze()
     s3 = boto3.client("s3", region_name="us-east-1")
     tracemalloc.start()
@@ -327,7 +325,7 @@ def main(argv: list[str]) -> int:
     backend = ("moto for everything" if everything_on_moto
                else "moto, the catalog table's batch calls in FastCatalogTable")
     print(f"Catalog import benchmark: in-process {backend}; sizes {', '.join(f'{s:,}' for s in sizes)} rows; "
-          f"checkpoint every {imports.CHECKPOINT_ROWS} rows")
+          f"checkpoint every {import_runner.CHECKPOINT_ROWS} rows")
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         memory = pool.submit(memory_passes, sizes)

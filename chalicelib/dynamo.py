@@ -8,23 +8,26 @@ Table names are deterministic per stage and fixed at import, as Lambda's environ
 from __future__ import annotations
 
 import functools
-import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.settings import resource_name
+from chalicelib.settings import aws_region, resource_name
 
 # PynamoDB's defaults (connect 15 s, read 30 s, 1 + 3 attempts) let a hung DynamoDB hold a request for
 # two minutes; these match chalicelib/aws.py so that it becomes a 503 within seconds.
 CONNECT_TIMEOUT_S, READ_TIMEOUT_S, MAX_RETRY_ATTEMPTS = 2, 3, 1
 
-
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+# A transaction item's cancellation reasons: its condition failed; another transaction was changing it.
+CONDITION_FAILED, CONFLICT = "ConditionalCheckFailed", "TransactionConflict"
+_M = TypeVar("_M", bound=Model)
 
 
 def table_meta(short_name: str) -> type:
@@ -32,7 +35,7 @@ def table_meta(short_name: str) -> type:
 
     class Meta:
         table_name = resource_name(short_name)
-        region = _region()
+        region = aws_region()
         connect_timeout_seconds = CONNECT_TIMEOUT_S
         read_timeout_seconds = READ_TIMEOUT_S
         max_retry_attempts = MAX_RETRY_ATTEMPTS
@@ -44,7 +47,7 @@ def table_meta(short_name: str) -> type:
 def _connection() -> Connection:
     """One per container: a Connection builds a botocore client (and loads its service model, about
     a quarter of a second) on first use, then keeps one session per thread."""
-    return Connection(region=_region(), connect_timeout_seconds=CONNECT_TIMEOUT_S,
+    return Connection(region=aws_region(), connect_timeout_seconds=CONNECT_TIMEOUT_S,
                       read_timeout_seconds=READ_TIMEOUT_S, max_retry_attempts=MAX_RETRY_ATTEMPTS)
 
 
@@ -56,15 +59,99 @@ def put_if_absent(item: Model) -> bool:
     try:
         item.save(condition=type(item).pk.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True
 
 
-def transaction() -> TransactWrite:
-    """A write transaction: a state change and its outbox event commit together or not at all."""
-    return TransactWrite(connection=_connection())
+def condition_failed(exc: Exception) -> bool:
+    """Did a write fail because a condition of it did not hold?
+
+    The one check for every kind of write: a PutError, UpdateError or DeleteError of a single item
+    (ConditionalCheckFailedException), or a transaction cancelled because some item's condition
+    failed (reason ConditionalCheckFailed on that item).
+    """
+    if isinstance(exc, TransactWriteError):
+        return any(reason is not None and reason.code == CONDITION_FAILED for reason in exc.cancellation_reasons or [])
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+class TransactionFailed(TransactWriteError):
+    """A transaction that did not commit, with what its items say about why.
+
+    `failed` holds the tags of the items whose condition failed; `conflict` says whether another
+    transaction was changing one of its items (TransactionConflict: retrying may succeed);
+    `cancelled` whether DynamoDB cancelled it at all (False: the call itself failed, say a timeout).
+    """
+
+    def __init__(self, original: TransactWriteError, tags: Sequence[str | None]) -> None:
+        super().__init__(original.msg, original.cause)
+        codes = [reason.code if reason is not None else None for reason in original.cancellation_reasons or []]
+        self.cancelled = bool(codes)
+        self.failed = frozenset(tag for tag, code in zip(tags, codes, strict=False)
+                                if code == CONDITION_FAILED and tag is not None)
+        self.conflict = CONFLICT in codes
+
+
+class Transaction(TransactWrite):
+    """PynamoDB's TransactWrite whose items may carry a tag, so that a caller learns which of its
+    items failed their condition (TransactionFailed.failed) without knowing how they were sent.
+
+    DynamoDB reports cancellation reasons by the position of each item in the request, and
+    PynamoDB does not send items in the order they were added: Connection.transact_write_items
+    sends the condition checks, then the deletes, then the puts, then the updates, each kind in the
+    order added. `_SENT_FIRST_TO_LAST` is that order, used here only (tests/unit/test_dynamo.py
+    checks it against a real round trip for every mix of kinds).
+    """
+
+    _SENT_FIRST_TO_LAST = ("condition_check", "delete", "save", "update")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tags: dict[str, list[str | None]] = {kind: [] for kind in self._SENT_FIRST_TO_LAST}
+
+    def __len__(self) -> int:
+        """How many items the transaction holds so far (TransactWriteItems takes at most 100)."""
+        return sum(len(tags) for tags in self._tags.values())
+
+    def condition_check(self, model_cls: type[_M], hash_key: Any, range_key: Any = None,  # type: ignore[override]
+                        condition: Condition | None = None, *, tag: str | None = None) -> None:
+        super().condition_check(model_cls, hash_key, range_key=range_key, condition=condition)
+        self._tags["condition_check"].append(tag)
+
+    def delete(self, model: _M, condition: Condition | None = None, *,  # type: ignore[override]
+               tag: str | None = None) -> None:
+        super().delete(model, condition=condition)
+        self._tags["delete"].append(tag)
+
+    def save(self, model: _M, condition: Condition | None = None, *,  # type: ignore[override]
+             tag: str | None = None) -> None:
+        super().save(model, condition=condition)
+        self._tags["save"].append(tag)
+
+    def update(self, model: _M, actions: list[Action], condition: Condition | None = None, *,  # type: ignore[override]
+               tag: str | None = None) -> None:
+        super().update(model, actions=actions, condition=condition)
+        self._tags["update"].append(tag)
+
+    def sent_tags(self) -> list[str | None]:
+        """The items' tags in the order the request sends the items (that of the cancellation reasons)."""
+        return [tag for kind in self._SENT_FIRST_TO_LAST for tag in self._tags[kind]]
+
+    def _commit(self) -> Any:
+        try:
+            return super()._commit()
+        except TransactWriteError as exc:
+            raise TransactionFailed(exc, self.sent_tags()) from exc
+
+
+def transaction() -> Transaction:
+    """A write transaction: a state change and its outbox event commit together or not at all.
+
+    Raises TransactionFailed (a TransactWriteError) when it does not commit.
+    """
+    return Transaction(connection=_connection())
 
 
 def utc_now() -> datetime:

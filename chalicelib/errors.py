@@ -1,6 +1,6 @@
 """Errors a user can cause, raised by service code that knows nothing about HTTP.
 
-`web.endpoint` turns each into the contract's error shape; the class names map 1:1 to Chalice's
+`web.route` turns each into the contract's error shape; the class names map 1:1 to Chalice's
 error names so clients see `{"Code": "NotFoundError", ...}` whichever layer raised.
 """
 
@@ -47,9 +47,3 @@ class TooManyRequests(DomainError):
 
 class ServiceUnavailable(DomainError):
     status, code = 503, "ServiceUnavailableError"
-
-
-ERROR_CLASSES: tuple[type[DomainError], ...] = (
-    InvalidInput, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, TooManyRequests,
-    ServiceUnavailable,
-)

@@ -27,6 +27,10 @@ from chalicelib import untrusted_json
 from chalicelib.errors import InvalidInput
 
 MALFORMED = "Malformed cursor"
+DEFAULT_PAGE_SIZE = 20
+# The largest `limit` of every list (checked once, by the routes' query schema, web.LIMIT). The
+# catalog relies on it: a page's STOCK items are then one BatchGetItem (at most 100 keys).
+MAX_PAGE_SIZE = 100
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 

@@ -89,11 +89,16 @@ class Settings:
         return resource_name(short, self.stage)
 
 
+def aws_region() -> str:
+    """The region every client of the app uses: Lambda's AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def get_settings() -> Settings:
     env = os.environ
     return Settings(
         stage=stage(),
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=aws_region(),
         events_topic_arn=env.get(EVENTS_TOPIC_ARN, ""),
         outbox_stream_arn=env.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN),
         user_pool_id=env.get(USER_POOL_ID, ""),
@@ -104,7 +109,7 @@ def get_settings() -> Settings:
     )
 
 
-# --- S3 uploads: catalog imports and product images (chalicelib/imports, chalicelib/catalog/images.py) ---
+# --- S3 uploads: catalog imports and product images (chalicelib/imports, chalicelib/images) ---
 UPLOADS_BUCKET = "uploads"  # short name of the local stage's bucket, resource_name(UPLOADS_BUCKET)
 # The uploads bucket's name, from the stack output UploadsBucketName. Deployed stages' names carry
 # their account and region (bucket names are global), so only the stack knows them; `make deploy`

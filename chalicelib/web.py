@@ -22,19 +22,30 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from chalice import Blueprint, Chalice, CORSConfig, Response
 
-from chalicelib import observability, settings, untrusted_json
+from chalicelib import observability, pagination, settings, untrusted_json
 from chalicelib.accounts import tokens
 from chalicelib.accounts.authorizer import ANONYMOUS, KEYS_UNAVAILABLE, jwt_authorizer
 from chalicelib.accounts.tokens import CLOCK_SKEW_SECONDS
 from chalicelib.errors import DomainError, Forbidden, InvalidInput, ServiceUnavailable, Unauthorized
-from chalicelib.schema import Field, Int, Obj, Str
+from chalicelib.schema import Arr, Field, Int, Obj, Str
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_HEADERS = {"Content-Type": "application/json"}
 
-LIMIT = Int(minimum=1, maximum=100, description="Page size, 1..100 (default 20).")
+LIMIT = Int(minimum=1, maximum=pagination.MAX_PAGE_SIZE,
+            description=f"Page size, 1..{pagination.MAX_PAGE_SIZE} (default {pagination.DEFAULT_PAGE_SIZE}).")
 CURSOR = Str(min_len=1, max_len=2048, description="Opaque cursor from a previous page's next_cursor.")
 PAGE_QUERY: dict[str, Field] = {"limit": LIMIT, "cursor": CURSOR}
+
+
+def page_schema(item: Field) -> Obj:
+    """The response schema of a list page of `item`s (pagination.Page): at most LIMIT's maximum items,
+    and the cursor of the next page, as long as the query's `cursor` accepts, or null at the end."""
+    return Obj({
+        "items": Arr(item, max_items=pagination.MAX_PAGE_SIZE),
+        "next_cursor": Str(max_len=CURSOR.max_len, nullable=True,
+                           description="Pass as ?cursor= for the next page; null at the end"),
+    }, required=("items", "next_cursor"))
 
 
 def cors_config(origin: str | None) -> CORSConfig | None:

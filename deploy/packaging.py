@@ -53,7 +53,7 @@ class Layer:
 
 
 LAYERS = (
-    # Only the S3 image handler imports PIL (chalicelib/catalog/images.py, lazily).
+    # Only the S3 image handler imports PIL (chalicelib/images/service.py, lazily).
     Layer("pillow", frozenset({"pillow"}), ("attach_uploaded_image",)),
     # Token verification (chalicelib/accounts/tokens.py, lazily): the authorizer, the WebSocket $connect,
     # and the API for its check while the signing keys were unreachable (docs/architecture.md, Auth).

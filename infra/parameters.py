@@ -2,7 +2,7 @@
 
 CloudFormation cannot create a SecureString parameter (AWS::SSM::Parameter allows String and
 StringList only), so the payment provider's API key is created here, by the one function that
-`make dev` (devstack/provision.py, and so the test fixtures) and `make deploy` (deploy/flow.py)
+`make dev` (devstack/provision/, and so the test fixtures) and `make deploy` (deploy/flow.py)
 both call. Nothing here knows about moto.
 """
 

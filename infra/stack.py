@@ -1,6 +1,6 @@
 """The stage's resource stack: the template, the stack name, and its outputs as app settings.
 
-Used by the local stack (devstack/provision.py) and by a real deploy against AWS alike, so nothing
+Used by the local stack (devstack/provision/) and by a real deploy against AWS alike, so nothing
 here knows about moto.
 """
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from tests.environment import use_in_process_environment
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-    "STOREFRONT_STAGE": "local", "POWERTOOLS_METRICS_DISABLED": "true",
-    # The in-process stack's WebSocket API id, fixed like a deployed stage's (its IAM grants name it).
-    "STOREFRONT_WEBSOCKET_API_ID": "unit0api",
-})
-for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-    os.environ.pop(_name, None)
+# The in-process stack's WebSocket API id, fixed like a deployed stage's (its IAM grants name it).
+use_in_process_environment(STOREFRONT_WEBSOCKET_API_ID="unit0api")
 
 
 import pytest  # noqa: E402

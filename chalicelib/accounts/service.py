@@ -10,7 +10,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.accounts import cognito
 from chalicelib.accounts.models import Address, Profile
 from chalicelib.accounts.tokens import ADMIN_GROUP
-from chalicelib.dynamo import now_iso, put_if_absent
+from chalicelib.dynamo import condition_failed, now_iso, put_if_absent
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.settings import get_settings
 
@@ -104,7 +104,7 @@ def update_profile(user_id: str, email: str, is_admin: bool, changes: dict[str, 
     try:
         profile.update(actions=actions, condition=Profile.pk.exists())
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         my_profile(user_id, email, is_admin)
         profile.update(actions=actions, condition=Profile.pk.exists())

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib import web
 from chalicelib.audit import service
 from chalicelib.orders import service as orders
-from chalicelib.schema import Any_, Arr, Int, Obj, Str
+from chalicelib.schema import Any_, Int, Obj, Str
 
 bp = Blueprint(__name__)
 
@@ -15,8 +15,7 @@ ENVELOPE = Obj({
     "event_id": Str(), "event_type": Str(), "occurred_at": Str(fmt="date-time"), "version": Int(),
     "correlation_id": Str(), "data": Any_(description="The event's data (docs/events.md)"),
 }, required=("event_id", "event_type", "occurred_at", "version", "correlation_id", "data"))
-TIMELINE = Obj({"items": Arr(ENVELOPE), "next_cursor": Str(nullable=True, max_len=4096)},
-               required=("items", "next_cursor"))
+TIMELINE = web.page_schema(ENVELOPE)
 
 
 @web.route(bp, "/orders/{order_id}/events", "GET", summary="The order's domain events, oldest first",

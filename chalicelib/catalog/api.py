@@ -1,20 +1,36 @@
-"""Routes of the catalog service: /products."""
+"""Routes of the catalog service, /products, and their request schemas (imports/parsing.py checks
+each imported row against NEW_PRODUCT too)."""
 
 from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import web
-from chalicelib.catalog import service
-from chalicelib.schema import Arr, Obj, Str
+from chalicelib import pagination, web
+from chalicelib.catalog import products
+from chalicelib.schema import Int, Obj, Str
 
 bp = Blueprint(__name__)
 
 TAGS = ("catalog",)
+SKU = Str(min_len=1, max_len=64, pattern=r"[A-Za-z0-9._-]+", strip=False,
+          description="Stock keeping unit, unique; letters, digits, '.', '_' and '-'")
+NAME = Str(min_len=1, max_len=200, description="Product name")
+DESCRIPTION = Str(min_len=0, max_len=2000, description="Free text, default empty")
+PRICE_CENTS = Int(minimum=0, maximum=100_000_000, description="Price in minor units of `currency`")
+CURRENCY = Str(min_len=3, max_len=3, pattern=r"[A-Z]{3}", strip=False, description="ISO 4217 code, default USD")
+CATEGORY = Str(min_len=1, max_len=50, pattern=r"[a-z0-9-]+", strip=False,
+               description="Lowercase slug (a-z, 0-9, '-'), default 'general'")
+STOCK = Int(minimum=0, maximum=1_000_000, description="Units available to order")
+
+CHANGEABLE = dict(zip(products.CHANGEABLE_FIELDS, (NAME, DESCRIPTION, PRICE_CENTS, CURRENCY, CATEGORY, STOCK),
+                      strict=True))
+NEW_PRODUCT = Obj({"sku": SKU, **CHANGEABLE}, required=("sku", "name", "price_cents", "stock"), name="NewProduct")
+PRODUCT_CHANGES = Obj(CHANGEABLE, name="ProductChanges")
+
 PRODUCT = Obj({
-    "product_id": Str(description="Opaque id made by the server"), "sku": service.SKU, "name": service.NAME,
-    "description": service.DESCRIPTION, "price_cents": service.PRICE_CENTS, "currency": service.CURRENCY,
-    "category": service.CATEGORY, "stock": service.STOCK,
+    "product_id": Str(description="Opaque id made by the server"), "sku": SKU, "name": NAME,
+    "description": DESCRIPTION, "price_cents": PRICE_CENTS, "currency": CURRENCY,
+    "category": CATEGORY, "stock": STOCK,
     "image_url": Str(max_len=2048, nullable=True, description="Set once an uploaded image is validated: a "
                      "stable URL (deployed: on the site's CloudFront distribution), never one that expires"),
     "thumbnail_url": Str(max_len=2048, nullable=True, description="The image at most 256 px a side, set with "
@@ -22,41 +38,38 @@ PRODUCT = Obj({
     "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
 }, required=("product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
              "image_url", "thumbnail_url", "created_at", "updated_at"), name="Product")
-PRODUCT_PAGE = Obj({
-    "items": Arr(PRODUCT, max_items=service.MAX_PAGE_SIZE),
-    "next_cursor": Str(max_len=2048, nullable=True, description="Pass as ?cursor= for the next page; null at the end"),
-}, required=("items", "next_cursor"))
-LIST_QUERY = {**web.PAGE_QUERY, "category": Str(min_len=1, max_len=50, pattern=service.CATEGORY.pattern,
+PRODUCT_PAGE = web.page_schema(PRODUCT)
+LIST_QUERY = {**web.PAGE_QUERY, "category": Str(min_len=1, max_len=50, pattern=CATEGORY.pattern,
                                                 strip=False, description="Only this category")}
 
 
 @web.route(bp, "/products", "GET", summary="Active products, newest first (optionally one category)",
            query=LIST_QUERY, response=PRODUCT_PAGE, tags=TAGS)
 def list_products(call: web.Call) -> dict:
-    return service.list_products(category=call.query.get("category"),
-                                 limit=call.query.get("limit", service.DEFAULT_PAGE_SIZE),
-                                 cursor=call.query.get("cursor"))
+    return products.list_products(category=call.query.get("category"),
+                                  limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
+                                  cursor=call.query.get("cursor"))
 
 
 @web.route(bp, "/products/{product_id}", "GET", summary="One active product", response=PRODUCT,
            errors=(404,), tags=TAGS)
 def get_product(call: web.Call, product_id: str) -> dict:
-    return service.get_product(product_id)
+    return products.get_product(product_id)
 
 
 @web.route(bp, "/products", "POST", summary="Create a product (admin)", status=201, auth="admin",
-           body=service.NEW_PRODUCT, response=PRODUCT, errors=(409,), tags=TAGS)
+           body=NEW_PRODUCT, response=PRODUCT, errors=(409,), tags=TAGS)
 def create_product(call: web.Call) -> dict:
-    return service.create_product(call.body)
+    return products.create_product(call.body)
 
 
 @web.route(bp, "/products/{product_id}", "PATCH", summary="Change a product (admin)", auth="admin",
-           body=service.PRODUCT_CHANGES, response=PRODUCT, errors=(404, 409), tags=TAGS)
+           body=PRODUCT_CHANGES, response=PRODUCT, errors=(404, 409), tags=TAGS)
 def update_product(call: web.Call, product_id: str) -> dict:
-    return service.update_product(product_id, call.body)
+    return products.update_product(product_id, call.body)
 
 
 @web.route(bp, "/products/{product_id}", "DELETE", summary="Delete a product (admin): unlisted, not orderable",
            status=204, auth="admin", errors=(404, 409), tags=TAGS)
 def delete_product(call: web.Call, product_id: str) -> None:
-    service.delete_product(product_id)
+    products.delete_product(product_id)

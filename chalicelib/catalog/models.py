@@ -33,6 +33,23 @@ STOCK_SK = "STOCK"
 MAX_STOCK_SHARDS = 10  # 50 order lines x 10 shards still fit BatchGetItem chunks; see docs/scaling.md
 
 
+def product_pk(product_id: str) -> str:
+    return f"PRODUCT#{product_id}"
+
+
+def sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def category_pk(category: str) -> str:
+    return f"CATEGORY#{category}"
+
+
+def list_sort_key(created_at: str, product_id: str) -> str:
+    """gsi1sk / gsi2sk of a listed product: newest first when read backwards."""
+    return f"{created_at}#{product_id}"
+
+
 def stock_key(product_pk: str, shard: int) -> tuple[str, str]:
     """The (pk, sk) of stock shard `shard` of the product `product_pk`: shard 0 is the product's own
     STOCK item; every other shard has a partition key of its own (a partition takes ~1,000 WCU/s)."""
@@ -75,7 +92,7 @@ class Product(Model):
     currency = UnicodeAttribute()
     category = UnicodeAttribute()
     # Stock lived here before the STOCK item: read only as a fallback while a deployed stage's items
-    # are moved (catalog/stock_migration.py); new code never writes it.
+    # are moved (ops/stock_migration.py); new code never writes it.
     stock = NumberAttribute(null=True)
     image_url = UnicodeAttribute(null=True)
     thumbnail_url = UnicodeAttribute(null=True)  # set with image_url; the lists show it

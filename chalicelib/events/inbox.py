@@ -10,10 +10,7 @@ import enum
 from collections.abc import Callable
 from datetime import timedelta
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
-from chalicelib.dynamo import transaction, utc_now
+from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, transaction, utc_now
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import InboxItem
 
@@ -27,16 +24,15 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"
 
 
-def apply_once(consumer: str, event: Event, writes: Callable[[TransactWrite], None]) -> Outcome:
+def apply_once(consumer: str, event: Event, writes: Callable[[Transaction], None]) -> Outcome:
     """Run `writes(tx)` and mark `event` applied for `consumer`, in one transaction."""
     marker = InboxItem(pk=f"{consumer}#{event.event_id}", sk="APPLIED", expires_at=utc_now() + INBOX_RETENTION)
     try:
         with transaction() as tx:
             tx.save(marker, condition=InboxItem.pk.does_not_exist())
             writes(tx)
-    except TransactWriteError as exc:
-        reasons = [reason.code for reason in (exc.cancellation_reasons or []) if reason]
-        if "ConditionalCheckFailed" not in reasons:
+    except TransactionFailed as exc:
+        if not condition_failed(exc):
             raise
         return Outcome.DUPLICATE if already_applied(consumer, event.event_id) else Outcome.REJECTED
     return Outcome.APPLIED

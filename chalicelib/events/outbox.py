@@ -13,9 +13,8 @@ import hashlib
 from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.dynamo import now_iso, transaction, utc_now
+from chalicelib.dynamo import Transaction, condition_failed, now_iso, transaction, utc_now
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
 
@@ -23,12 +22,12 @@ from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
 OUTBOX_RETENTION = timedelta(days=7)
 
 
-def record(tx: TransactWrite, event: Event) -> None:
+def record(tx: Transaction, event: Event) -> None:
     """Add `event` to the caller's transaction, listed as unpublished until it is published."""
     item = OutboxItem(pk=f"EVENT#{event.event_id}", sk="EVENT", event_type=event.event_type,
                       body=event.to_json(), expires_at=utc_now() + OUTBOX_RETENTION,
                       gsi1pk=unpublished_partition(event.event_id), gsi1sk=f"{now_iso()}#{event.event_id}")
-    tx.save(item, condition=OutboxItem.pk.does_not_exist())
+    tx.save(item, condition=OutboxItem.pk.does_not_exist(), tag="outbox")
 
 
 def unpublished_partition(event_id: str) -> str:
@@ -46,7 +45,7 @@ def mark_published(event_ids: list[str]) -> None:
                 actions=[OutboxItem.gsi1pk.remove(), OutboxItem.gsi1sk.remove(), OutboxItem.published_at.set(stamp)],
                 condition=OutboxItem.pk.exists())
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
 
 

@@ -22,9 +22,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-
-from chalicelib.dynamo import now_iso, transaction
+from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.envelope import Event
@@ -129,8 +127,8 @@ def _commit(order: Order, from_status: str, actions: list[Any], events: list[Eve
             tx.update(order, condition=(Order.status == from_status) & _same_tokens(order), actions=actions)
             for event in events:
                 outbox.record(tx, event)
-    except TransactWriteError as exc:
-        if orders.condition_failed(exc):
+    except TransactionFailed as exc:
+        if condition_failed(exc):
             raise NotReady(f"order {order.order_id} changed meanwhile; the wait is applied again") from None
         raise
 
@@ -158,19 +156,18 @@ def ship(order_id: str, carrier: str | None = None, tracking_number: str | None 
                             carrier=carrier, order_id=order_id)
     try:
         with transaction() as tx:
-            tx.save(record, condition=TrackingRecord.pk.does_not_exist())
-            tx.update(order, condition=Order.status == PACKED, actions=[
+            tx.save(record, condition=TrackingRecord.pk.does_not_exist(), tag="tracking-number")
+            tx.update(order, condition=Order.status == PACKED, tag="order", actions=[
                 Order.status.set(SHIPPED), Order.gsi3pk.set(status_key(SHIPPED)), Order.updated_at.set(shipped_at),
                 Order.carrier.set(carrier), Order.tracking_number.set(tracking_number),
                 Order.ship_status.set(DONE), Order.ship_ended_at.set(shipped_at),
                 Order.deliver_started_at.set(shipped_at)])
             outbox.record(tx, Event("OrderShipped", {**orders.event_data(order), "carrier": carrier,
                                                      "tracking_number": tracking_number}))
-    except TransactWriteError as exc:
-        reasons = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-        if reasons[:1] == ["ConditionalCheckFailed"]:  # puts go first: the tracking record
+    except TransactionFailed as exc:
+        if "tracking-number" in exc.failed:
             raise Conflict("This tracking number is already used by another shipment") from None
-        if orders.condition_failed(exc):
+        if condition_failed(exc):
             raise Conflict("The order changed meanwhile; reload it and retry") from None
         raise
     workflow.complete_soon(order.ship_task_token, order_id)
@@ -200,8 +197,8 @@ def carrier_event(tracking_number: str, status: str, occurred_at: str) -> dict[s
                 outbox.record(tx, Event("OrderDelivered", {
                     **orders.event_data(order), "carrier": record.carrier, "tracking_number": tracking_number,
                     "delivered_at": occurred_at}))
-        except TransactWriteError as exc:
-            if not orders.condition_failed(exc):
+        except TransactionFailed as exc:
+            if not condition_failed(exc):
                 raise
             order = orders.load(record.order_id)  # delivered by a concurrent report: the same answer
         else:

@@ -7,7 +7,7 @@ import json
 from chalice import Blueprint
 from chalice.app import S3Event, SQSEvent
 
-from chalicelib.imports import service
+from chalicelib.imports import lease, runner, service
 from chalicelib.observability import bind_correlation_id
 from chalicelib.settings import IMPORTS_QUEUE, resource_name, uploads_bucket
 
@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 def import_uploaded_file(event: S3Event) -> str:
     bind_correlation_id(None)
     etag = event.to_dict()["Records"][0]["s3"]["object"].get("eTag")
-    return service.import_object(event.key, etag, _budget(event)).value
+    return runner.import_object(event.key, etag, _budget(event)).value
 
 
 @bp.on_sqs_message(queue=resource_name(IMPORTS_QUEUE), batch_size=1)
@@ -30,8 +30,8 @@ def continue_import(event: SQSEvent) -> None:
             message = json.loads(record.body)
         except ValueError:
             message = {}
-        service.continue_import(message if isinstance(message, dict) else {}, _budget(event))
+        runner.continue_import(message if isinstance(message, dict) else {}, _budget(event))
 
 
-def _budget(event: S3Event | SQSEvent) -> service.Budget:
-    return service.Budget.for_remaining(event.context.get_remaining_time_in_millis() / 1000)
+def _budget(event: S3Event | SQSEvent) -> lease.Budget:
+    return lease.Budget.for_remaining(event.context.get_remaining_time_in_millis() / 1000)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import untrusted_json
-from chalicelib.catalog.service import NEW_PRODUCT
+from chalicelib.catalog.api import NEW_PRODUCT
 from chalicelib.errors import InvalidInput
 
 CSV = "csv"

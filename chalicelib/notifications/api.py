@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import web
+from chalicelib import pagination, web
 from chalicelib.notifications import service, templates
-from chalicelib.schema import Arr, Obj, Str
+from chalicelib.schema import Obj, Str
 
 bp = Blueprint(__name__)
 
@@ -18,14 +18,11 @@ NOTIFICATION = Obj({
     "body": Str(max_len=10_000, description="The email's plain-text body"),
     "created_at": Str(fmt="date-time"),
 }, required=("notification_id", "type", "subject", "body", "created_at"), name="Notification")
-NOTIFICATION_PAGE = Obj({
-    "items": Arr(NOTIFICATION, max_items=service.MAX_PAGE_SIZE),
-    "next_cursor": Str(max_len=2048, nullable=True, description="Pass as ?cursor= for the next page; null at the end"),
-}, required=("items", "next_cursor"))
+NOTIFICATION_PAGE = web.page_schema(NOTIFICATION)
 
 
 @web.route(bp, "/notifications", "GET", summary="The caller's notifications, newest first", auth="user",
            query=web.PAGE_QUERY, response=NOTIFICATION_PAGE, tags=TAGS)
 def list_notifications(call: web.Call) -> dict:
-    return service.list_notifications(call.user.user_id, limit=call.query.get("limit", service.DEFAULT_PAGE_SIZE),
+    return service.list_notifications(call.user.user_id, limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
                                       cursor=call.query.get("cursor"))

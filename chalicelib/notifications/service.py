@@ -26,12 +26,11 @@ from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
-from chalicelib.dynamo import now_iso, transaction, utc_now
-from chalicelib.errors import InvalidInput
+from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction, utc_now
 from chalicelib.events import checks, outbox
 from chalicelib.events.envelope import Event
 from chalicelib.notifications import templates
@@ -39,8 +38,6 @@ from chalicelib.notifications.models import EMAIL_FAILED, EMAIL_NOT_SENT, EMAIL_
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 NOTIFICATION_RETENTION = timedelta(days=365)  # removed afterwards by the table's TTL
 NOTIFICATION_SORT_KEY = "NOTIFICATION"
 # Fixed forever: notification ids of already-delivered events must stay the same.
@@ -180,9 +177,8 @@ def _store_once(event: Event, recipient: Recipient, message: templates.Message,
         with transaction() as tx:  # the live-update pusher learns of it from its event (docs/realtime.md)
             tx.save(notification, condition=Notification.pk.does_not_exist())
             outbox.record(tx, stored)
-    except TransactWriteError as exc:
-        if not any(reason is not None and reason.code == "ConditionalCheckFailed"
-                   for reason in exc.cancellation_reasons or []):
+    except TransactionFailed as exc:
+        if not condition_failed(exc):
             raise
         return Notification.get(notification.pk, NOTIFICATION_SORT_KEY, consistent_read=True)
     return notification
@@ -209,7 +205,7 @@ def _mark(notification: Notification, status: str, message_id: str | None = None
     try:
         notification.update(actions=actions, condition=Notification.email_status == EMAIL_PENDING)
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         logger.warning("notification was marked by a concurrent delivery",
                        extra={"notification_id": notification.notification_id, "status": status})
@@ -219,10 +215,9 @@ def _user_partition(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
-def list_notifications(user_id: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> pagination.Page:
-    """A page of the user's notifications, newest first: exactly one Query."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}")
+def list_notifications(user_id: str, limit: int = pagination.DEFAULT_PAGE_SIZE,
+                       cursor: str | None = None) -> pagination.Page:
+    """A page of the user's notifications, newest first: exactly one Query (`limit` as the route checked it)."""
     partition = _user_partition(user_id)
     notifications, last_key = pagination.query_page(Notification.by_user, partition, _LIST_SCOPE, _LIST_KEYS,
                                                      {"gsi1pk": partition}, limit, cursor)

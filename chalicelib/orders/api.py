@@ -32,8 +32,7 @@ ORDER = Obj({
     "carrier": Str(nullable=True), "tracking_number": Str(nullable=True),
     "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
 }, required=("order_id", "user_id", "status", "items", "total_cents", "currency", "created_at", "updated_at"))
-ORDER_PAGE = Obj({"items": Arr(ORDER), "next_cursor": Str(nullable=True, max_len=4096)},
-                 required=("items", "next_cursor"))
+ORDER_PAGE = web.page_schema(ORDER)
 PAYMENT = Obj({
     "payment_id": Str(), "order_id": Str(), "amount_cents": Int(), "currency": Str(),
     "status": Str(enum=("PENDING", "SUCCEEDED", "FAILED", "VOIDED", "REFUNDED")),

@@ -26,12 +26,10 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib import pagination
 from chalicelib.accounts.models import Address
 from chalicelib.catalog import service as catalog
-from chalicelib.dynamo import iso, now_iso, transaction, utc_now
+from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, iso, now_iso, transaction, utc_now
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.envelope import Event
@@ -84,12 +82,11 @@ def place_order(user_id: str, email: str, request: Mapping[str, Any],
     placed = Event("OrderPlaced", {**event_data(order), "items": _lines_data(order),
                                    "payment_token": request["payment_token"]})
     for attempt in range(TRANSACTION_ATTEMPTS):
-        owners: list[OrderLine] = []
         try:
-            _commit_placement(order, placed, idempotency_key, request_hash, shards, owners)
+            _commit_placement(order, placed, idempotency_key, request_hash, shards)
             break
-        except TransactWriteError as exc:
-            outcome = _placement_failure(exc, owners, shards, idempotency_key)
+        except TransactionFailed as exc:
+            outcome = _placement_failure(exc, order, shards)
             if outcome == "retry" and attempt + 1 < TRANSACTION_ATTEMPTS:
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # backoff between conflicting transactions
                 shards |= _reread_sharded(order, shards)
@@ -141,48 +138,44 @@ def _new_order(user_id: str, email: str, lines: Sequence[Mapping[str, Any]],
 
 
 def _commit_placement(order: Order, placed: Event, idempotency_key: str | None, request_hash: str,
-                      shards: Mapping[str, list[int]], owners: list[OrderLine]) -> None:
-    """The placement transaction; `owners` gets the line of each stock update, in the order sent."""
+                      shards: Mapping[str, list[int]]) -> None:
+    """The placement transaction: the order, [the idempotency record], the outbox item and the stock
+    updates, each line's tagged with its product (_stock_tag)."""
     with transaction() as tx:
-        tx.save(order, condition=Order.pk.does_not_exist())
+        tx.save(order, condition=Order.pk.does_not_exist(), tag="order")
         if idempotency_key:
             tx.save(IdempotencyRecord(pk=_idempotency_pk(order.user_id, idempotency_key), sk="IDEMPOTENCY",
                                       request_hash=request_hash, order_id=order.order_id,
                                       expires_at=utc_now() + IDEMPOTENCY_TTL),
-                    condition=IdempotencyRecord.pk.does_not_exist())
+                    condition=IdempotencyRecord.pk.does_not_exist(), tag="idempotency")
         outbox.record(tx, placed)
         for line in order.items:
-            owners += [line] * catalog.stock_reserve(tx, line.product_id, int(line.quantity),
-                                                     shards.get(line.product_id, ()))
-        if _puts(idempotency_key) + len(owners) > MAX_TRANSACTION_ITEMS:  # raised here, nothing is sent
+            catalog.stock_reserve(tx, line.product_id, int(line.quantity), shards.get(line.product_id, ()),
+                                  tag=_stock_tag(line.product_id))
+        if len(tx) > MAX_TRANSACTION_ITEMS:  # raised here, nothing is sent
             raise Conflict("Too few units left on each stock shard of these products for one order; "
                            "order fewer lines at once")
 
 
-def _puts(idempotency_key: str | None) -> int:
-    return 3 if idempotency_key else 2
+def _stock_tag(product_id: str) -> str:
+    return f"stock:{product_id}"
 
 
-def _placement_failure(exc: TransactWriteError, owners: Sequence[OrderLine], shards: Mapping[str, list[int]],
-                       idempotency_key: str | None) -> str:
+def _placement_failure(exc: TransactionFailed, order: Order, shards: Mapping[str, list[int]]) -> str:
     """Why the placement transaction was cancelled: 'stock' raises, else 'idempotency' or 'retry'.
 
-    PynamoDB sends a transaction's puts before its updates, each in the order they were added:
-    order, [idempotency record], outbox item, then the stock updates, whose lines are `owners`.
     A failed condition on a product of one stock item is final (not enough, or deleted); on a
     sharded product it may be a shard another order emptied meanwhile: 'retry' (after a re-read).
     """
-    reasons = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-    failed = [line for line, code in zip(owners, reasons[_puts(idempotency_key):], strict=False)
-              if code == "ConditionalCheckFailed"]
+    failed = [line for line in order.items if _stock_tag(line.product_id) in exc.failed]
     for line in failed:
         if len(shards.get(line.product_id, ())) <= 1:
             raise Conflict(f"Not enough stock for {line.sku}, or it is no longer sold") from None
     if failed:
         return "retry"
-    if idempotency_key and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+    if "idempotency" in exc.failed:
         return "idempotency"
-    if "TransactionConflict" in reasons or not reasons:
+    if exc.conflict or not exc.cancelled:
         return "retry"
     raise exc
 
@@ -330,7 +323,7 @@ def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[s
     try:
         with transaction() as tx:
             cancelled_at = _cancel_in(tx, order, order.status, reason)
-    except TransactWriteError as exc:
+    except TransactionFailed as exc:
         if condition_failed(exc):
             raise Conflict("The order changed meanwhile; reload it and retry") from None
         raise
@@ -340,7 +333,7 @@ def cancel_order(order_id: str, viewer_id: str, viewer_is_admin: bool) -> dict[s
     return order_view(order)
 
 
-def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> str:
+def _cancel_in(tx: Transaction, order: Order, from_status: str, reason: str) -> str:
     """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, the steps of its
     fulfilment not done CANCELLED, and the event. Returns the `updated_at` it writes."""
     was_paid, cancelled_at = from_status in (PAID, PACKED), now_iso()
@@ -357,11 +350,6 @@ def _cancel_in(tx: Any, order: Order, from_status: str, reason: str) -> str:
     outbox.record(tx, Event("OrderCancelled", {**event_data(order), "reason": reason, "was_paid": was_paid,
                                                "items": _lines_data(order)}))
     return cancelled_at
-
-
-def condition_failed(exc: TransactWriteError) -> bool:
-    return any(reason is not None and reason.code == "ConditionalCheckFailed"
-               for reason in exc.cancellation_reasons or [])
 
 
 # ---- payment results (consumer of the orders queue) ----------------------------------------------
@@ -423,7 +411,7 @@ def cancel_unpaid_orders(timeout_minutes: float) -> int:
                 with transaction() as tx:
                     _cancel_in(tx, order, PENDING_PAYMENT, "payment_timeout")
                 cancelled += 1
-            except TransactWriteError as exc:
+            except TransactionFailed as exc:
                 if not condition_failed(exc):
                     raise
                 # paid or cancelled since the index was read: nothing to do

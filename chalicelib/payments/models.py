@@ -39,3 +39,34 @@ class Payment(Model):
     failure_reason = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+
+
+# --- the payment provider simulator's books (provider.py): its records, not ours ---------------------
+
+class SimulatedCharge(Model):
+    Meta = table_meta("payments")
+    pk = UnicodeAttribute(hash_key=True)  # "PROVIDER#CHARGE#<idempotency_key>"
+    sk = UnicodeAttribute(range_key=True)  # "CHARGE"
+    charge_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    currency = UnicodeAttribute()
+    token = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class SimulatedRefund(Model):
+    Meta = table_meta("payments")
+    pk = UnicodeAttribute(hash_key=True)  # "PROVIDER#REFUND#<idempotency_key>"
+    sk = UnicodeAttribute(range_key=True)  # "REFUND"
+    refund_id = UnicodeAttribute()
+    charge_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+
+def charge_key(idempotency_key: str) -> tuple[str, str]:
+    return f"PROVIDER#CHARGE#{idempotency_key}", "CHARGE"
+
+
+def refund_key(idempotency_key: str) -> tuple[str, str]:
+    return f"PROVIDER#REFUND#{idempotency_key}", "REFUND"

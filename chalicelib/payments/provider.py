@@ -4,7 +4,7 @@
 simulator behaves like one where it matters to us: every charge and refund is recorded under its
 idempotency key with a conditional put, so a retried request never moves money twice; it returns
 the recorded result instead (Stripe's `Idempotent-Replayed`). Its records live in the payments
-table under `PROVIDER#...` keys, in models of their own: they stand for the provider's books, not
+table under `PROVIDER#...` keys, in models of their own (models.py): they stand for the provider's books, not
 ours, and would go away with the simulator.
 
 Tokens (README, "Web app"): `tok_visa` and `tok_mastercard` succeed, `tok_declined` is
@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib import aws, settings
-from chalicelib.dynamo import now_iso, put_if_absent, table_meta
+from chalicelib.dynamo import now_iso, put_if_absent
+from chalicelib.payments.models import SimulatedCharge, SimulatedRefund, charge_key, refund_key
 
 KNOWN_TOKENS = ("tok_visa", "tok_mastercard", "tok_declined", "tok_unavailable")
 SUCCEEDING_TOKENS = frozenset({"tok_visa", "tok_mastercard"})
@@ -88,35 +87,6 @@ class PaymentProvider(Protocol):
     def refund(self, idempotency_key: str, charge_id: str, amount_cents: int) -> Refund: ...
 
 
-class SimulatedCharge(Model):
-    Meta = table_meta("payments")
-    pk = UnicodeAttribute(hash_key=True)  # "PROVIDER#CHARGE#<idempotency_key>"
-    sk = UnicodeAttribute(range_key=True)  # "CHARGE"
-    charge_id = UnicodeAttribute()
-    amount_cents = NumberAttribute()
-    currency = UnicodeAttribute()
-    token = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-
-
-class SimulatedRefund(Model):
-    Meta = table_meta("payments")
-    pk = UnicodeAttribute(hash_key=True)  # "PROVIDER#REFUND#<idempotency_key>"
-    sk = UnicodeAttribute(range_key=True)  # "REFUND"
-    refund_id = UnicodeAttribute()
-    charge_id = UnicodeAttribute()
-    amount_cents = NumberAttribute()
-    created_at = UnicodeAttribute()
-
-
-def charge_key(idempotency_key: str) -> tuple[str, str]:
-    return f"PROVIDER#CHARGE#{idempotency_key}", "CHARGE"
-
-
-def refund_key(idempotency_key: str) -> tuple[str, str]:
-    return f"PROVIDER#REFUND#{idempotency_key}", "REFUND"
-
-
 @functools.cache
 def api_key() -> str:
     """The stage's provider API key: one decrypting GetParameter per container, on first use.
@@ -147,7 +117,7 @@ class SimulatedProvider:
         pk, sk = charge_key(idempotency_key)
         record = SimulatedCharge(pk=pk, sk=sk, charge_id=f"ch_{uuid.uuid4().hex}", amount_cents=amount_cents,
                                  currency=currency, token=token, created_at=now_iso())
-        if not _put_once(record):
+        if not put_if_absent(record):
             record = SimulatedCharge.get(pk, sk, consistent_read=True)
             _require_same(idempotency_key, (record.amount_cents, record.currency, record.token),
                           (amount_cents, currency, token))
@@ -160,7 +130,7 @@ class SimulatedProvider:
         pk, sk = refund_key(idempotency_key)
         record = SimulatedRefund(pk=pk, sk=sk, refund_id=f"re_{uuid.uuid4().hex}", charge_id=charge_id,
                                  amount_cents=amount_cents, created_at=now_iso())
-        if not _put_once(record):
+        if not put_if_absent(record):
             record = SimulatedRefund.get(pk, sk, consistent_read=True)
             _require_same(idempotency_key, (record.charge_id, record.amount_cents), (charge_id, amount_cents))
             return Refund(record.refund_id, record.charge_id, int(record.amount_cents), replayed=True)
@@ -188,11 +158,6 @@ def _authenticate() -> None:
         raise ProviderAuthenticationFailed(
             f"the payment provider refused the API key: parameter "
             f"{settings.parameter_name(settings.PAYMENT_PROVIDER_API_KEY)} {problem}")
-
-
-def _put_once(record: Model) -> bool:
-    """Save `record` unless its key exists; False when it did (the idempotency key was used before)."""
-    return put_if_absent(record)
 
 
 def _require_positive_amount(amount_cents: int) -> None:

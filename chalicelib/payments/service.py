@@ -29,9 +29,8 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.dynamo import now_iso, put_if_absent
+from chalicelib.dynamo import Transaction, condition_failed, now_iso, put_if_absent
 from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.envelope import Event, InvalidEvent
 from chalicelib.observability import logger, metrics
@@ -131,7 +130,7 @@ def _open_payment(order: OrderFacts) -> Payment:
     payment = Payment(pk=_pk(order.order_id), sk=PAYMENT_SK, payment_id=_new_payment_id(), order_id=order.order_id,
                       user_id=order.user_id, status=PaymentStatus.PENDING.value, amount_cents=order.amount_cents,
                       currency=order.currency, created_at=now, updated_at=now)
-    if _create(payment):
+    if put_if_absent(payment):
         return payment
     return _load(order.order_id)  # type: ignore[return-value]  # it exists: the create just failed on it
 
@@ -148,7 +147,7 @@ def _record_charge(payment: Payment, order: OrderFacts, event: Event, charge: Ch
     charge_id = charge.charge_id if charge else None
     succeeded = _payment_event("PaymentSucceeded", payment, order, event)
 
-    def mark_succeeded(tx: TransactWrite) -> None:
+    def mark_succeeded(tx: Transaction) -> None:
         _transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.SUCCEEDED, charge_id=charge_id)
         outbox.record(tx, succeeded)
 
@@ -184,7 +183,7 @@ def _attach_late_charge(order_id: str, charge_id: str) -> bool:
             actions=[Payment.charge_id.set(charge_id), Payment.updated_at.set(now_iso())],
             condition=(Payment.status == PaymentStatus.VOIDED.value) & no_other_charge)
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -193,7 +192,7 @@ def _attach_late_charge(order_id: str, charge_id: str) -> bool:
 def _record_decline(payment: Payment, order: OrderFacts, event: Event, reason: str) -> None:
     failed = _payment_event("PaymentFailed", payment, order, event, reason=reason)
 
-    def mark_failed(tx: TransactWrite) -> None:
+    def mark_failed(tx: Transaction) -> None:
         _transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.FAILED, failure_reason=reason)
         outbox.record(tx, failed)
 
@@ -240,14 +239,14 @@ def _create_voided(order: OrderFacts, event: Event) -> bool:
                       user_id=order.user_id, status=PaymentStatus.VOIDED.value, amount_cents=order.amount_cents,
                       currency=order.currency, created_at=now, updated_at=now)
 
-    def save_voided(tx: TransactWrite) -> None:
+    def save_voided(tx: Transaction) -> None:
         tx.save(payment, condition=Payment.pk.does_not_exist())
 
     return _applied_or_duplicate(inbox.apply_once(CONSUMER, event, save_voided))
 
 
 def _void_pending(order: OrderFacts, event: Event) -> bool:
-    def mark_voided(tx: TransactWrite) -> None:
+    def mark_voided(tx: Transaction) -> None:
         _transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.VOIDED)
 
     return _applied_or_duplicate(inbox.apply_once(CONSUMER, event, mark_voided))
@@ -261,7 +260,7 @@ def _refund(payment: Payment, expected: PaymentStatus, order: OrderFacts, event:
         refund_id = provider.refund(f"refund-{order.order_id}", payment.charge_id, int(payment.amount_cents)).refund_id
     refunded = _payment_event("PaymentRefunded", payment, order, event)
 
-    def mark_refunded(tx: TransactWrite) -> None:
+    def mark_refunded(tx: Transaction) -> None:
         _transition(tx, order.order_id, expected, PaymentStatus.REFUNDED, refund_id=refund_id,
                     condition=_same_charge(payment.charge_id))
         outbox.record(tx, refunded)
@@ -327,7 +326,7 @@ def _payment_event(event_type: str, payment: Payment, order: OrderFacts, cause: 
     return Event(event_type, data, correlation_id=cause.correlation_id)
 
 
-def _transition(tx: TransactWrite, order_id: str, expected: PaymentStatus, new: PaymentStatus,
+def _transition(tx: Transaction, order_id: str, expected: PaymentStatus, new: PaymentStatus,
                 condition: Condition | None = None, **changes: str | None) -> None:
     """Move the payment from `expected` to `new` (and set `changes`), only if it is still `expected`."""
     actions = [Payment.status.set(new.value), Payment.updated_at.set(now_iso())]
@@ -343,10 +342,6 @@ def _same_charge(charge_id: str | None) -> Condition:
 
 def _applied_or_duplicate(outcome: inbox.Outcome) -> bool:
     return outcome is not inbox.Outcome.REJECTED
-
-
-def _create(payment: Payment) -> bool:
-    return put_if_absent(payment)
 
 
 def _load(order_id: str, consistent: bool = True) -> Payment | None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.dynamo import utc_now
+from chalicelib.dynamo import condition_failed, utc_now
 from chalicelib.errors import NotFound
 from chalicelib.events.envelope import Event
 from chalicelib.imports import service as imports
@@ -149,7 +149,7 @@ def _take_progress_slot(import_id: str) -> bool:
                     condition=PushMark.pushed_at.does_not_exist()
                     | (PushMark.pushed_at <= now - IMPORT_FRAME_INTERVAL_SECONDS))
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True

@@ -322,7 +322,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         app = sys.modules["app"].app
         deployed = Deployed(project_dir, result, app, calls)
         yield deployed
-        # moto's CloudFormation is sent the template without its Outputs (devstack/provision.py), so
+        # moto's CloudFormation is sent the template without its Outputs (devstack/provision/), so
         # the outputs destroy reads the bucket names from are the ones the provisioning resolved.
         flow.destroy(stage, project_dir=project_dir, session=boto3.Session(region_name=REGION),
                      stack_deleter=delete_stack_of_emptied_buckets(result.outputs), log=lambda line: None,

@@ -13,18 +13,24 @@ from pynamodb.connection.base import Connection
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import pagination
-from chalicelib.catalog import service
+from chalicelib.catalog import api, batch, service
+from chalicelib.catalog import products as product_service
 from chalicelib.catalog.models import Product, SkuClaim, Stock
-from chalicelib.catalog.stock_migration import move_one, move_stock_out
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events.models import OutboxItem
+from ops.stock_migration import move_one, move_stock_out
 from tests.users import uid
 
 pytestmark = pytest.mark.usefixtures("stack")
 
 PRODUCT_KEYS = {"product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
                 "image_url", "thumbnail_url", "created_at", "updated_at"}
+
+
+def get_products(product_ids) -> dict:
+    """The active products among `product_ids`, by id, as the service reads them for orders."""
+    return service.get_products_and_shards(product_ids)[0]
 
 
 def new_fields(**overrides) -> dict:
@@ -34,7 +40,7 @@ def new_fields(**overrides) -> dict:
 def put_products(count: int, **overrides) -> list[dict]:
     """Active products stored directly (one BatchWriteItem), as create_product stores them minus the
     transaction and its event: a quick fixture for list tests."""
-    items = [service._new_product(service.NEW_PRODUCT.validate(new_fields(name=f"item {i}", **overrides)))
+    items = [product_service.new_product_items(api.NEW_PRODUCT.validate(new_fields(name=f"item {i}", **overrides)))
              for i in range(count)]
     with Product.batch_write() as batch:
         for item in (item for three in items for item in three):
@@ -495,13 +501,13 @@ def test_a_stock_patch_sets_the_stock_item(client, admin):
 def test_a_list_reads_again_the_stock_an_eventually_consistent_read_missed(client, monkeypatch, dynamo_calls):
     category = uid("cat")
     products = put_products(2, category=category)
-    original = service._read_items
+    original = batch.read_items
 
     def lagging(keys, consistent):  # as a replica that has not yet seen the STOCK items
         found = original(keys, consistent)
         return found if consistent else {}
 
-    monkeypatch.setattr(service, "_read_items", lagging)
+    monkeypatch.setattr(product_service, "read_items", lagging)
     dynamo_calls.clear()
     assert sorted(list_page(client, category=category)["items"], key=lambda p: p["product_id"]) == sorted(
         products, key=lambda p: p["product_id"])
@@ -510,7 +516,8 @@ def test_a_list_reads_again_the_stock_an_eventually_consistent_read_missed(clien
 
 def old_layout_product(stock: int, **overrides) -> dict:
     """A product as the code before the STOCK item stored it: stock on the product item, no STOCK item."""
-    product, _, claim = service._new_product(service.NEW_PRODUCT.validate(new_fields(stock=stock, **overrides)))
+    fields = api.NEW_PRODUCT.validate(new_fields(stock=stock, **overrides))
+    product, _, claim = product_service.new_product_items(fields)
     product.stock = stock
     product.save()
     claim.save()
@@ -521,7 +528,7 @@ def test_an_old_layout_product_reads_its_own_stock_and_refuses_stock_writes_unti
     product = old_layout_product(4)
     pid = product["product_id"]
     assert product["stock"] == 4 and client.http.get(f"/products/{pid}").json_body == product
-    assert service.get_products([pid]) == {pid: product}
+    assert get_products([pid]) == {pid: product}
     assert product in walk(client, category=product["category"])
     for write in (service.stock_reserve, service.stock_release):
         with pytest.raises(TransactWriteError):
@@ -566,15 +573,15 @@ def test_get_products_is_one_batch_get_with_stock(dynamo_calls):
     service.delete_product(gone["product_id"])
     ids = [p["product_id"] for p in live] + [gone["product_id"], "unknown-id", live[0]["product_id"]]
     dynamo_calls.clear()
-    found = service.get_products(ids)
+    found = get_products(ids)
     assert dynamo_calls == ["BatchGetItem"]
     assert found == {p["product_id"]: p for p in live}
     many = put_products(50)
     dynamo_calls.clear()
-    assert set(service.get_products(p["product_id"] for p in many)) == {p["product_id"] for p in many}
+    assert set(get_products(p["product_id"] for p in many)) == {p["product_id"] for p in many}
     assert dynamo_calls == ["BatchGetItem"]  # 50 products, 100 keys: an order's 50 lines in one call
     dynamo_calls.clear()
-    assert service.get_products([]) == {} and dynamo_calls == []
+    assert get_products([]) == {} and dynamo_calls == []
 
 
 def test_stock_release_adds_within_a_transaction():
@@ -614,9 +621,9 @@ def test_stock_reserve_never_goes_negative():
 def test_a_product_deleted_after_it_was_read_is_404_not_500(monkeypatch):
     """The transactions' own conditions catch a delete that lands between the read and the write."""
     product = service.create_product(new_fields())
-    stale = service._load_active(product["product_id"])
+    stale = product_service.load_active(product["product_id"])
     service.delete_product(product["product_id"])
-    monkeypatch.setattr(service, "_load_active", lambda product_id: stale)
+    monkeypatch.setattr(product_service, "load_active", lambda product_id: stale)
     with pytest.raises(NotFound):
         service.update_product(product["product_id"], {"stock": 1})
     with pytest.raises(NotFound):
@@ -624,9 +631,11 @@ def test_a_product_deleted_after_it_was_read_is_404_not_500(monkeypatch):
     assert len(outbox_events(product["product_id"])) == 2  # created, deleted: nothing more
 
 
-def test_service_validates_like_the_api():
+def test_the_request_schemas_validate_and_the_service_refuses_an_empty_change():
     with pytest.raises(InvalidInput):
-        service.create_product(new_fields(price_cents=1.5))
+        api.NEW_PRODUCT.validate(new_fields(price_cents=1.5))
+    with pytest.raises(InvalidInput):
+        api.PRODUCT_CHANGES.validate({"price_cents": 1.5})
     with pytest.raises(InvalidInput, match="Nothing to change"):
         service.update_product(uuid.uuid4().hex, {})
 

@@ -26,7 +26,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import settings
-from chalicelib.imports import service as imports_service
+from chalicelib.imports import runner as import_runner
 from chalicelib.payments import provider
 from deploy import policies
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, Target
@@ -298,7 +298,7 @@ def exercise_uploads(call: Any, invoke: Any, client: Client, admin: Any, product
     s3.put_object(Bucket=bucket, Key=upload["key"],
                   Body=("sku,name,description,price_cents,currency,category,stock\n" + "\n".join(rows)).encode())
     mp.setenv("IMPORT_CHUNK_ROWS", "2")  # three chunks: the S3 handler's, then two through the queue
-    imports_service._queue_url.cache_clear()  # each function resolves the queue in its own container
+    import_runner._queue_url.cache_clear()  # each function resolves the queue in its own container
     assert invoke("import_uploaded_file", s3_event(upload["key"])) == "handed_on"
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.get_queue_url(QueueName=settings.resource_name("imports"))["QueueUrl"]
@@ -307,7 +307,7 @@ def exercise_uploads(call: Any, invoke: Any, client: Client, admin: Any, product
                    if json.loads(m["Body"]).get("key") == upload["key"]]:
         for message in mine:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        imports_service._queue_url.cache_clear()
+        import_runner._queue_url.cache_clear()
         invoke("continue_import", client.events.generate_sqs_event(
             message_bodies=[m["Body"] for m in mine], queue_name=settings.resource_name("imports")))
     mp.delenv("IMPORT_CHUNK_ROWS")

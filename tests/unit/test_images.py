@@ -13,9 +13,9 @@ import boto3
 import pytest
 from PIL import Image
 
-from chalicelib.catalog import images
-from chalicelib.catalog.image_models import ImageUpload
 from chalicelib.events.models import OutboxItem
+from chalicelib.images import service as images
+from chalicelib.images.models import ImageUpload
 from chalicelib.settings import resource_name
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -59,9 +59,7 @@ def exists(key: str) -> bool:
 
 
 def upload_record(key: str, etag: str) -> ImageUpload:
-    record = images.image_upload(images.image_id_for(key, etag))
-    assert record is not None
-    return record
+    return ImageUpload.get(f"IMAGE#{images.image_id_for(key, etag)}", "IMAGE", consistent_read=True)
 
 
 def key_of(url: str) -> str:
@@ -235,7 +233,7 @@ MEASURE_PEAK = """
 import math, resource, sys
 from PIL import Image
 import app  # the whole app, as in the function's container
-from chalicelib.catalog import images
+from chalicelib.images import service as images
 kind, fmt, mode = sys.argv[1:4]
 side = math.isqrt(images.max_pixels(kind))  # the largest square still accepted
 colour = (200, 30, 60, 128) if mode == "RGBA" else (200, 30, 60)
@@ -253,7 +251,7 @@ def _peak_of_thumbnail(tmp_path: Path, kind: str, fmt: str, mode: str) -> tuple[
     assert generate.returncode == 0, generate.stderr[-2000:]
     # VmHWM, the peak RSS of this process's own memory: getrusage's ru_maxrss survives exec on Linux,
     # so a child of a big pytest worker would report the worker's peak.
-    measure = ("import sys\nimport app\nfrom chalicelib.catalog import images\n"
+    measure = ("import sys\nimport app\nfrom chalicelib.images import service as images\n"
                "def peak():\n"
                "    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
                "    return int(line.split()[1]) // 1024\n"

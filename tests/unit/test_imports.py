@@ -10,10 +10,12 @@ import pytest
 from pynamodb.connection.base import Connection
 from pynamodb.exceptions import PutError
 
+from chalicelib.catalog import api as catalog_api
+from chalicelib.catalog import batch
 from chalicelib.catalog import service as catalog
 from chalicelib.catalog.models import Product, Stock
 from chalicelib.events.models import OutboxItem
-from chalicelib.imports import parsing
+from chalicelib.imports import lease, parsing, runner
 from chalicelib.imports import service as imports
 from chalicelib.imports.models import ImportRecord
 from chalicelib.settings import resource_name
@@ -126,8 +128,9 @@ def test_the_filename_is_kept_readable_but_made_safe(client, admin):
     response = post_import(client, {"filename": "../../etc/Été 2026: <catalogue>?  Ünï.csv"}, admin.headers)
     assert response.status_code == 201
     assert response.json_body["key"].split("/", 2)[2] == "Été 2026_ _catalogue__ Ünï.csv"
-    assert imports.safe_filename("C:\\Users\\me\\my\tlist.jsonl") == "my_list.jsonl"
-    assert imports.safe_filename(".csv") == "import.csv"
+    for filename, stored_as in (("C:\\Users\\me\\my\tlist.jsonl", "my_list.jsonl"), (".csv", "import.csv")):
+        response = post_import(client, {"filename": filename}, admin.headers)
+        assert response.status_code == 201 and response.json_body["key"].split("/", 2)[2] == stored_as
 
 
 @pytest.mark.parametrize("body, field", [
@@ -252,13 +255,13 @@ def test_an_existing_sku_is_updated_never_duplicated(client, admin):
 def test_an_import_moves_an_old_layout_products_stock_to_its_stock_item():
     """A product stored before the STOCK item (stock on the product item): the import writes both items."""
     sku = uid("OL")
-    [first] = catalog.upsert_products([catalog.NEW_PRODUCT.validate(
+    [first] = catalog.upsert_products([catalog_api.NEW_PRODUCT.validate(
         {"sku": sku, "name": "n", "price_cents": 1, "stock": 1})], id_seed="ol")
     key = (f"PRODUCT#{first.product_id}", "STOCK")
     Stock.get(*key).delete()
     Product.get(key[0], "PRODUCT").update(actions=[Product.stock.set(3)])  # the old layout
     assert product_for(sku)["stock"] == 3
-    catalog.upsert_products([catalog.NEW_PRODUCT.validate(
+    catalog.upsert_products([catalog_api.NEW_PRODUCT.validate(
         {"sku": sku, "name": "n", "price_cents": 1, "stock": 6})], id_seed="ol")
     assert Stock.get(*key).stock == 6 and Product.get(key[0], "PRODUCT").stock is None
     assert product_for(sku)["stock"] == 6
@@ -397,15 +400,15 @@ def test_a_crashed_chunk_is_resumed_from_its_checkpoint_without_double_counting(
 def test_a_live_lease_keeps_a_second_invocation_out(client, admin):
     key = put(f"imports/{uid()}/leased.csv", f"{HEADER}\n{uid('LE')},x,,1,,,1\n")
     etag = s3().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
-    held = imports._claim(key, etag, 100, imports.Budget.for_remaining(60))
+    held = lease.claim(key, etag, 100, lease.Budget.for_remaining(60))
     assert held is not None
     assert run_import(client, key) == "skipped"
     assert counts(status(client, admin, key)) == ("PROCESSING", 0, 0, 0)
-    expired = imports.Budget(deadline=0, lease_seconds=-1)
+    expired = lease.Budget(deadline=0, lease_seconds=-1)
     ImportRecord(pk=held.pk, sk="IMPORT").update(actions=[ImportRecord.lease_until.set(0)])
-    taken = imports._claim(key, etag, 100, expired)
+    taken = lease.claim(key, etag, 100, expired)
     assert taken is not None  # an expired lease is taken over
-    assert imports._advance(taken, imports.Budget.for_remaining(60)) is imports.Outcome.COMPLETED
+    assert runner._advance(taken, lease.Budget.for_remaining(60)) is runner.Outcome.COMPLETED
 
 
 def test_a_new_object_at_the_same_key_starts_over_and_stale_events_are_ignored(client, admin):
@@ -442,7 +445,7 @@ def test_a_malformed_continuation_message_is_dropped(client):
 
 def test_batch_writes_carry_25_items_per_call(dynamo_calls):
     s = uid("BW")
-    rows = [catalog.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
+    rows = [catalog_api.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
             for i in range(50)]
     catalog.upsert_products(rows, id_seed="bw")  # 50 new products: 150 items (product, STOCK, SKU claim)
     assert dynamo_calls.count("BatchWriteItem") == 6
@@ -455,7 +458,7 @@ def test_batch_writes_carry_25_items_per_call(dynamo_calls):
 
 def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     s = uid("UN")
-    rows = [catalog.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
+    rows = [catalog_api.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
             for i in range(3)]
     original, sent, sleeps = Connection.batch_write_item, [], []
 
@@ -467,10 +470,10 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
         return original(self, table_name, put_items=put_items, delete_items=delete_items, **kw)
 
     monkeypatch.setattr(Connection, "batch_write_item", throttled)
-    monkeypatch.setattr(catalog.time, "sleep", sleeps.append)
+    monkeypatch.setattr(batch.time, "sleep", sleeps.append)
     catalog.upsert_products(rows, id_seed="un")
     assert sent == [9, 8, 7] and len(sleeps) == 2
-    assert all(0 <= wait <= catalog.BATCH_BACKOFF_SECONDS[1] for wait in sleeps)
+    assert all(0 <= wait <= batch.BATCH_BACKOFF_SECONDS[1] for wait in sleeps)
     assert all(catalog.product_id_for_sku(row["sku"]) for row in rows)
 
     def never(self, table_name, put_items=None, **kw):
@@ -479,14 +482,14 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     monkeypatch.setattr(Connection, "batch_write_item", never)
     with pytest.raises(PutError, match="unprocessed"):
         catalog.upsert_products(rows, id_seed="un")
-    assert len(sleeps) == 2 + catalog.BATCH_MAX_ATTEMPTS - 1
+    assert len(sleeps) == 2 + batch.BATCH_MAX_ATTEMPTS - 1
 
 
 def test_a_retried_batch_reuses_the_new_products_ids():
     sku = uid("ID")
-    row = catalog.NEW_PRODUCT.validate({"sku": sku, "name": "n", "price_cents": 1, "stock": 1})
+    row = catalog_api.NEW_PRODUCT.validate({"sku": sku, "name": "n", "price_cents": 1, "stock": 1})
     [first] = catalog.upsert_products([row], id_seed="seed")
-    catalog._batch_put([Product.get(f"PRODUCT#{first.product_id}", "PRODUCT")])  # a product without its claim...
+    batch.batch_put([Product.get(f"PRODUCT#{first.product_id}", "PRODUCT")])  # a product without its claim...
     from chalicelib.catalog.models import SkuClaim
 
     SkuClaim(pk=f"SKU#{sku}", sk="SKU").delete()  # ...as a crash between the two writes leaves it
@@ -528,7 +531,7 @@ def test_format_detection():
 
 
 def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
-    monkeypatch.setattr(imports, "READ_WINDOW_BYTES", 7)  # every window boundary cuts a row somewhere
+    monkeypatch.setattr(runner, "READ_WINDOW_BYTES", 7)  # every window boundary cuts a row somewhere
     s = uid("WI")
     key = put(f"imports/{uid()}/windows.csv", f'{HEADER}\n{s}-1,"Ü, ""quoted""",,1,,,1\n{s}-2,B,,2,,,2\nbad,,,,,,\n')
     calls: list[dict] = []
@@ -536,7 +539,7 @@ def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
     def count(params, **kwargs):
         calls.append(params["headers"])
 
-    s3_client = imports.aws.client("s3")
+    s3_client = runner.aws.client("s3")
     s3_client.meta.events.register("before-call.s3.GetObject", count)
     try:
         assert run_import(client, key) == "completed"
@@ -551,7 +554,7 @@ def test_the_file_is_read_in_ranged_windows(client, admin, monkeypatch):
 
 def test_imported_and_failed_rows_are_counted_as_metrics_once_committed(client, admin, monkeypatch):
     counted: dict[str, float] = {}
-    monkeypatch.setattr(imports.metrics, "add_metric",
+    monkeypatch.setattr(runner.metrics, "add_metric",
                         lambda name, unit, value: counted.__setitem__(name, counted.get(name, 0) + value))
     monkeypatch.setenv("IMPORT_CHUNK_ROWS", "2")
     s = uid("MT")
@@ -611,7 +614,7 @@ def test_an_unforeseen_row_failure_is_that_rows_error(client, admin, monkeypatch
 
 
 def test_an_import_whose_handler_keeps_failing_ends_failed_and_an_operator_reruns_it(client, admin, monkeypatch):
-    from chalicelib.imports import rerun
+    from ops import rerun_import as rerun
 
     s = uid("GIVE")
     key = put(f"imports/{uid()}/gives-up.csv", f"{HEADER}\n{s}-1,a,,1,,,1\n{s}-2,b,,1,,,1\n")
@@ -644,8 +647,8 @@ def test_an_import_whose_handler_keeps_failing_ends_failed_and_an_operator_rerun
 def test_an_import_whose_invocations_die_silently_ends_failed_on_the_next_delivery(client, admin):
     key = put(f"imports/{uid()}/killed.csv", f"{HEADER}\n{uid('KI')},a,,1,,,1\n")
     etag = s3().head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
-    for _ in range(imports.MAX_ATTEMPTS):  # each takes the lease and is killed (a timeout): no word of it
-        held = imports._claim(key, etag, 100, imports.Budget(deadline=0, lease_seconds=-1))
+    for _ in range(runner.MAX_ATTEMPTS):  # each takes the lease and is killed (a timeout): no word of it
+        held = lease.claim(key, etag, 100, lease.Budget(deadline=0, lease_seconds=-1))
         assert held is not None
     assert run_import(client, key) == "failed"
     view = status(client, admin, key)

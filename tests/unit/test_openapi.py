@@ -39,3 +39,24 @@ def test_health(app):
     with Client(app) as client:
         response = client.http.get("/health")
     assert response.status_code == 200 and response.json_body == {"status": "ok"}
+
+
+def test_every_list_page_returns_cursors_its_query_accepts(app):
+    """One page schema (web.page_schema): each list's next_cursor fits the `cursor` its query takes back."""
+    with Client(app) as client:
+        document = client.http.get("/openapi.json").json_body
+    schemas = document.get("components", {}).get("schemas", {})
+    pages = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            body = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+            schema = body.get("schema", {})
+            schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in schema else schema
+            if "next_cursor" not in schema.get("properties", {}):
+                continue
+            cursor = next(p for p in operation["parameters"] if p["name"] == "cursor")["schema"]
+            limit = next(p for p in operation["parameters"] if p["name"] == "limit")["schema"]
+            assert schema["properties"]["next_cursor"]["maxLength"] == cursor["maxLength"], (method, path)
+            assert schema["properties"]["items"]["maxItems"] == limit["maximum"], (method, path)
+            pages += 1
+    assert pages >= 5  # products, notifications, a user's orders, the admin's orders, an order's events

@@ -14,7 +14,7 @@ from chalicelib import aws
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import OutboxItem
 from chalicelib.payments import provider, service
-from chalicelib.payments.models import Payment
+from chalicelib.payments.models import Payment, SimulatedCharge, SimulatedRefund, charge_key, refund_key
 from chalicelib.payments.provider import (
     KNOWN_TOKENS,
     Charge,
@@ -22,12 +22,8 @@ from chalicelib.payments.provider import (
     PaymentDeclined,
     ProviderUnavailable,
     Refund,
-    SimulatedCharge,
     SimulatedProvider,
-    SimulatedRefund,
-    charge_key,
     get_provider,
-    refund_key,
 )
 from devstack.lambda_events import records_event, sqs_record
 from infra import parameters as infra_parameters

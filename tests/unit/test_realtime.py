@@ -21,6 +21,8 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from chalicelib.accounts import tokens
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import OutboxItem
+from chalicelib.imports import lease as import_lease
+from chalicelib.imports import runner as import_runner
 from chalicelib.imports import service as imports
 from chalicelib.notifications import service as notifications
 from chalicelib.orders import service as orders
@@ -274,7 +276,7 @@ def test_an_import_ends_with_import_finished_completed_or_failed(client):
                          (b"", "FAILED")):
         key = f"imports/{uuid.uuid4().hex}/f.csv"
         s3.put_object(Bucket=resource_name("uploads"), Key=key, Body=body)
-        imports.import_object(key, None, imports.Budget.for_remaining(30))
+        import_runner.import_object(key, None, import_lease.Budget.for_remaining(30))
         finished = [json.loads(i.body)["data"] for i in OutboxItem.scan(OutboxItem.event_type == "ImportFinished")
                     if json.loads(i.body)["data"]["import_id"] == imports.import_id_for_key(key)]
         assert finished == [{"import_id": imports.import_id_for_key(key), "key": key, "status": status}]

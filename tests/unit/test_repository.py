@@ -21,3 +21,12 @@ def test_no_file_refers_to_documents_outside_the_repository():
         text = path.read_text(encoding="utf-8", errors="ignore")
         found += [f"{name}: {ref}" for ref in OUTSIDE_REFERENCES if ref in text]
     assert not found, found
+
+
+def test_operator_commands_are_in_ops_not_in_the_lambda_package():
+    """Chalice packages app.py and chalicelib/ into every function: a command run by hand belongs in ops/."""
+    commands = [str(path.relative_to(ROOT)) for path in (ROOT / "chalicelib").rglob("*.py")
+                if '__name__ == "__main__"' in path.read_text(encoding="utf-8")]
+    assert commands == []
+    assert {path.name for path in (ROOT / "ops").glob("*.py")} >= {"stock_shards.py", "stock_migration.py",
+                                                                   "rerun_import.py"}

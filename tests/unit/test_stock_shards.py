@@ -9,13 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pynamodb.exceptions import TransactWriteError
 
+from chalicelib.catalog import api as catalog_api
+from chalicelib.catalog import products, stock
 from chalicelib.catalog import service as catalog
-from chalicelib.catalog import stock_shards
-from chalicelib.catalog.models import stock_key
-from chalicelib.catalog.stock_shards import reshard
+from chalicelib.catalog.models import Product, stock_key
 from chalicelib.dynamo import transaction
 from chalicelib.errors import Conflict
 from chalicelib.orders import service as orders
+from ops import stock_shards
+from ops.stock_shards import reshard
 from tests.users import make_user, uid
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -24,6 +26,11 @@ pytestmark = pytest.mark.usefixtures("stack")
 @pytest.fixture(scope="module")
 def shopper(stack):
     return make_user()
+
+
+def get_products(product_ids) -> dict:
+    """The active products among `product_ids`, by id, as the service reads them for orders."""
+    return catalog.get_products_and_shards(product_ids)[0]
 
 
 def new_product(stock: int, shards: int = 1, **overrides) -> dict:
@@ -36,7 +43,7 @@ def new_product(stock: int, shards: int = 1, **overrides) -> dict:
 
 def stored_shards(product_id: str) -> list[dict]:
     """The raw stock items of a product, shard 0 first."""
-    connection, items = catalog.Product._get_connection(), []
+    connection, items = Product._get_connection(), []
     while item := connection.get_item(*stock_key(f"PRODUCT#{product_id}", len(items)),
                                       consistent_read=True).get("Item"):
         items.append(item)
@@ -67,7 +74,7 @@ def test_a_resharded_product_stores_n_shards_and_shows_their_sum_unchanged(clien
     # The view does not change at all: same stock (the sum), same updated_at.
     assert client.http.get(f"/products/{product['product_id']}").json_body == product
     assert client.http.get(f"/products?category={category}").json_body["items"] == [product]
-    assert catalog.get_products([product["product_id"]]) == {product["product_id"]: product}
+    assert get_products([product["product_id"]]) == {product["product_id"]: product}
 
 
 def test_only_sharded_products_cost_a_second_batch_get(client, dynamo_calls):
@@ -145,7 +152,7 @@ def test_a_shard_emptied_by_a_concurrent_order_is_read_again_and_retried(monkeyp
     reads = []
     monkeypatch.setattr(catalog, "get_products_and_shards", lambda ids: reads.append(1) or (
         stale if len(reads) == 1 else real(ids)))
-    monkeypatch.setattr(catalog.random, "choice", lambda shards: shards[0])  # the stale read's shard 0
+    monkeypatch.setattr(stock.random, "choice", lambda shards: shards[0])  # the stale read's shard 0
     view, created = orders.place_order(shopper.user_id, shopper.email,
                                        {"items": [{"product_id": pid, "quantity": 2}], "payment_token": "tok_visa"})
     assert created and len(reads) == 2 and units(pid) == [0, 1]
@@ -187,9 +194,9 @@ def test_a_stock_patch_distributes_over_the_shards(client):
 def test_a_stock_patch_or_delete_read_before_a_reshard_is_409_and_changes_nothing(monkeypatch):
     product = new_product(8)
     pid = product["product_id"]
-    stale = catalog._load_active(pid)
+    stale = products.load_active(pid)
     reshard(pid, 2)
-    monkeypatch.setattr(catalog, "_load_active", lambda product_id: stale)
+    monkeypatch.setattr(products, "load_active", lambda product_id: stale)
     with pytest.raises(Conflict):
         catalog.update_product(pid, {"stock": 1})
     with pytest.raises(Conflict):
@@ -199,7 +206,7 @@ def test_a_stock_patch_or_delete_read_before_a_reshard_is_409_and_changes_nothin
 
 def test_an_import_sets_a_sharded_product_over_its_shards():
     hot = new_product(9, shards=3)
-    row = catalog.NEW_PRODUCT.validate({"sku": hot["sku"], "name": "Hot", "price_cents": 500, "stock": 20})
+    row = catalog_api.NEW_PRODUCT.validate({"sku": hot["sku"], "name": "Hot", "price_cents": 500, "stock": 20})
     (upserted,) = catalog.upsert_products([row], id_seed="shards")
     assert not upserted.created and units(hot["product_id"]) == [7, 7, 6]
     assert stored_shards(hot["product_id"])[0]["shards"] == {"N": "3"}
@@ -222,7 +229,7 @@ def test_resharding_keeps_the_total_both_ways_and_checks_its_bounds():
 
 def test_a_reshard_is_refused_by_a_concurrent_change_and_done_again(monkeypatch):
     hot = new_product(10, shards=2)  # 5, 5
-    pid, real, reads = hot["product_id"], catalog._read_products, []
+    pid, real, reads = hot["product_id"], products.read_products, []
 
     def racing(ids):  # an order lands between the command's read and its write, the first two times
         found = real(ids)
@@ -232,7 +239,7 @@ def test_a_reshard_is_refused_by_a_concurrent_change_and_done_again(monkeypatch)
                 catalog.stock_reserve(tx, pid, 1, [5, 0])
         return found
 
-    monkeypatch.setattr(catalog, "_read_products", racing)
+    monkeypatch.setattr(products, "read_products", racing)
     assert reshard(pid, 3) == [3, 3, 2] and len(reads) == 3 and sum(units(pid)) == 8
     monkeypatch.setattr(stock_shards, "RESHARD_ATTEMPTS", 2)
     reads.clear()

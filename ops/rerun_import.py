@@ -1,6 +1,6 @@
 """An operator's command: run a FAILED import of an object again, from its first row.
 
-    STOREFRONT_STAGE=<stage> AWS_REGION=<region> .venv/bin/python -m chalicelib.imports.rerun --import <id>
+    STOREFRONT_STAGE=<stage> AWS_REGION=<region> .venv/bin/python -m ops.rerun_import --import <id>
 
 The import goes back to PENDING (a write conditional on it still being FAILED) and a continuation
 message for the object as it is now goes on the imports queue; the queue's handler then imports it
@@ -17,7 +17,7 @@ import sys
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, uploads
-from chalicelib.dynamo import now_iso
+from chalicelib.dynamo import condition_failed, now_iso
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.imports.models import FAILED, PENDING, ImportRecord
 from chalicelib.settings import upload_settings
@@ -37,7 +37,7 @@ def rerun(import_id: str) -> str:
         record.update(condition=ImportRecord.status == FAILED, actions=[
             ImportRecord.status.set(PENDING), ImportRecord.updated_at.set(now_iso())])
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict(f"Import {import_id} is {record.status}, not FAILED") from None
         raise
     sqs = aws.client("sqs")

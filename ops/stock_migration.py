@@ -1,6 +1,6 @@
 """Move a deployed stage's stock out of its product items into STOCK items (docs/scaling.md).
 
-    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m chalicelib.catalog.stock_migration
+    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m ops.stock_migration
 
 Run it once, right after deploying the code that has the STOCK item; a second run finds nothing to
 move. Until a product is moved, reads show the stock on its product item, and writes to its stock
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import sys
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.catalog.models import PRODUCT_SK, STOCK_SK, Product, Stock
-from chalicelib.dynamo import transaction
+from chalicelib.dynamo import TransactionFailed, transaction
 
 MOVE_ATTEMPTS = 5
 
@@ -42,16 +40,15 @@ def move_one(product: Product) -> None:
         try:
             with transaction() as tx:
                 tx.save(Stock(pk=product.pk, sk=STOCK_SK, stock=product.stock, status=product.status,
-                              updated_at=product.updated_at), condition=Stock.pk.does_not_exist())
+                              updated_at=product.updated_at), condition=Stock.pk.does_not_exist(), tag="stock")
                 tx.update(product, actions=[Product.stock.remove()],
                           condition=(Product.stock == product.stock) & (Product.status == product.status))
             return
-        except TransactWriteError as exc:
-            codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-            if not codes:
+        except TransactionFailed as exc:
+            if not exc.cancelled:
                 raise
-            if codes[0] == "ConditionalCheckFailed":  # PynamoDB sends puts first: the STOCK item exists,
-                # written since the deploy, so newer than the product's attribute
+            if "stock" in exc.failed:  # the STOCK item exists, written since the deploy, so newer than
+                # the product's attribute
                 product.update(actions=[Product.stock.remove()])
                 return
         product = Product.get(product.pk, PRODUCT_SK, consistent_read=True)

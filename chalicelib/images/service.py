@@ -5,7 +5,7 @@ image (magic bytes, then Pillow decodes it), of at most MAX_PIXELS, for an activ
 then stored as `products/<product_id>/<image_id>.<ext>` with its real content type, with a
 thumbnail (at most THUMBNAIL_PX on each side, same format) at `thumbnails/<product_id>/<image_id>.<ext>`,
 and the product's `image_url` is set (catalog.service.attach_image: a ProductUpdated event).
-Anything else is rejected: an ImageUpload item records why (see image_models.py), a log line
+Anything else is rejected: an ImageUpload item records why (see models.py), a log line
 and an `ImageRejected` metric report it, and the product is untouched. Either way the uploaded
 object is deleted, so images/ only holds uploads not yet handled.
 
@@ -25,9 +25,9 @@ from typing import Any
 
 from chalicelib import aws, uploads
 from chalicelib.catalog import service as catalog
-from chalicelib.catalog.image_models import ACCEPTED, REJECTED, ImageUpload
 from chalicelib.dynamo import now_iso, utc_now
 from chalicelib.errors import NotFound
+from chalicelib.images.models import ACCEPTED, REJECTED, ImageUpload
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
 
@@ -199,13 +199,6 @@ def _record(upload: _Upload, status: str, **fields: Any) -> None:
                 product_id=upload.product_id, status=status, size=upload.size, created_at=created_at,
                 gsi1pk=f"IMAGE_UPLOADS#{status}", gsi1sk=f"{created_at}#{upload.image_id}",
                 expires_at=utc_now() + RECORD_RETENTION, **fields).save()
-
-
-def image_upload(image_id: str) -> ImageUpload | None:
-    try:
-        return ImageUpload.get(f"IMAGE#{image_id}", "IMAGE", consistent_read=True)
-    except ImageUpload.DoesNotExist:
-        return None
 
 
 def image_id_for(key: str, etag: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import uploads, web
-from chalicelib.catalog import images
+from chalicelib.images import service as images
 from chalicelib.schema import Obj
 
 bp = Blueprint(__name__)

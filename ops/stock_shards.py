@@ -1,6 +1,6 @@
 """Set how many stock shards a product has (docs/scaling.md, docs/operations.md): an operator's command.
 
-    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m chalicelib.catalog.stock_shards --product <id> --shards N
+    STOREFRONT_STAGE=<stage> AWS_REGION=<region> python -m ops.stock_shards --product <id> --shards N
 
 It reads the product's shards (strongly consistent), then writes the new ones in ONE transaction:
 the total is kept and distributed like a stock set (total // N each, one more for the first
@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pynamodb.exceptions import TransactWriteError
-
-from chalicelib.catalog import service
+from chalicelib.catalog import products, stock
 from chalicelib.catalog.models import MAX_STOCK_SHARDS, Stock, stock_item
-from chalicelib.dynamo import transaction
+from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 
 RESHARD_ATTEMPTS = 5
 
@@ -32,23 +30,22 @@ def reshard(product_id: str, shards: int) -> list[int]:
     """Give `product_id`'s stock `shards` shards, keeping its total; returns the new stock by shard.
 
     ValueError if `shards` is out of 1..MAX_STOCK_SHARDS, LookupError if there is no such product or
-    it has no STOCK item yet (run catalog/stock_migration.py first), RuntimeError if it kept changing.
+    it has no STOCK item yet (run ops/stock_migration.py first), RuntimeError if it kept changing.
     """
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_STOCK_SHARDS:
         raise ValueError(f"shards must be 1..{MAX_STOCK_SHARDS}, not {shards!r}")
     for _ in range(RESHARD_ATTEMPTS):
-        _, old = service._read_products([product_id]).get(product_id, (None, []))
+        _, old = products.read_products([product_id]).get(product_id, (None, []))
         if not old:
             raise LookupError(f"No product {product_id} with a STOCK item")
         if len(old) != old[0].shard_count:
             continue  # a shard 0 newer than the others it was read with: read again
-        new = service.distribute_stock(sum(int(shard.stock) for shard in old), shards)
+        new = stock.distribute_stock(sum(int(shard.stock) for shard in old), shards)
         try:
             _write(old, new)
             return new
-        except TransactWriteError as exc:
-            if not any(reason and reason.code in ("ConditionalCheckFailed", "TransactionConflict")
-                       for reason in exc.cancellation_reasons or []):
+        except TransactionFailed as exc:
+            if not (condition_failed(exc) or exc.conflict):
                 raise
     raise RuntimeError(f"The stock of {product_id} kept changing: run the command again")
 
@@ -61,7 +58,7 @@ def _write(old: list[Stock], new: list[int]) -> None:
             if shard < len(old):
                 unchanged = (Stock.stock == old[shard].stock) & (Stock.status == first.status)
                 if shard == 0:
-                    unchanged &= service._same_shard_count(len(old))
+                    unchanged &= stock.same_shard_count(len(old))
             if shard < len(new):
                 tx.save(stock_item(first.pk, shard, stock=new[shard], status=first.status, updated_at=updated_at,
                                    shards=len(new) if shard == 0 and len(new) > 1 else None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from chalice.app import S3Event
 
-from chalicelib.catalog import images
+from chalicelib.images import service as images
 from chalicelib.observability import bind_correlation_id
 from chalicelib.settings import uploads_bucket
 

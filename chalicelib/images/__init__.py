@@ -1,0 +1,1 @@
+"""Product images: presigned uploads under images/<product_id>/, validated and thumbnailed, then set on the product."""
