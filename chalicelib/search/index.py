@@ -47,7 +47,12 @@ class Listing:
 
 def check(listing: Listing) -> None:
     """InvalidInput if the product has more index terms than one transaction can rewrite."""
-    if len(listing.terms) > terms.MAX_TERMS:
+    check_fields(listing.name, listing.sku, listing.category)
+
+
+def check_fields(name: str, sku: str, category: str) -> None:
+    """InvalidInput if a product of this name, SKU and category would have too many index terms."""
+    if len(terms.terms_of(name, sku, category)) > terms.MAX_TERMS:
         raise InvalidInput(f"The name, SKU and category have too many different words to index for search "
                            f"(at most {terms.MAX_TERMS} different 1-3 letter word beginnings); shorten the name")
 

@@ -14,7 +14,9 @@ import unicodedata
 from collections.abc import Iterable
 
 PREFIX_LENGTHS = 3  # "kettle" is indexed under w:k, w:ke and w:ket; a longer query word reads w:ket
-MAX_TERMS = 44  # per product: a change rewriting all of them (old and new) fits one 100-item transaction
+# Per product: a change deleting the old terms and writing the new ones, with the product, 10 stock
+# shards, the outbox event and two category counts, fits one transaction of 100 items.
+MAX_TERMS = 42
 ALL_TERM = "*"  # every active product (price order over the whole catalog)
 _WORD = re.compile(r"[^\W_]+")
 

@@ -173,13 +173,14 @@ def test_categories_are_every_category_with_an_active_product(client, admin):
 
 def test_imports_keep_the_index(client, admin):
     from chalicelib.catalog import service
+    from chalicelib.catalog.api import NEW_PRODUCT
 
     tag, new = word(), word()
     sku = uid("IMPSKU")
-    [created] = service.upsert_products([service.NEW_PRODUCT.validate(
+    [created] = service.upsert_products([NEW_PRODUCT.validate(
         {"sku": sku, "name": f"{tag} Imported", "price_cents": 50, "stock": 2, "category": "imports"})], uid("seed"))
     assert ids(walk(client, q=tag)) == [created.product_id]
-    service.upsert_products([service.NEW_PRODUCT.validate(
+    service.upsert_products([NEW_PRODUCT.validate(
         {"sku": sku, "name": f"{new} Renamed", "price_cents": 60, "stock": 2, "category": "imports"})], uid("seed"))
     assert walk(client, q=tag) == [] and ids(walk(client, q=new)) == [created.product_id]
     assert walk(client, q=new)[0]["price_cents"] == 60
