@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import GetError, PutError
 
-from chalicelib.catalog.models import PRODUCT_SK, Product, SkuClaim, Stock
+from chalicelib.catalog.models import PRODUCT_SK, Product, Stock
 
 BATCH_GET_MAX_KEYS = 100  # BatchGetItem's limit
 BATCH_WRITE_MAX_ITEMS = 25  # BatchWriteItem's limit

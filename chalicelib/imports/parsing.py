@@ -20,8 +20,8 @@ from typing import Any
 from chalicelib import untrusted_json
 from chalicelib.catalog.api import NEW_PRODUCT
 from chalicelib.catalog.products import DEFAULT_CATEGORY
-from chalicelib.search import index as search_index
 from chalicelib.errors import InvalidInput
+from chalicelib.search import index as search_index
 
 CSV = "csv"
 JSONL = "jsonl"
