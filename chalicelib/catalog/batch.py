@@ -54,8 +54,9 @@ def batch_put(items: Sequence[Any], deletes: Sequence[Any] = ()) -> None:
         for attempt in range(BATCH_MAX_ATTEMPTS):
             if attempt:
                 _wait_before_resend(attempt)
-            response = connection.batch_write_item(put_items=[raw for kind, raw in pending if kind == "put"],
-                                                   delete_items=[raw for kind, raw in pending if kind == "delete"]) or {}
+            puts = [raw for kind, raw in pending if kind == "put"]
+            deletes_now = [raw for kind, raw in pending if kind == "delete"]
+            response = connection.batch_write_item(put_items=puts, delete_items=deletes_now) or {}
             pending = [("put", request["PutRequest"]["Item"]) if "PutRequest" in request
                        else ("delete", request["DeleteRequest"]["Key"])
                        for request in response.get("UnprocessedItems", {}).get(table, [])]
