@@ -20,7 +20,7 @@ from chalicelib.search.models import CATEGORIES_PK, CategoryCount, SearchEntry, 
 
 SORTS = ("newest", "price_asc", "price_desc")
 MAX_QUERY_LENGTH = 100
-MIN_QUERY_PAGE = 100  # entries per Query call while filtering (at least the page and one more)
+FILTERING_QUERY_PAGE = 100  # entries per Query call while filtering (at least the page and one more)
 MAX_EXAMINED = 2000  # entries one request filters at most: the page may then end short, with a cursor
 
 
@@ -48,6 +48,12 @@ class Search:
         if self.words:
             return terms.query_term(self.words)
         return terms.category_term(self.category) if self.category else terms.ALL_TERM
+
+    @property
+    def filters(self) -> bool:
+        """Whether some entries of the partition read may not match (else each Query reads just a page)."""
+        exact = len(self.words) == 1 and len(self.words[0]) <= terms.PREFIX_LENGTHS
+        return bool(self.words) and not (exact and self.category is None)
 
     def wants(self, entry: SearchEntry) -> bool:
         if self.category is not None and entry.category != self.category:
@@ -82,7 +88,8 @@ def entry_page(wanted: Search, limit: int, cursor: str | None) -> tuple[list[Sea
         index, names, fixed = SearchEntry.by_price, {"pk", "sk", "gsi1pk", "gsi1sk"}, {"gsi1pk": partition}
     start = pagination.decode_cursor(cursor, wanted.scope, names, fixed) if cursor else None
     results = index.query(partition, scan_index_forward=wanted.sort == "price_asc",
-                          page_size=max(limit + 1, MIN_QUERY_PAGE), last_evaluated_key=start)
+                          page_size=max(limit + 1, FILTERING_QUERY_PAGE) if wanted.filters else limit + 1,
+                          last_evaluated_key=start)
     found: list[SearchEntry] = []
     try:
         for examined, entry in enumerate(results, start=1):
