@@ -145,6 +145,17 @@ def test_the_index_follows_changes_and_deletes(client, admin):
     assert not [e for e in SearchEntry.query(entry_pk(f"w:{new[:3]}")) if e.product_id == pid]
 
 
+def all_categories(client) -> dict[str, int]:
+    items, cursor = [], None
+    while True:
+        response = get(client, "/categories?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+        assert response.status_code == 200, response.json_body
+        items += response.json_body["items"]
+        cursor = response.json_body["next_cursor"]
+        if cursor is None:
+            return {item["category"]: item["products"] for item in items}
+
+
 def test_categories_are_every_category_with_an_active_product(client, admin):
     first, second = uid("cata"), uid("catb")
     a = create(client, admin, category=first)
@@ -152,14 +163,7 @@ def test_categories_are_every_category_with_an_active_product(client, admin):
     b = create(client, admin, category=second)
 
     def counts() -> dict[str, int]:
-        items, cursor = [], None
-        while True:
-            response = get(client, "/categories?limit=100" + (f"&cursor={cursor}" if cursor else ""))
-            assert response.status_code == 200, response.json_body
-            items += response.json_body["items"]
-            cursor = response.json_body["next_cursor"]
-            if cursor is None:
-                return {item["category"]: item["products"] for item in items}
+        return all_categories(client)
 
     assert counts()[first] == 2 and counts()[second] == 1
     assert client.http.patch(f"/products/{b['product_id']}", headers=admin.headers,
@@ -200,3 +204,23 @@ def test_openapi_documents_q_sort_and_categories(client):
     assert params["q"]["schema"]["minLength"] == 1 and params["q"]["schema"]["maxLength"] == 100
     assert params["sort"]["schema"]["enum"] == ["newest", "price_asc", "price_desc"]
     assert "/categories" in spec["paths"]
+
+
+def test_the_operator_command_indexes_products_made_before_the_index(client):
+    from chalicelib.catalog import products
+    from chalicelib.catalog.models import Product
+    from ops.search_index import build_index
+
+    tag, category = word(), uid("old")
+    product, stock, claim = products.new_product_items(
+        {"sku": uid("OLD"), "name": f"{tag} Heirloom", "price_cents": 10, "stock": 1, "category": category})
+    with Product.batch_write() as batch:  # as the code before the index stored products
+        for item in (product, stock, claim):
+            batch.save(item)
+    assert walk(client, q=tag) == []
+    build_index()
+    assert ids(walk(client, q=tag)) == [product.product_id]
+    assert ids(walk(client, category=category, sort="price_asc")) == [product.product_id]
+    assert all_categories(client)[category] == 1
+    build_index()  # again: nothing changes
+    assert ids(walk(client, q=tag)) == [product.product_id]
