@@ -47,10 +47,11 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(VENV)/checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
-## ruff; cfn-lint (with the serverless rules) and checkov on the templates, accepted findings in
+## ruff; mypy (strict on chalicelib/); cfn-lint (with the serverless rules) and checkov on the templates, accepted findings in
 ## infra/lint-skips.yaml; parliament on every function's generated IAM policy.
 lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m infra.lint
 	$(BIN)/python -m deploy.policy_lint
 

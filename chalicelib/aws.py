@@ -24,4 +24,7 @@ _CONFIG = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
 
 @functools.cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, region_name=get_settings().region, config=_CONFIG)
+    """The container's client of `service`. Typed Any: boto3's stubs type a client by the literal service
+    name, and this one function serves every service."""
+    session: Any = boto3.session.Session()
+    return session.client(service, region_name=get_settings().region, config=_CONFIG)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from pynamodb.attributes import MapAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
+from pynamodb.models import MetaProtocol, Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import aws_region, resource_name
@@ -30,7 +31,7 @@ CONDITION_FAILED, CONFLICT = "ConditionalCheckFailed", "TransactionConflict"
 _M = TypeVar("_M", bound=Model)
 
 
-def table_meta(short_name: str) -> type:
+def table_meta(short_name: str) -> MetaProtocol:
     """A PynamoDB `Meta` for the stage's table `storefront-<stage>-<short_name>`."""
 
     class Meta:
@@ -40,7 +41,15 @@ def table_meta(short_name: str) -> type:
         read_timeout_seconds = READ_TIMEOUT_S
         max_retry_attempts = MAX_RETRY_ATTEMPTS
 
-    return Meta
+    return cast(MetaProtocol, Meta)  # a class whose attributes are what PynamoDB reads from Meta
+
+
+class TypedMap(MapAttribute[str, Any]):
+    """A map attribute with an annotated constructor (PynamoDB's MapAttribute.__init__ has none), so that
+    building an `Address(...)` or an `OrderLine(...)` is type-checked like any other call."""
+
+    def __init__(self, **attributes: Any) -> None:
+        super().__init__(**attributes)  # type: ignore[no-untyped-call]
 
 
 @functools.cache
@@ -51,13 +60,14 @@ def _connection() -> Connection:
                       read_timeout_seconds=READ_TIMEOUT_S, max_retry_attempts=MAX_RETRY_ATTEMPTS)
 
 
+
 def put_if_absent(item: Model) -> bool:
     """Save `item` unless an item with its key exists: True if written, False if it was there already.
 
     The one way this app writes "create once" items (idempotency markers, first-seen records).
     """
     try:
-        item.save(condition=type(item).pk.does_not_exist())
+        item.save(condition=type(item)._hash_key_attribute().does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
             return False
@@ -115,7 +125,7 @@ class Transaction(TransactWrite):
         """How many items the transaction holds so far (TransactWriteItems takes at most 100)."""
         return sum(len(tags) for tags in self._tags.values())
 
-    def condition_check(self, model_cls: type[_M], hash_key: Any, range_key: Any = None,  # type: ignore[override]
+    def condition_check(self, model_cls: type[_M], hash_key: Any, range_key: Any = None,
                         condition: Condition | None = None, *, tag: str | None = None) -> None:
         super().condition_check(model_cls, hash_key, range_key=range_key, condition=condition)
         self._tags["condition_check"].append(tag)

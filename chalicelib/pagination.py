@@ -42,7 +42,7 @@ class Page(TypedDict):
     next_cursor: str | None
 
 
-def encode_cursor(scope: str, last_evaluated_key: dict) -> str:
+def encode_cursor(scope: str, last_evaluated_key: dict[str, Any]) -> str:
     """The cursor continuing the query `scope` after `last_evaluated_key` (raw DynamoDB key)."""
     key = {name: _checked_value(value) for name, value in last_evaluated_key.items()}
     raw = json.dumps({"s": scope, "k": key}, separators=(",", ":"), sort_keys=True).encode()
@@ -50,7 +50,7 @@ def encode_cursor(scope: str, last_evaluated_key: dict) -> str:
 
 
 def decode_cursor(cursor: str, scope: str, key_names: set[str], fixed: dict[str, str],
-                  number_keys: frozenset[str] = frozenset()) -> dict:
+                  number_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The raw DynamoDB `ExclusiveStartKey` in `cursor`, or InvalidInput if it does not fit this query.
 
     Each key must be a string attribute, except those named in `number_keys` (number attributes):
@@ -74,7 +74,7 @@ def decode_cursor(cursor: str, scope: str, key_names: set[str], fixed: dict[str,
 
 
 def query_page(index: Any, partition: str, scope: str, key_names: set[str], fixed: dict[str, str],
-               limit: int, cursor: str | None, newest_first: bool = True) -> tuple[list[Any], dict | None]:
+               limit: int, cursor: str | None, newest_first: bool = True) -> tuple[list[Any], dict[str, Any] | None]:
     """Up to `limit` models of `index`'s `partition` after `cursor`, and the key to continue from.
 
     One Query serves a page: `page_size=limit + 1` lets a full page that has more behind it end
@@ -95,7 +95,7 @@ def query_page(index: Any, partition: str, scope: str, key_names: set[str], fixe
     return models, result.last_evaluated_key
 
 
-def page_of(items: list[dict[str, Any]], scope: str, last_evaluated_key: dict | None) -> Page:
+def page_of(items: list[dict[str, Any]], scope: str, last_evaluated_key: dict[str, Any] | None) -> Page:
     """A `Page` whose `next_cursor` continues `scope` after `last_evaluated_key` (None: no more)."""
     return {"items": items,
             "next_cursor": encode_cursor(scope, last_evaluated_key) if last_evaluated_key else None}

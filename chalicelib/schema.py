@@ -177,7 +177,7 @@ class Obj(Field):
     def validate(self, value: Any) -> dict[str, Any]:
         """The cleaned value, or InvalidInput listing every problem with its field path."""
         errors: FieldErrors = []
-        cleaned = self.check(value, "", errors)
+        cleaned: dict[str, Any] = self.check(value, "", errors)
         if errors:
             first = errors[0]
             raise InvalidInput(f"Invalid request: {first['field']} {first['message']}", errors=errors)

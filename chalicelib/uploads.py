@@ -62,14 +62,16 @@ def media_url(key: str) -> str:
     settings = upload_settings()
     if settings.media_base_url:
         return f"{settings.media_base_url}/{quote(key, safe='/')}"
-    return _presigning_client().generate_presigned_url(
+    url: str = _presigning_client().generate_presigned_url(
         "get_object", Params={"Bucket": settings.bucket, "Key": key}, ExpiresIn=MEDIA_URL_EXPIRES_SECONDS)
+    return url
 
 
 def head_object(key: str) -> dict[str, Any] | None:
     """The uploaded object's metadata (HeadObject), or None when there is no object at `key`."""
     try:
-        return aws.client("s3").head_object(Bucket=upload_settings().bucket, Key=key)
+        head: dict[str, Any] = aws.client("s3").head_object(Bucket=upload_settings().bucket, Key=key)
+        return head
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None

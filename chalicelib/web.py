@@ -31,6 +31,8 @@ from chalicelib.schema import Arr, Field, Int, Obj, Str
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_HEADERS = {"Content-Type": "application/json"}
+# What a route function returns: a JSON object (a dict, or a TypedDict such as pagination.Page).
+JsonObject = Mapping[str, Any]
 
 LIMIT = Int(minimum=1, maximum=pagination.MAX_PAGE_SIZE,
             description=f"Page size, 1..{pagination.MAX_PAGE_SIZE} (default {pagination.DEFAULT_PAGE_SIZE}).")
@@ -78,6 +80,12 @@ class Call:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def payload(self) -> dict[str, Any]:
+        """The validated body of a route declared with `body=` (and without `optional_body`)."""
+        assert self.body is not None, "route declared without a body"
+        return self.body
+
+    @property
     def user(self) -> Caller:
         assert self.caller is not None, "route declared without auth"
         return self.caller
@@ -105,7 +113,7 @@ def error_response(error: DomainError) -> Response:
     body: dict[str, Any] = {"Code": error.code, "Message": error.message}
     if error.errors:
         body["Errors"] = error.errors
-    headers = dict(JSON_HEADERS)
+    headers: dict[str, str | list[str]] = dict(JSON_HEADERS)
     if error.status in (429, 503):
         headers["Retry-After"] = "1"
     return Response(body=body, status_code=error.status, headers=headers)
@@ -183,8 +191,10 @@ def _call_for(request: Any, doc: RouteDoc) -> Call:
     if doc.verify is not None:
         doc.verify(headers, request.raw_body or b"")
     _check_headers(doc.headers, headers)
-    wants_body = doc.body is not None and not (doc.optional_body and not request.raw_body)
-    return Call(body=doc.body.validate(parse_json_body(request.raw_body)) if wants_body else None,
+    body = None
+    if doc.body is not None and not (doc.optional_body and not request.raw_body):
+        body = doc.body.validate(parse_json_body(request.raw_body))
+    return Call(body=body,
                 query=parse_query(doc.query, request.query_params), caller=caller, headers=headers)
 
 
@@ -205,9 +215,10 @@ def _status_of(error: ClientError) -> int:
         return 0
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
+def _is_connection_failure(error: BaseException) -> bool:
     """True when `exc` (or what caused it) says a backing service is unreachable or unavailable, or
     failed on its side (any 5xx: a bug of the backend is not the caller's, and retrying may work)."""
+    exc: BaseException | None = error
     while exc is not None:
         if isinstance(exc, BotocoreConnectionError | HTTPClientError):
             return True
@@ -222,7 +233,8 @@ def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, stat
           body: Obj | None = None, query: Mapping[str, Field] | None = None,
           response: Field | None = None, errors: tuple[int, ...] = (), auth: str | None = None,
           headers: Mapping[str, Field] | None = None, tags: tuple[str, ...] = (), optional_body: bool = False,
-          verify: Callable[[Mapping[str, str], bytes], None] | None = None) -> Callable:
+          verify: Callable[[Mapping[str, str], bytes], None] | None = None,
+          ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """Register `fn(call, **path_params) -> dict | None` as a documented route on `bp`.
 
     `auth` is None (anyone), "user" or "admin"; both need a valid bearer token, checked by the
@@ -246,9 +258,10 @@ def route(bp: Blueprint | Chalice, path: str, method: str, *, summary: str, stat
         @functools.wraps(fn)
         def view(**path_params: str) -> Response:
             request = bp.current_request
+            assert request is not None, "Chalice sets current_request before calling a view"
+            context: dict[str, Any] = request.context or {}
             observability.bind_correlation_id(
-                (request.headers or {}).get("x-correlation-id")
-                or (request.context or {}).get("requestId"))
+                (request.headers.get("x-correlation-id") if request.headers else None) or context.get("requestId"))
             try:
                 result = fn(_call_for(request, doc), **path_params)
             except DomainError as exc:

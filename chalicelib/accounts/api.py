@@ -33,42 +33,42 @@ TAGS = ("accounts",)
 @web.route(bp, "/auth/signup", "POST", summary="Create an account", status=201, tags=TAGS, errors=(409,),
            body=Obj({"email": EMAIL, "password": PASSWORD, "name": NAME}, required=("email", "password", "name")),
            response=Obj({"user_id": Str(), "email": Str()}, required=("user_id", "email")))
-def sign_up(call: web.Call) -> dict:
-    return service.sign_up(**call.body)
+def sign_up(call: web.Call) -> web.JsonObject:
+    return service.sign_up(**call.payload)
 
 
 @web.route(bp, "/auth/confirm", "POST", summary="Confirm an account with the emailed code", tags=TAGS,
            body=Obj({"email": EMAIL, "code": Str(min_len=1, max_len=20)}, required=("email", "code")),
            response=Obj({"email": Str(), "confirmed": Bool()}, required=("email", "confirmed")), errors=(409, 429))
-def confirm(call: web.Call) -> dict:
-    return service.confirm(**call.body)
+def confirm(call: web.Call) -> web.JsonObject:
+    return service.confirm(**call.payload)
 
 
 @web.route(bp, "/auth/login", "POST", summary="Log in; returns Cognito tokens", tags=TAGS, errors=(401, 403, 429),
            body=Obj({"email": EMAIL, "password": PASSWORD}, required=("email", "password")), response=TOKENS)
-def log_in(call: web.Call) -> dict:
-    return service.log_in(**call.body)
+def log_in(call: web.Call) -> web.JsonObject:
+    return service.log_in(**call.payload)
 
 
 @web.route(bp, "/auth/refresh", "POST", summary="New id and access tokens from a refresh token", tags=TAGS,
            errors=(401,), body=Obj({"refresh_token": Str(min_len=1, max_len=10_000)}, required=("refresh_token",)),
            response=TOKENS)
-def refresh(call: web.Call) -> dict:
-    return service.refresh(call.body["refresh_token"])
+def refresh(call: web.Call) -> web.JsonObject:
+    return service.refresh(call.payload["refresh_token"])
 
 
 @web.route(bp, "/users/me", "GET", summary="The caller's profile", auth="user", response=PROFILE, tags=TAGS)
-def get_me(call: web.Call) -> dict:
+def get_me(call: web.Call) -> web.JsonObject:
     return service.my_profile(call.user.user_id, call.user.email, call.user.is_admin)
 
 
 @web.route(bp, "/users/me", "PATCH", summary="Change the caller's name or shipping address", auth="user",
            body=Obj({"name": NAME, "shipping_address": ADDRESS}), response=PROFILE, tags=TAGS)
-def patch_me(call: web.Call) -> dict:
-    return service.update_profile(call.user.user_id, call.user.email, call.user.is_admin, call.body)
+def patch_me(call: web.Call) -> web.JsonObject:
+    return service.update_profile(call.user.user_id, call.user.email, call.user.is_admin, call.payload)
 
 
 @web.route(bp, "/users/{user_id}", "GET", summary="A user's profile (self or admin)", auth="user",
            response=PROFILE, errors=(404,), tags=TAGS)
-def get_user(call: web.Call, user_id: str) -> dict:
+def get_user(call: web.Call, user_id: str) -> web.JsonObject:
     return service.profile_for(call.user.user_id, call.user.is_admin, user_id)

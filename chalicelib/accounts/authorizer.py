@@ -40,4 +40,4 @@ def jwt_authorizer(auth_request: AuthRequest) -> AuthResponse:
             "token_error": "signing keys unavailable", KEYS_UNAVAILABLE: "true"})
     return AuthResponse(routes=["*"], principal_id=claims.user_id, context={
         "email": claims.email, "is_admin": "true" if claims.is_admin else "false",
-        "expires_at": claims.expires_at})
+        "expires_at": str(claims.expires_at)})

@@ -27,7 +27,8 @@ _ERRORS: dict[str, tuple[type, str]] = {
 
 def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
     try:
-        return getattr(aws.client("cognito-idp"), operation)(**kwargs)
+        response: dict[str, Any] = getattr(aws.client("cognito-idp"), operation)(**kwargs)
+        return response
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code in _ERRORS:
@@ -45,7 +46,7 @@ def sign_up(email: str, password: str, name: str) -> str:
     settings = get_settings()
     response = _call("sign_up", ClientId=settings.user_pool_client_id, Username=email, Password=password,
                      UserAttributes=[{"Name": "name", "Value": name}])
-    return response["UserSub"]
+    return str(response["UserSub"])
 
 
 def mark_email_verified(user_id: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import MapAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib.dynamo import table_meta
+from chalicelib.dynamo import TypedMap, table_meta
 
 
-class Address(MapAttribute):
+class Address(TypedMap):
     line1 = UnicodeAttribute()
     line2 = UnicodeAttribute(null=True)
     city = UnicodeAttribute()

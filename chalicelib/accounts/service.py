@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.accounts import cognito
 from chalicelib.accounts.models import Address, Profile
@@ -93,7 +94,7 @@ def update_profile(user_id: str, email: str, is_admin: bool, changes: dict[str, 
     created from the token's claims first (only then does it cost more calls)."""
     if not changes:
         raise InvalidInput("Nothing to change: send name and/or shipping_address")
-    actions = [Profile.updated_at.set(now_iso())]
+    actions: list[Action] = [Profile.updated_at.set(now_iso())]
     if "name" in changes:
         actions.append(Profile.name.set(changes["name"]))
     if "shipping_address" in changes:

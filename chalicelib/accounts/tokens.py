@@ -65,7 +65,8 @@ def jwks_url(region: str, user_pool_id: str) -> str:
 
 def fetch_jwks(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 (https or the local emulator)
-        return json.load(response)
+        document: dict[str, Any] = json.load(response)
+        return document
 
 
 class _KeyCache:

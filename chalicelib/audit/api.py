@@ -20,6 +20,6 @@ TIMELINE = web.page_schema(ENVELOPE)
 
 @web.route(bp, "/orders/{order_id}/events", "GET", summary="The order's domain events, oldest first",
            auth="user", query=web.PAGE_QUERY, response=TIMELINE, errors=(404,), tags=("orders",))
-def order_events(call: web.Call, order_id: str) -> dict:
+def order_events(call: web.Call, order_id: str) -> web.JsonObject:
     orders.ensure_visible(order_id, call.user.user_id, call.user.is_admin)
     return service.order_timeline(order_id, **call.query)

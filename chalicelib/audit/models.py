@@ -9,7 +9,7 @@ from pynamodb.models import Model
 from chalicelib.dynamo import table_meta
 
 
-class ByOrderIndex(GlobalSecondaryIndex):
+class ByOrderIndex(GlobalSecondaryIndex["AuditRecord"]):
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()

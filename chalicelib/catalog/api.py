@@ -52,7 +52,7 @@ LIST_QUERY = {
 
 @web.route(bp, "/products", "GET", summary="Active products, newest first or by price, optionally one category "
            "and a search", query=LIST_QUERY, response=PRODUCT_PAGE, tags=TAGS)
-def list_products(call: web.Call) -> dict:
+def list_products(call: web.Call) -> web.JsonObject:
     limit, cursor = call.query.get("limit", pagination.DEFAULT_PAGE_SIZE), call.query.get("cursor")
     search = queries.parse(call.query.get("q"), call.query.get("category"), call.query.get("sort"))
     if search.uses_index:
@@ -62,20 +62,20 @@ def list_products(call: web.Call) -> dict:
 
 @web.route(bp, "/products/{product_id}", "GET", summary="One active product", response=PRODUCT,
            errors=(404,), tags=TAGS)
-def get_product(call: web.Call, product_id: str) -> dict:
+def get_product(call: web.Call, product_id: str) -> web.JsonObject:
     return products.get_product(product_id)
 
 
 @web.route(bp, "/products", "POST", summary="Create a product (admin)", status=201, auth="admin",
            body=NEW_PRODUCT, response=PRODUCT, errors=(409,), tags=TAGS)
-def create_product(call: web.Call) -> dict:
-    return products.create_product(call.body)
+def create_product(call: web.Call) -> web.JsonObject:
+    return products.create_product(call.payload)
 
 
 @web.route(bp, "/products/{product_id}", "PATCH", summary="Change a product (admin)", auth="admin",
            body=PRODUCT_CHANGES, response=PRODUCT, errors=(404, 409), tags=TAGS)
-def update_product(call: web.Call, product_id: str) -> dict:
-    return products.update_product(product_id, call.body)
+def update_product(call: web.Call, product_id: str) -> web.JsonObject:
+    return products.update_product(product_id, call.payload)
 
 
 @web.route(bp, "/products/{product_id}", "DELETE", summary="Delete a product (admin): unlisted, not orderable",

@@ -32,7 +32,8 @@ def read_items(keys: Sequence[tuple[str, str]], consistent: bool) -> dict[tuple[
         for attempt in range(BATCH_MAX_ATTEMPTS):
             if attempt:
                 _wait_before_resend(attempt)
-            response = connection.batch_get_item(pending, consistent_read=consistent)
+            # PynamoDB's annotation says keys are strings; it passes them to DynamoDB as given (typed maps).
+            response = connection.batch_get_item(pending, consistent_read=consistent)  # type: ignore[arg-type]
             found += response.get("Responses", {}).get(table, [])
             pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             if not pending:

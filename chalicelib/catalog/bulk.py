@@ -60,7 +60,9 @@ def upsert_products(rows: Sequence[Mapping[str, Any]], id_seed: str) -> list[Ups
                         for sk in (PRODUCT_SK, STOCK_SK)], consistent=True)
     current = {item.product_id: (item, found.get((item.pk, STOCK_SK))) for item in found.values()
                if isinstance(item, Product)}
-    now, items, upserted, listings = now_iso(), [], [], []
+    now, upserted = now_iso(), []
+    items: list[Product | Stock | SkuClaim] = []
+    listings: list[tuple[Listing | None, Listing]] = []
     for sku, fields in latest.items():
         existing, stock = current.get(claims.get(sku, ""), (None, None))
         if existing is None:  # a new sku, or a claim whose product was never written (a crashed import)

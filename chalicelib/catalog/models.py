@@ -62,7 +62,7 @@ def stock_item(product_pk: str, shard: int, **attributes: Any) -> Stock:
     return Stock(pk=pk, sk=sk, **attributes)
 
 
-class ActiveProductsIndex(GlobalSecondaryIndex):
+class ActiveProductsIndex(GlobalSecondaryIndex["Product"]):
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()
@@ -71,7 +71,7 @@ class ActiveProductsIndex(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)  # "<created_at>#<product_id>"
 
 
-class ProductsByCategoryIndex(GlobalSecondaryIndex):
+class ProductsByCategoryIndex(GlobalSecondaryIndex["Product"]):
     class Meta:
         index_name = "gsi2"
         projection = AllProjection()

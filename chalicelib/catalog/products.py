@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib import pagination
 from chalicelib.catalog.batch import read_items
 from chalicelib.catalog.models import (
@@ -34,7 +36,9 @@ from chalicelib.catalog.models import (
     DELETED,
     PRODUCT_SK,
     STOCK_SK,
+    ActiveProductsIndex,
     Product,
+    ProductsByCategoryIndex,
     SkuClaim,
     Stock,
     category_pk,
@@ -120,6 +124,7 @@ def list_products(category: str | None = None, limit: int = pagination.DEFAULT_P
     Sharded products on the page cost one more BatchGetItem of their other shards. `limit` is
     1..pagination.MAX_PAGE_SIZE (the route's query schema checks it).
     """
+    index: ActiveProductsIndex | ProductsByCategoryIndex
     if category is None:
         scope, index, partition = "products", Product.active, ACTIVE
         keys, fixed = {"pk", "sk", "gsi1pk", "gsi1sk"}, {"gsi1pk": partition}
@@ -182,15 +187,16 @@ def delete_product(product_id: str) -> None:
     # condition that the shard count is still the one read (the product's condition covers the rest);
     # `if_not_exists` makes the STOCK item from the product's own stock attribute if it is still of
     # the layout before the STOCK item.
-    stock_actions = [Stock.status.set(DELETED), Stock.updated_at.set(now)]
+    stock_actions: list[Action] = [Stock.status.set(DELETED), Stock.updated_at.set(now)]
     if not current_shards:
         stock_actions.append(Stock.stock.set(Stock.stock | int(current.stock or 0)))
     count = shard_count(current_shards)
     try:
         with transaction() as tx:
-            tx.update(current, condition=Product.status == ACTIVE, tag="product", actions=[
+            unlisted: list[Action] = [
                 Product.status.set(DELETED), Product.updated_at.set(now),
-                Product.gsi1pk.remove(), Product.gsi1sk.remove(), Product.gsi2pk.remove(), Product.gsi2sk.remove()])
+                Product.gsi1pk.remove(), Product.gsi1sk.remove(), Product.gsi2pk.remove(), Product.gsi2sk.remove()]
+            tx.update(current, condition=Product.status == ACTIVE, tag="product", actions=unlisted)
             for shard in range(count):
                 tx.update(shard_item(product_id, shard), actions=stock_actions,
                           condition=same_shard_count(count) if shard == 0 else None, tag=f"shard-{shard}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
@@ -29,7 +30,7 @@ def relay_outbox(event: CloudWatchEvent) -> None:
     relay.relay()
 
 
-def consume_sqs_batch(event: SQSEvent, consumer: Callable[[Event], None]) -> dict:
+def consume_sqs_batch(event: SQSEvent, consumer: Callable[[Event], object]) -> Mapping[str, Any]:
     """Run `consumer` on each message's envelope; report only the failed messages for retry."""
     # Imported here, not at module level: every Lambda of the app (the API too) imports app.py, and
     # Powertools' batch utility is ~35 ms of cold start that only the queue consumers need (bench/cold_start.py).

@@ -11,7 +11,7 @@ from chalicelib.dynamo import table_meta
 UNPUBLISHED_SHARDS = 8  # the sparse index's partitions: every event is written to it and removed again
 
 
-class UnpublishedIndex(GlobalSecondaryIndex):
+class UnpublishedIndex(GlobalSecondaryIndex["OutboxItem"]):
     """gsi1: the outbox items not yet published, oldest first per shard (sparse: published items leave it)."""
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib import aws
 from chalicelib.events import outbox
@@ -24,7 +25,7 @@ class PublishFailed(RuntimeError):
     """Some entries were refused; the stream batch is retried (consumers are idempotent)."""
 
 
-def outgoing_from_stream(records: Iterable[tuple[str, dict]]) -> list[OutgoingEvent]:
+def outgoing_from_stream(records: Iterable[tuple[str, dict[str, Any]]]) -> list[OutgoingEvent]:
     """The events among stream records `(event_name, new_image)`: only inserts publish."""
     return [OutgoingEvent(event_type=image["event_type"]["S"], body=image["body"]["S"],
                           event_id=image["pk"]["S"].removeprefix("EVENT#"))

@@ -33,20 +33,19 @@ CARRIER_HEADERS = {
 
 @web.route(bp, "/orders/{order_id}/ship", "POST", summary="Ship a packed order with its carrier and tracking number",
            auth="admin", body=SHIPMENT, optional_body=True, response=ORDER, errors=(404, 409), tags=TAGS)
-def ship_order(call: web.Call, order_id: str) -> dict:
+def ship_order(call: web.Call, order_id: str) -> web.JsonObject:
     body = call.body or {}
     return service.ship(order_id, body.get("carrier"), body.get("tracking_number"))
 
 
 @web.route(bp, "/orders/{order_id}/fulfilment", "GET", summary="The order's fulfilment workflow (owner or admin)",
            auth="user", response=FULFILMENT, errors=(404,), tags=TAGS)
-def get_fulfilment(call: web.Call, order_id: str) -> dict:
+def get_fulfilment(call: web.Call, order_id: str) -> web.JsonObject:
     return service.fulfilment_view(order_id, call.user.user_id, call.user.is_admin)
 
 
 @web.route(bp, "/carrier/events", "POST", summary="The carrier's webhook (HMAC-signed, no bearer token)",
            body=CARRIER_EVENT, headers=CARRIER_HEADERS, verify=carrier.verify, response=CARRIER_RESULT,
            errors=(401, 404, 409), tags=TAGS)
-def carrier_event(call: web.Call) -> dict:
-    assert call.body is not None
-    return service.carrier_event(call.body["tracking_number"], call.body["status"], call.body["occurred_at"])
+def carrier_event(call: web.Call) -> web.JsonObject:
+    return service.carrier_event(call.payload["tracking_number"], call.payload["status"], call.payload["occurred_at"])

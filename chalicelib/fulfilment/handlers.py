@@ -19,21 +19,21 @@ bp = Blueprint(__name__)
 
 
 @bp.on_sqs_message(queue=resource_name("fulfilment-tasks"), batch_size=10)
-def handle_fulfilment_tasks(event: SQSEvent) -> dict:
+def handle_fulfilment_tasks(event: SQSEvent) -> Mapping[str, Any]:
     return _consume_task_messages(event, service.on_wait)
 
 
 @bp.on_sqs_message(queue=resource_name(warehouse.QUEUE), batch_size=10)
-def pack_orders(event: SQSEvent) -> dict:
+def pack_orders(event: SQSEvent) -> Mapping[str, Any]:
     return _consume_task_messages(event, warehouse.on_pack_request)
 
 
 @bp.on_sqs_message(queue=resource_name("fulfilment"), batch_size=10)
-def relay_fulfilment(event: SQSEvent) -> dict:
+def relay_fulfilment(event: SQSEvent) -> Mapping[str, Any]:
     return consume_sqs_batch(event, service.relay)
 
 
-def _consume_task_messages(event: SQSEvent, consumer: Callable[[Mapping[str, Any]], str]) -> dict:
+def _consume_task_messages(event: SQSEvent, consumer: Callable[[Mapping[str, Any]], str]) -> Mapping[str, Any]:
     """Like `consume_sqs_batch`, for the plain JSON messages the state machine sends (no envelope)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 

@@ -50,4 +50,4 @@ def on_pack_request(message: Mapping[str, Any]) -> str:
 
 @functools.cache
 def _queue_url() -> str:
-    return aws.client("sqs").get_queue_url(QueueName=resource_name(QUEUE))["QueueUrl"]
+    return str(aws.client("sqs").get_queue_url(QueueName=resource_name(QUEUE))["QueueUrl"])

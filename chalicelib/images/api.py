@@ -19,7 +19,7 @@ IMAGE_UPLOAD = Obj(uploads.UPLOAD_FIELDS, required=tuple(uploads.UPLOAD_FIELDS),
            summary="Upload a product image (admin): a presigned PUT for a JPEG, PNG or WebP of at most 5 MiB; "
                    "once validated it becomes the product's image_url", status=201, auth="admin",
            response=IMAGE_UPLOAD, errors=(404,), tags=("catalog",))
-def start_image_upload(call: web.Call, product_id: str) -> dict:
+def start_image_upload(call: web.Call, product_id: str) -> web.JsonObject:
     return images.start_upload(product_id)
 
 
@@ -34,5 +34,5 @@ IMAGE_STATUS = Obj({
 @web.route(bp, "/products/{product_id}/image", "GET",
            summary="The latest picture upload's outcome (admin): PENDING, ACCEPTED, or REJECTED with the reason",
            auth="admin", response=IMAGE_STATUS, errors=(404,), tags=("catalog",))
-def image_status(call: web.Call, product_id: str) -> dict:
+def image_status(call: web.Call, product_id: str) -> web.JsonObject:
     return status.latest(product_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib.catalog.models import product_pk
@@ -43,7 +44,7 @@ def requested(product_id: str, key: str) -> None:
 def handled(product_id: str, key: str, status: str, reason: str | None = None) -> None:
     """The object `key` was ACCEPTED or REJECTED: recorded if it is still the product's latest upload."""
     item = ImageStatus(pk=product_pk(product_id), sk=STATUS_SK)
-    actions = [ImageStatus.status.set(status), ImageStatus.updated_at.set(now_iso()),
+    actions: list[Action] = [ImageStatus.status.set(status), ImageStatus.updated_at.set(now_iso()),
                ImageStatus.reason.set(reason) if reason else ImageStatus.reason.remove()]
     try:
         item.update(actions=actions, condition=ImageStatus.key == key)

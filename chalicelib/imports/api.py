@@ -34,11 +34,11 @@ IMPORT = Obj({
 
 @web.route(bp, "/imports", "POST", summary="Start a catalog import: a presigned PUT for a CSV or JSON Lines file "
            "(admin)", status=201, auth="admin", body=NEW_IMPORT, response=IMPORT_UPLOAD, tags=TAGS)
-def start_import(call: web.Call) -> dict:
-    return service.start_upload(call.body["filename"])
+def start_import(call: web.Call) -> web.JsonObject:
+    return service.start_upload(call.payload["filename"])
 
 
 @web.route(bp, "/imports/{import_id}", "GET", summary="An import's status, counts and first 100 row errors (admin)",
            auth="admin", response=IMPORT, errors=(404,), tags=TAGS)
-def get_import(call: web.Call, import_id: str) -> dict:
+def get_import(call: web.Call, import_id: str) -> web.JsonObject:
     return service.get_import(import_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from chalice import Blueprint
 from chalice.app import S3Event, SQSEvent
@@ -34,4 +35,5 @@ def continue_import(event: SQSEvent) -> None:
 
 
 def _budget(event: S3Event | SQSEvent) -> lease.Budget:
-    return lease.Budget.for_remaining(event.context.get_remaining_time_in_millis() / 1000)
+    context: Any = event.context  # Lambda's context object (Chalice types it as a dict)
+    return lease.Budget.for_remaining(context.get_remaining_time_in_millis() / 1000)

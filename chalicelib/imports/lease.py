@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.dynamo import condition_failed, now_iso
 from chalicelib.imports.models import PENDING, PROCESSING, ImportRecord
@@ -63,13 +64,14 @@ def claim(key: str, etag: str, size: int | None, budget: Budget, create: bool = 
         record = ImportRecord.get(import_pk(import_id), "IMPORT", consistent_read=True)
     except ImportRecord.DoesNotExist:
         return None
-    lease = [ImportRecord.lease_token.set(token), ImportRecord.lease_until.set(lease_until),
-             ImportRecord.updated_at.set(stamp)]
+    lease: list[Action] = [ImportRecord.lease_token.set(token), ImportRecord.lease_until.set(lease_until),
+                           ImportRecord.updated_at.set(stamp)]
     if create and (record.status == PENDING or record.object_etag != etag):  # (re)start on this object
         unchanged = (ImportRecord.status == record.status) & (ImportRecord.updated_at == record.updated_at)
         actions = lease + [
             ImportRecord.status.set(PROCESSING), ImportRecord.object_etag.set(etag),
-            ImportRecord.object_size.set(size), ImportRecord.next_offset.set(0), ImportRecord.next_row.set(1),
+            ImportRecord.object_size.set(size),  # type: ignore[arg-type]  # None: S3 gave no size
+            ImportRecord.next_offset.set(0), ImportRecord.next_row.set(1),
             ImportRecord.rows_total.set(0), ImportRecord.rows_imported.set(0), ImportRecord.rows_failed.set(0),
             ImportRecord.errors.set([]), ImportRecord.file_format.remove(), ImportRecord.columns.remove(),
             ImportRecord.chunks.set(1), ImportRecord.attempts.set(1)]
@@ -101,4 +103,5 @@ def release(record: ImportRecord) -> bool:
 
 
 def holding(record: ImportRecord) -> Condition:
-    return (ImportRecord.lease_token == record.lease_token) & (ImportRecord.status == PROCESSING)
+    held: Condition = (ImportRecord.lease_token == record.lease_token) & (ImportRecord.status == PROCESSING)
+    return held

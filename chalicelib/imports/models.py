@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     ListAttribute,
-    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
 from pynamodb.models import Model
 
-from chalicelib.dynamo import table_meta
+from chalicelib.dynamo import TypedMap, table_meta
 
 PENDING = "PENDING"
 PROCESSING = "PROCESSING"
@@ -28,7 +27,7 @@ FAILED = "FAILED"
 FINISHED = (COMPLETED, FAILED)
 
 
-class RowError(MapAttribute):
+class RowError(TypedMap):
     row = NumberAttribute()
     message = UnicodeAttribute()
 

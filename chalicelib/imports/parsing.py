@@ -244,7 +244,8 @@ def csv_row(record: Record, columns: list[str]) -> Row:
         if name in INTEGER_COLUMNS and _INTEGER.fullmatch(value.strip()):
             if len(value.strip()) > MAX_INTEGER_CHARS:
                 return Row(record.row, None, f"{name} has more than {MAX_INTEGER_CHARS} digits")
-            value = int(value)
+            fields[name] = int(value)
+            continue
         fields[name] = value
     return _validated(record.row, fields)
 

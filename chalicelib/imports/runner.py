@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pynamodb.expressions.update import Action
 
 from chalicelib import aws, uploads
 from chalicelib.catalog import service as catalog
@@ -140,7 +141,7 @@ class _Progress:
     def of(cls, record: ImportRecord) -> _Progress:
         return cls(int(record.next_offset), int(record.next_row), int(record.rows_imported),
                    int(record.rows_failed), list(record.errors or []), record.file_format,
-                   list(record.columns) if record.columns else None)
+                   [str(name) for name in record.columns] if record.columns else None)
 
 
 def _advance(record: ImportRecord, budget: Budget) -> Outcome:
@@ -162,6 +163,7 @@ def _advance(record: ImportRecord, budget: Budget) -> Outcome:
             progress.file_format = parsing.format_for(record.key, first, whole_file=len(first) >= size)
             chunks = itertools.chain([first], chunks)
         rows_this_time = 0
+        assert progress.file_format is not None  # sniffed above, or recorded by the checkpoint
         for rec in parsing.records(chunks, progress.offset, progress.row, progress.file_format):
             if not rec.blank:
                 if progress.file_format == parsing.CSV and progress.columns is None:
@@ -232,14 +234,15 @@ def _checkpoint(record: ImportRecord, progress: _Progress, final: bool = False) 
     progress.rows_failed += len(failed)
     room = MAX_ERRORS - len(progress.errors)
     progress.errors += [RowError(row=row.row, message=row.error) for row in failed[:max(0, room)]]
-    actions = [
+    actions: list[Action] = [
         ImportRecord.next_offset.set(progress.offset), ImportRecord.next_row.set(progress.row),
         ImportRecord.rows_total.set(progress.rows_imported + progress.rows_failed),
         ImportRecord.rows_imported.set(progress.rows_imported), ImportRecord.rows_failed.set(progress.rows_failed),
-        ImportRecord.errors.set(progress.errors), ImportRecord.file_format.set(progress.file_format),
+        ImportRecord.errors.set(progress.errors), ImportRecord.file_format.set(progress.file_format),  # type: ignore[arg-type]  # None: not sniffed yet
         ImportRecord.attempts.set(1), ImportRecord.updated_at.set(now_iso())]
     if progress.columns:
-        actions.append(ImportRecord.columns.set(progress.columns))
+        # PynamoDB types a ListAttribute(of=UnicodeAttribute) as a list of attributes; it holds strings.
+        actions.append(ImportRecord.columns.set(progress.columns))  # type: ignore[arg-type]
     if final:
         actions += [ImportRecord.status.set(STATUS_COMPLETED), ImportRecord.lease_token.remove(),
                     ImportRecord.lease_until.remove()]
@@ -300,4 +303,4 @@ def _hand_on(record: ImportRecord) -> Outcome:
 
 @functools.cache
 def _queue_url(queue_name: str) -> str:
-    return aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+    return str(aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])

@@ -23,6 +23,6 @@ NOTIFICATION_PAGE = web.page_schema(NOTIFICATION)
 
 @web.route(bp, "/notifications", "GET", summary="The caller's notifications, newest first", auth="user",
            query=web.PAGE_QUERY, response=NOTIFICATION_PAGE, tags=TAGS)
-def list_notifications(call: web.Call) -> dict:
+def list_notifications(call: web.Call) -> web.JsonObject:
     return service.list_notifications(call.user.user_id, limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
                                       cursor=call.query.get("cursor"))

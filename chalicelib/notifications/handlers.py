@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
@@ -13,5 +16,5 @@ bp = Blueprint(__name__)
 
 
 @bp.on_sqs_message(queue=resource_name("notifications"), batch_size=10)
-def send_notifications(event: SQSEvent) -> dict:
+def send_notifications(event: SQSEvent) -> Mapping[str, Any]:
     return consume_sqs_batch(event, service.notify)

@@ -14,7 +14,7 @@ EMAIL_NOT_SENT = "NOT_SENT"  # never sent: the address is not the user's verifie
 EMAIL_FAILED = "FAILED"  # SES refused the message for good (MessageRejected): never retried
 
 
-class ByUserIndex(GlobalSecondaryIndex):
+class ByUserIndex(GlobalSecondaryIndex["Notification"]):
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()

@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
@@ -191,13 +192,13 @@ def send_email(to_address: str, subject: str, body: str) -> str:
         Destination={"ToAddresses": [to_address]},
         Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
                  "Body": {"Text": {"Data": body, "Charset": "UTF-8"}}})
-    return response["MessageId"]
+    return str(response["MessageId"])
 
 
 def _mark(notification: Notification, status: str, message_id: str | None = None,
           failure_reason: str | None = None) -> None:
     """PENDING -> SENT (with SES's MessageId), FAILED (with SES's reason) or NOT_SENT, conditionally."""
-    actions = [Notification.email_status.set(status)]
+    actions: list[Action] = [Notification.email_status.set(status)]
     if message_id is not None:
         actions += [Notification.email_message_id.set(message_id), Notification.sent_at.set(now_iso())]
     if failure_reason is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib import web
 from chalicelib.accounts.api import ADDRESS
@@ -44,21 +44,21 @@ IDEMPOTENCY_KEY = Str(min_len=1, max_len=128, strip=False,
 
 @web.route(bp, "/orders", "POST", summary="Place an order", status=201, auth="user", body=NEW_ORDER,
            response=ORDER, errors=(409, 422), headers={"Idempotency-Key": IDEMPOTENCY_KEY}, tags=TAGS)
-def place_order(call: web.Call) -> web.Response:
-    order, created = service.place_order(call.user.user_id, call.user.email, call.body,
+def place_order(call: web.Call) -> Response:
+    order, created = service.place_order(call.user.user_id, call.user.email, call.payload,
                                          call.headers.get("idempotency-key"))
-    return web.Response(body=order, status_code=201 if created else 200, headers=dict(web.JSON_HEADERS))
+    return Response(body=order, status_code=201 if created else 200, headers=dict(web.JSON_HEADERS))
 
 
 @web.route(bp, "/orders", "GET", summary="The caller's orders, newest first", auth="user",
            query=web.PAGE_QUERY, response=ORDER_PAGE, tags=TAGS)
-def list_my_orders(call: web.Call) -> dict:
+def list_my_orders(call: web.Call) -> web.JsonObject:
     return service.list_orders(call.user.user_id, call.user.user_id, call.user.is_admin, **call.query)
 
 
 @web.route(bp, "/users/{user_id}/orders", "GET", summary="A user's orders, newest first (self or admin)",
            auth="user", query=web.PAGE_QUERY, response=ORDER_PAGE, errors=(404,), tags=TAGS)
-def list_user_orders(call: web.Call, user_id: str) -> dict:
+def list_user_orders(call: web.Call, user_id: str) -> web.JsonObject:
     return service.list_orders(user_id, call.user.user_id, call.user.is_admin, **call.query)
 
 
@@ -67,25 +67,25 @@ def list_user_orders(call: web.Call, user_id: str) -> dict:
            query={**web.PAGE_QUERY,
                   "status": Str(enum=STATUSES, description="Only this status: PACKED lists the orders to ship")},
            response=ORDER_PAGE, tags=TAGS)
-def list_orders_by_status(call: web.Call) -> dict:
+def list_orders_by_status(call: web.Call) -> web.JsonObject:
     return service.list_by_status(**{"status": None, **call.query})
 
 
 @web.route(bp, "/orders/{order_id}", "GET", summary="An order (owner or admin)", auth="user", response=ORDER,
            errors=(404,), tags=TAGS)
-def get_order(call: web.Call, order_id: str) -> dict:
+def get_order(call: web.Call, order_id: str) -> web.JsonObject:
     return service.get_order(order_id, call.user.user_id, call.user.is_admin)
 
 
 @web.route(bp, "/orders/{order_id}/cancel", "POST", summary="Cancel an order; a paid one is refunded",
            auth="user", response=ORDER, errors=(404, 409), tags=TAGS)
-def cancel_order(call: web.Call, order_id: str) -> dict:
+def cancel_order(call: web.Call, order_id: str) -> web.JsonObject:
     return service.cancel_order(order_id, call.user.user_id, call.user.is_admin)
 
 
 @web.route(bp, "/orders/{order_id}/payment", "GET", summary="The order's payment (owner or admin)", auth="user",
            response=PAYMENT, errors=(404,), tags=TAGS)
-def get_payment(call: web.Call, order_id: str) -> dict:
+def get_payment(call: web.Call, order_id: str) -> web.JsonObject:
     service.ensure_visible(order_id, call.user.user_id, call.user.is_admin)
     payment = payments.payment_for_order(order_id)
     if payment is None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
@@ -13,7 +16,7 @@ bp = Blueprint(__name__)
 
 
 @bp.on_sqs_message(queue=resource_name("orders"), batch_size=10)
-def apply_payment_results(event: SQSEvent) -> dict:
+def apply_payment_results(event: SQSEvent) -> Mapping[str, Any]:
     return consume_sqs_batch(event, service.apply_payment_event)
 
 

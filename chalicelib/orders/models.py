@@ -20,12 +20,12 @@ Items (generic keys, see infra/template.yaml):
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.accounts.models import Address
-from chalicelib.dynamo import table_meta
+from chalicelib.dynamo import TypedMap, table_meta
 
 PENDING_PAYMENT, PAID, PACKED, SHIPPED, DELIVERED, CANCELLED = (
     "PENDING_PAYMENT", "PAID", "PACKED", "SHIPPED", "DELIVERED", "CANCELLED")
@@ -35,7 +35,7 @@ WAITING, DONE, OVERDUE, STEP_CANCELLED = "WAITING", "DONE", "OVERDUE", "CANCELLE
 PENDING_SHARDS = 8
 
 
-class OrderLine(MapAttribute):
+class OrderLine(TypedMap):
     product_id = UnicodeAttribute()
     sku = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -43,7 +43,7 @@ class OrderLine(MapAttribute):
     quantity = NumberAttribute()
 
 
-class OrdersByUserIndex(GlobalSecondaryIndex):
+class OrdersByUserIndex(GlobalSecondaryIndex["Order"]):
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()
@@ -52,7 +52,7 @@ class OrdersByUserIndex(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
-class PendingOrdersIndex(GlobalSecondaryIndex):
+class PendingOrdersIndex(GlobalSecondaryIndex["Order"]):
     class Meta:
         index_name = "gsi2"
         projection = AllProjection()
@@ -61,7 +61,7 @@ class PendingOrdersIndex(GlobalSecondaryIndex):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
-class OrdersByStatusIndex(GlobalSecondaryIndex):
+class OrdersByStatusIndex(GlobalSecondaryIndex["Order"]):
     class Meta:
         index_name = "gsi3"
         projection = AllProjection()

@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib import pagination
 from chalicelib.accounts.models import Address
 from chalicelib.catalog import service as catalog
@@ -337,8 +339,9 @@ def _cancel_in(tx: Transaction, order: Order, from_status: str, reason: str) -> 
     """Add to `tx`: the order's move from `from_status` to CANCELLED, its stock back, the steps of its
     fulfilment not done CANCELLED, and the event. Returns the `updated_at` it writes."""
     was_paid, cancelled_at = from_status in (PAID, PACKED), now_iso()
-    actions = [Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(cancelled_at),
-               Order.gsi2pk.remove(), Order.gsi2sk.remove(), Order.gsi3pk.set(status_key(CANCELLED))]
+    actions: list[Action] = [
+        Order.status.set(CANCELLED), Order.cancel_reason.set(reason), Order.updated_at.set(cancelled_at),
+        Order.gsi2pk.remove(), Order.gsi2sk.remove(), Order.gsi3pk.set(status_key(CANCELLED))]
     for step in STEPS:
         if getattr(order, f"{step}_status") not in (None, DONE):
             actions.append(getattr(Order, f"{step}_status").set(STEP_CANCELLED))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
@@ -13,14 +16,14 @@ from chalicelib.settings import resource_name
 
 bp = Blueprint(__name__)
 
-CONSUMERS = {
+CONSUMERS: dict[str, Callable[..., None]] = {
     "OrderPlaced": service.handle_order_placed,
     "OrderCancelled": service.handle_order_cancelled,
 }
 
 
 @bp.on_sqs_message(queue=resource_name("payments"), batch_size=10)
-def handle_payment_messages(event: SQSEvent) -> dict:
+def handle_payment_messages(event: SQSEvent) -> Mapping[str, Any]:
     return consume_sqs_batch(event, dispatch)
 
 

@@ -25,7 +25,7 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -101,7 +101,7 @@ def api_key() -> str:
         if exc.response["Error"]["Code"] == "ParameterNotFound":
             return ""
         raise
-    return response["Parameter"]["Value"]
+    return str(response["Parameter"]["Value"])
 
 
 class SimulatedProvider:
@@ -165,6 +165,6 @@ def _require_positive_amount(amount_cents: int) -> None:
         raise ValueError(f"amount_cents must be a positive integer, not {amount_cents!r}")
 
 
-def _require_same(idempotency_key: str, recorded: tuple, requested: tuple) -> None:
+def _require_same(idempotency_key: str, recorded: tuple[Any, ...], requested: tuple[Any, ...]) -> None:
     if tuple(int(v) if isinstance(v, float) else v for v in recorded) != requested:
         raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} was used with other parameters")

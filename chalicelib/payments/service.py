@@ -29,6 +29,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.dynamo import Transaction, condition_failed, now_iso, put_if_absent
 from chalicelib.events import checks, inbox, outbox
@@ -315,8 +316,9 @@ def order_facts(event: Event, needs_token: bool) -> OrderFacts:
     if bad:
         raise InvalidEvent(f"{event.event_type} {event.event_id}: missing or invalid {', '.join(bad)}")
     checks.require_ids(event, "order_id", "user_id")
-    return OrderFacts(order_id=data["order_id"], user_id=data["user_id"], email=data["email"], amount_cents=total,
-                      currency=data["currency"], payment_token=data.get("payment_token"))
+    return OrderFacts(order_id=data["order_id"], user_id=data["user_id"], email=data["email"],
+                      amount_cents=int(data["total_cents"]), currency=data["currency"],
+                      payment_token=data.get("payment_token"))
 
 
 def _payment_event(event_type: str, payment: Payment, order: OrderFacts, cause: Event, **extra: Any) -> Event:
@@ -329,7 +331,7 @@ def _payment_event(event_type: str, payment: Payment, order: OrderFacts, cause: 
 def _transition(tx: Transaction, order_id: str, expected: PaymentStatus, new: PaymentStatus,
                 condition: Condition | None = None, **changes: str | None) -> None:
     """Move the payment from `expected` to `new` (and set `changes`), only if it is still `expected`."""
-    actions = [Payment.status.set(new.value), Payment.updated_at.set(now_iso())]
+    actions: list[Action] = [Payment.status.set(new.value), Payment.updated_at.set(now_iso())]
     actions += [getattr(Payment, name).set(value) for name, value in changes.items() if value is not None]
     guard = Payment.status == expected.value
     tx.update(Payment(pk=_pk(order_id), sk=PAYMENT_SK), actions=actions,

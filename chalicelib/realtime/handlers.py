@@ -8,6 +8,9 @@ configures it from the stage's settings on every invocation (`configure_manageme
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import boto3
 from chalice import Blueprint, Response, WebsocketDisconnectedError
 from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
@@ -58,7 +61,7 @@ def configure_management_api(api: WebsocketAPI) -> None:
 
 
 @bp.on_sqs_message(queue=resource_name(REALTIME_QUEUE), batch_size=10)
-def push_updates(event: SQSEvent) -> dict:
+def push_updates(event: SQSEvent) -> Mapping[str, Any]:
     api = bp.current_app.websocket_api
     configure_management_api(api)
 

@@ -22,7 +22,7 @@ CONNECTION_SK = "CONNECTION"
 PUSH_MARK_SK = "PUSHED"
 
 
-class ByUserIndex(GlobalSecondaryIndex):
+class ByUserIndex(GlobalSecondaryIndex["Connection"]):
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()
@@ -31,7 +31,7 @@ class ByUserIndex(GlobalSecondaryIndex):
     gsi1sk = UnicodeAttribute(range_key=True)  # "CONNECTION#<connection_id>"
 
 
-class AdminsIndex(GlobalSecondaryIndex):
+class AdminsIndex(GlobalSecondaryIndex["Connection"]):
     class Meta:
         index_name = "gsi2"
         projection = AllProjection()

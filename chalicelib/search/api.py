@@ -22,5 +22,5 @@ CATEGORY_PAGE = Obj({
 
 @web.route(bp, "/categories", "GET", summary="Every category with at least one active product, by name",
            query=web.PAGE_QUERY, response=CATEGORY_PAGE, tags=("catalog",))
-def list_categories(call: web.Call) -> dict:
+def list_categories(call: web.Call) -> web.JsonObject:
     return queries.category_page(limit=call.query.get("limit", 20), cursor=call.query.get("cursor"))

@@ -21,7 +21,7 @@ ENTRY_PREFIX = "SEARCH#"
 CATEGORIES_PK = "CATEGORIES"
 
 
-class EntriesByPrice(GlobalSecondaryIndex):
+class EntriesByPrice(GlobalSecondaryIndex["SearchEntry"]):
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()

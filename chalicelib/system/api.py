@@ -22,7 +22,7 @@ DEEP = Int(minimum=0, maximum=1, description="1: readiness, also reach every tab
 
 @web.route(bp, "/health", "GET", summary="Liveness check; ?deep=1 is the readiness check", response=HEALTH,
            query={"deep": DEEP}, errors=(503,), tags=("system",))
-def health(call: web.Call) -> dict:
+def health(call: web.Call) -> web.JsonObject:
     if not call.query.get("deep"):
         return {"status": "ok"}
     checks = readiness.check()
@@ -36,11 +36,11 @@ def health(call: web.Call) -> dict:
 
 @web.route(bp, "/openapi.json", "GET", summary="This API's OpenAPI 3.1 document",
            response=Any_(description="An OpenAPI 3.1 document"), tags=("system",))
-def openapi_document(call: web.Call) -> dict:
+def openapi_document(call: web.Call) -> web.JsonObject:
     return _document(bp.current_app)
 
 
 @functools.cache
-def _document(app: Chalice) -> dict:
+def _document(app: Chalice) -> web.JsonObject:
     """Built once per container: the routes do not change while it runs."""
     return openapi.build_document(app)
