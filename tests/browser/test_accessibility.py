@@ -71,7 +71,7 @@ def test_every_shopper_screen(page, devstack, admin_token):
 
 
 def test_every_admin_screen(page, devstack, admin_token):
-    product = create_product(devstack, admin_token, name="Admin Axe Product")
+    product = create_product(devstack, admin_token, name="Back Office Axe Product")
     log_in(page, *ADMIN)
     check_screens(page, [("admin products", "/#/admin"), ("new product", "/#/admin/products/new"),
                          ("edit product", f"/#/admin/products/{product['product_id']}"),

@@ -30,7 +30,7 @@ def test_admin_pages_are_reachable_for_an_admin_only(page, devstack):
     page.goto("/#/admin")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # not logged in: sent to log in
     log_in(page, *ADMIN)
-    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="Admin", exact=True).click()
     expect(page.get_by_role("heading", name="Admin: products")).to_be_visible()
     for link, heading in (("New product", "New product"), ("Orders", "Admin: orders"),
                           ("Import catalog", "Import a catalog")):
