@@ -21,6 +21,7 @@ from chalicelib.orders import api as orders_api
 from chalicelib.orders import handlers as orders_handlers
 from chalicelib.payments import handlers as payments_handlers
 from chalicelib.realtime import handlers as realtime_handlers
+from chalicelib.search import api as search_api
 from chalicelib.system import api as system_api
 
 app = Chalice(app_name="storefront")
@@ -31,7 +32,7 @@ observability.install(app)
 for blueprint in (
     system_api.bp, authorizer.bp, event_handlers.bp,
     accounts_api.bp,
-    catalog_api.bp, images_api.bp, image_handlers.bp,
+    catalog_api.bp, search_api.bp, images_api.bp, image_handlers.bp,
     imports_api.bp, imports_handlers.bp,
     orders_api.bp, orders_handlers.bp,
     payments_handlers.bp,

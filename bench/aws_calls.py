@@ -75,8 +75,12 @@ MINIMUM: dict[str, tuple[int, str]] = {
     "PATCH /users/me": (1, "UpdateItem profile (returns the new item)"),
     "GET /users/{user_id}": (2, "GetItem profile + Cognito AdminListGroupsForUser (is_admin of another user)"),
     "GET /products": (2, "Query the active-products index + BatchGetItem the page's STOCK items (in no index)"),
+    "GET /products?q=": (2, "Query the search entries of the rarest word + BatchGetItem the page's products and STOCK"),
+    "GET /products?sort=price_asc": (2, "Query the price order of every product (gsi1) + BatchGetItem products, STOCK"),
+    "GET /categories": (1, "Query the category counts"),
     "GET /products/{product_id}": (1, "BatchGetItem: product + STOCK item"),
-    "POST /products": fast(1, "TransactWriteItems: product + STOCK + SKU claim + outbox event"),
+    "POST /products": fast(1, "TransactWriteItems: product + STOCK + SKU claim + search entries + category count + "
+                              "outbox"),
     "PATCH /products/{product_id}": fast(2, "BatchGetItem product + STOCK (to diff, emit the event and answer) + tx"),
     "DELETE /products/{product_id}": fast(2, "BatchGetItem + TransactWriteItems (product, STOCK, SKU claim, outbox)"),
     "POST /orders": fast(2, "BatchGetItem products + STOCK items + TransactWriteItems (order, STOCK items, outbox)"),
@@ -188,6 +192,9 @@ def run_scenarios(client: Any, make_user: Callable[..., Any]) -> list[Result]:
         "category": "bench"}).json_body
     pid = product["product_id"]
     http("GET /products", "GET", "/products?limit=20")
+    http("GET /products?q=", "GET", "/products?q=bench%20mug&limit=20")
+    http("GET /products?sort=price_asc", "GET", "/products?sort=price_asc&limit=20")
+    http("GET /categories", "GET", "/categories")
     http("GET /products/{product_id}", "GET", f"/products/{pid}")
     http("PATCH /products/{product_id}", "PATCH", f"/products/{pid}", admin, {"price_cents": 1300})
     order_body = {"items": [{"product_id": pid, "quantity": 1}], "payment_token": "tok_visa"}

@@ -77,7 +77,8 @@ _RECORDS_EVENTS = (_table("outbox", "PutItem", "UpdateItem"), Grant(("sns:Publis
 ACCESS: dict[str, tuple[Grant, ...]] = {
     API_HANDLER: (
         _table("accounts", "GetItem", "PutItem", "UpdateItem"),
-        _table("catalog", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"),
+        # Query on the table itself: a search's entries newest first and the categories (chalicelib/search).
+        _table("catalog", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "Query"),
         _index("catalog"),
         _table("orders", "GetItem", "PutItem", "UpdateItem"),
         _index("orders"),
@@ -172,14 +173,14 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "import_uploaded_file": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),
         _table("imports", "GetItem", "PutItem", "UpdateItem"),
-        _table("catalog", "BatchGetItem", "BatchWriteItem"),
+        _table("catalog", "BatchGetItem", "BatchWriteItem", "UpdateItem"),  # UpdateItem: category counts
         *_RECORDS_EVENTS,
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
     ),
     "continue_import": (
         Grant(("s3:GetObject",), ("bucket:imports/*",)),
         _table("imports", "GetItem", "PutItem", "UpdateItem"),
-        _table("catalog", "BatchGetItem", "BatchWriteItem"),
+        _table("catalog", "BatchGetItem", "BatchWriteItem", "UpdateItem"),  # UpdateItem: category counts
         *_RECORDS_EVENTS,
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), ("queue:imports",)),
     ),

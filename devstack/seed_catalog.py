@@ -22,7 +22,7 @@ SAMPLE_PRODUCTS: tuple[dict[str, Any], ...] = (
     {"sku": "TEE-001-L", "name": "Storefront T-shirt (L)", "category": "apparel", "price_cents": 2000, "stock": 35,
      "description": "Organic cotton."},
     {"sku": "HOODIE-001", "name": "Storefront Hoodie", "category": "apparel", "price_cents": 4900, "stock": 0,
-     "description": "Sold out: shows an out-of-stock product."},
+     "description": "Heavyweight organic cotton fleece with a front pocket."},
 )
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import pagination, web
-from chalicelib.catalog import products
+from chalicelib.catalog import products, search_list
 from chalicelib.schema import Int, Obj, Str
+from chalicelib.search import queries
 
 bp = Blueprint(__name__)
 
@@ -39,16 +40,24 @@ PRODUCT = Obj({
 }, required=("product_id", "sku", "name", "description", "price_cents", "currency", "category", "stock",
              "image_url", "thumbnail_url", "created_at", "updated_at"), name="Product")
 PRODUCT_PAGE = web.page_schema(PRODUCT)
-LIST_QUERY = {**web.PAGE_QUERY, "category": Str(min_len=1, max_len=50, pattern=CATEGORY.pattern,
-                                                strip=False, description="Only this category")}
+LIST_QUERY = {
+    **web.PAGE_QUERY,
+    "category": Str(min_len=1, max_len=50, pattern=CATEGORY.pattern, strip=False, description="Only this category"),
+    "q": Str(min_len=1, max_len=queries.MAX_QUERY_LENGTH, description=(
+        "Search: a product matches when every word of q is a prefix of a word of its name, SKU or category "
+        "(words are maximal runs of letters and digits), case-insensitive and with accents folded")),
+    "sort": Str(enum=queries.SORTS, description="newest (the default), price_asc or price_desc"),
+}
 
 
-@web.route(bp, "/products", "GET", summary="Active products, newest first (optionally one category)",
-           query=LIST_QUERY, response=PRODUCT_PAGE, tags=TAGS)
+@web.route(bp, "/products", "GET", summary="Active products, newest first or by price, optionally one category "
+           "and a search", query=LIST_QUERY, response=PRODUCT_PAGE, tags=TAGS)
 def list_products(call: web.Call) -> web.JsonObject:
-    return products.list_products(category=call.query.get("category"),
-                                  limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
-                                  cursor=call.query.get("cursor"))
+    limit, cursor = call.query.get("limit", pagination.DEFAULT_PAGE_SIZE), call.query.get("cursor")
+    search = queries.parse(call.query.get("q"), call.query.get("category"), call.query.get("sort"))
+    if search.uses_index:
+        return search_list.search_products(search, limit, cursor)
+    return products.list_products(category=search.category, limit=limit, cursor=cursor)
 
 
 @web.route(bp, "/products/{product_id}", "GET", summary="One active product", response=PRODUCT,

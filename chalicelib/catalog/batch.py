@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import GetError, PutError
 
-from chalicelib.catalog.models import PRODUCT_SK, Product, SkuClaim, Stock
+from chalicelib.catalog.models import PRODUCT_SK, Product, Stock
 
 BATCH_GET_MAX_KEYS = 100  # BatchGetItem's limit
 BATCH_WRITE_MAX_ITEMS = 25  # BatchWriteItem's limit
@@ -44,16 +44,22 @@ def read_items(keys: Sequence[tuple[str, str]], consistent: bool) -> dict[tuple[
             for raw in found}
 
 
-def batch_put(items: Sequence[Product | Stock | SkuClaim]) -> None:
-    """Put catalog items with BatchWriteItem, 25 per call; resend unprocessed ones with backoff."""
+def batch_put(items: Sequence[Any], deletes: Sequence[Any] = ()) -> None:
+    """Put catalog items (and delete those of `deletes`, by key) with BatchWriteItem, 25 requests per
+    call; resend unprocessed ones with backoff."""
     connection, table = Product._get_connection(), Product.Meta.table_name
-    for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
-        pending = [item.serialize() for item in items[start:start + BATCH_WRITE_MAX_ITEMS]]
+    requests = ([("put", item.serialize()) for item in items]
+                + [("delete", {"pk": {"S": item.pk}, "sk": {"S": item.sk}}) for item in deletes])
+    for start in range(0, len(requests), BATCH_WRITE_MAX_ITEMS):
+        pending = requests[start:start + BATCH_WRITE_MAX_ITEMS]
         for attempt in range(BATCH_MAX_ATTEMPTS):
             if attempt:
                 _wait_before_resend(attempt)
-            response = connection.batch_write_item(put_items=pending) or {}
-            pending = [request["PutRequest"]["Item"]
+            puts = [raw for kind, raw in pending if kind == "put"]
+            deletes_now = [raw for kind, raw in pending if kind == "delete"]
+            response = connection.batch_write_item(put_items=puts, delete_items=deletes_now) or {}
+            pending = [("put", request["PutRequest"]["Item"]) if "PutRequest" in request
+                       else ("delete", request["DeleteRequest"]["Key"])
                        for request in response.get("UnprocessedItems", {}).get(table, [])]
             if not pending:
                 break

@@ -23,6 +23,8 @@ from chalicelib.catalog.models import (
 from chalicelib.catalog.products import new_product_items
 from chalicelib.catalog.stock import distribute_stock
 from chalicelib.dynamo import now_iso
+from chalicelib.search import index as search_index
+from chalicelib.search.index import Listing
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ def upsert_products(rows: Sequence[Mapping[str, Any]], id_seed: str) -> list[Ups
       optional fields the row leaves out keep their current value; product_id, created_at, image_url
       and status stay; the row's stock is set outright (distributed over the shards of a sharded product).
     - A sku repeated in `rows`: the last row wins.
+    - The search index follows (chalicelib/search/index.py): the entries are written and deleted in the
+      same BatchWriteItem calls, then one UpdateItem per category whose count changed.
     Reads: BatchGetItem (claims, then their product and STOCK items; strongly consistent). Writes: BatchWriteItem,
     25 items per call, unprocessed items resent with exponential backoff. The writes carry no
     conditions (BatchWriteItem has none): docs/imports.md says what that leaves to a concurrent
@@ -58,16 +62,24 @@ def upsert_products(rows: Sequence[Mapping[str, Any]], id_seed: str) -> list[Ups
                if isinstance(item, Product)}
     now, upserted = now_iso(), []
     items: list[Product | Stock | SkuClaim] = []
+    listings: list[tuple[Listing | None, Listing]] = []
     for sku, fields in latest.items():
         existing, stock = current.get(claims.get(sku, ""), (None, None))
         if existing is None:  # a new sku, or a claim whose product was never written (a crashed import)
             product_id = claims.get(sku) or _derived_product_id(id_seed, sku)
-            items.extend(new_product_items(fields, product_id=product_id, now=now))
+            created = new_product_items(fields, product_id=product_id, now=now)
+            items.extend(created)
+            listings.append((None, Listing.of(created[0])))
             upserted.append(UpsertedProduct(product_id, sku, created=True))
         else:
+            before = Listing.of(existing) if existing.status == ACTIVE else None
             items.extend(_overwritten(existing, stock.shard_count if stock else 1, fields, now))
+            if existing.status == ACTIVE:
+                listings.append((before, Listing.of(existing)))
             upserted.append(UpsertedProduct(existing.product_id, sku, created=False))
-    batch_put(items)
+    index = search_index.bulk_changes(listings)
+    batch_put([*items, *index.puts], deletes=index.deletes)
+    search_index.apply_counts(index.counts)
     return upserted
 
 

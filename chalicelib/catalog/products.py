@@ -17,7 +17,8 @@ the functions here take fields those schemas validated, as every service does):
   the SKU can be used again. The items stay, so stock released for it by a later order
   cancellation still lands on it.
 - Every change and its event (ProductCreated, ProductUpdated, ProductDeleted) commit in one
-  transaction through the outbox.
+  transaction through the outbox, with the product's search entries and category count
+  (chalicelib/search/index.py): the search index never disagrees with the products.
 """
 
 from __future__ import annotations
@@ -50,25 +51,40 @@ from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, tran
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.catalog import ProductCreated, ProductDeleted, ProductUpdated
+from chalicelib.search import index as search_index
+from chalicelib.search.index import Listing
 
 DEFAULT_CATEGORY = "general"
 DEFAULT_CURRENCY = "USD"
 CHANGEABLE_FIELDS = ("name", "description", "price_cents", "currency", "category", "stock")
+# Creates in one category share its count item: one that lost a TransactionConflict to another is
+# sent again (nothing of it was written), a few times.
+CREATE_ATTEMPTS = 3
 
 
 def create_product(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A new active product from `fields` (valid for api.NEW_PRODUCT); Conflict if the sku is taken."""
+    """A new active product from `fields` (valid for api.NEW_PRODUCT); Conflict if the sku is taken,
+    InvalidInput if its words are too many for the search index."""
     product, stock, claim = new_product_items(dict(fields))
-    try:
-        with transaction() as tx:
-            tx.save(claim, condition=SkuClaim.pk.does_not_exist(), tag="sku-claim")
-            tx.save(product, condition=Product.pk.does_not_exist(), tag="product")
-            tx.save(stock, condition=Stock.pk.does_not_exist(), tag="stock")
-            outbox.record(tx, ProductCreated(**product_view(product, [stock])))
-    except TransactionFailed as exc:
-        if condition_failed(exc) or exc.conflict:
-            raise Conflict(f"A product with sku {product.sku!r} already exists") from None
-        raise
+    listing = Listing.of(product)
+    search_index.check(listing)
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            with transaction() as tx:
+                tx.save(claim, condition=SkuClaim.pk.does_not_exist(), tag="sku-claim")
+                tx.save(product, condition=Product.pk.does_not_exist(), tag="product")
+                tx.save(stock, condition=Stock.pk.does_not_exist(), tag="stock")
+                search_index.add_created(tx, listing)
+                outbox.record(tx, ProductCreated(**product_view(product, [stock])))
+            break
+        except TransactionFailed as exc:
+            if condition_failed(exc):
+                raise Conflict(f"A product with sku {product.sku!r} already exists") from None
+            if exc.conflict and attempt < CREATE_ATTEMPTS:
+                continue
+            if exc.conflict:
+                raise Conflict("The catalog is busy with other changes of this category; retry") from None
+            raise
     return product_view(product, [stock])
 
 
@@ -140,9 +156,14 @@ def update_product(product_id: str, changes: Mapping[str, Any]) -> dict[str, Any
     actions.append(Product.updated_at.set(updated_at))
     if "category" in listing:
         actions.append(Product.gsi2pk.set(category_pk(listing["category"])))  # moves it between lists
+    before = Listing.of(current)
+    after = Listing(before.product_id, listing.get("name", before.name), before.sku,
+                    listing.get("category", before.category), listing.get("price_cents", before.price_cents),
+                    before.created_at)
     try:
         with transaction() as tx:
             tx.update(current, actions=actions, condition=Product.status == ACTIVE, tag="product")
+            search_index.add_changed(tx, before, after)
             if "stock" in changes:
                 count = shard_count(current_shards)
                 for shard, units in enumerate(distribute_stock(changes["stock"], count)):
@@ -181,6 +202,7 @@ def delete_product(product_id: str) -> None:
                           condition=same_shard_count(count) if shard == 0 else None, tag=f"shard-{shard}")
             tx.delete(SkuClaim(pk=sku_pk(current.sku), sk="SKU"), condition=SkuClaim.product_id == product_id,
                       tag="sku-claim")
+            search_index.add_deleted(tx, Listing.of(current))
             outbox.record(tx, ProductDeleted(product_id=product_id, sku=current.sku))
     except TransactionFailed as exc:
         _raise_not_found_if_gone(exc)

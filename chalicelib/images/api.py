@@ -1,4 +1,5 @@
-"""Route of product images: POST /products/{product_id}/image (a presigned upload)."""
+"""Routes of product images: POST /products/{product_id}/image (a presigned upload) and GET, the
+latest upload's outcome."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from chalice import Blueprint
 
 from chalicelib import uploads, web
 from chalicelib.images import service as images
-from chalicelib.schema import Obj
+from chalicelib.images import status
+from chalicelib.schema import Obj, Str
 
 bp = Blueprint(__name__)
 
@@ -19,3 +21,18 @@ IMAGE_UPLOAD = Obj(uploads.UPLOAD_FIELDS, required=tuple(uploads.UPLOAD_FIELDS),
            response=IMAGE_UPLOAD, errors=(404,), tags=("catalog",))
 def start_image_upload(call: web.Call, product_id: str) -> web.JsonObject:
     return images.start_upload(product_id)
+
+
+IMAGE_STATUS = Obj({
+    "status": Str(enum=("PENDING", "ACCEPTED", "REJECTED"), description="PENDING: no object yet, or being checked"),
+    "reason": Str(nullable=True, description="Why it was rejected, in words; null otherwise"),
+    "key": Str(description="The upload's object key, as POST /products/{product_id}/image returned it"),
+    "updated_at": Str(fmt="date-time"),
+}, required=("status", "reason", "key", "updated_at"), name="ImageStatus")
+
+
+@web.route(bp, "/products/{product_id}/image", "GET",
+           summary="The latest picture upload's outcome (admin): PENDING, ACCEPTED, or REJECTED with the reason",
+           auth="admin", response=IMAGE_STATUS, errors=(404,), tags=("catalog",))
+def image_status(call: web.Call, product_id: str) -> web.JsonObject:
+    return status.latest(product_id)

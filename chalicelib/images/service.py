@@ -27,6 +27,7 @@ from chalicelib import aws, uploads
 from chalicelib.catalog import service as catalog
 from chalicelib.dynamo import now_iso, utc_now
 from chalicelib.errors import NotFound
+from chalicelib.images import status
 from chalicelib.images.models import ACCEPTED, REJECTED, ImageUpload
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
@@ -72,7 +73,9 @@ class InvalidImage(ValueError):
 def start_upload(product_id: str) -> dict[str, Any]:
     """A presigned PUT for a new image of an active product (NotFound otherwise)."""
     catalog.ensure_active(product_id)
-    return uploads.presigned_put(f"{KEY_PREFIX}{product_id}/{uuid.uuid4().hex}", UPLOAD_CONTENT_TYPE)
+    upload = uploads.presigned_put(f"{KEY_PREFIX}{product_id}/{uuid.uuid4().hex}", UPLOAD_CONTENT_TYPE)
+    status.requested(product_id, upload["key"])
+    return upload
 
 
 def sniff(data: bytes) -> str | None:
@@ -193,12 +196,14 @@ def _reject(upload: _Upload, reason: str, content_type: str | None = None) -> Ou
     return Outcome.REJECTED
 
 
-def _record(upload: _Upload, status: str, **fields: Any) -> None:
+def _record(upload: _Upload, status_name: str, **fields: Any) -> None:
     created_at = now_iso()
     ImageUpload(pk=f"IMAGE#{upload.image_id}", sk="IMAGE", image_id=upload.image_id, key=upload.key,
-                product_id=upload.product_id, status=status, size=upload.size, created_at=created_at,
-                gsi1pk=f"IMAGE_UPLOADS#{status}", gsi1sk=f"{created_at}#{upload.image_id}",
+                product_id=upload.product_id, status=status_name, size=upload.size, created_at=created_at,
+                gsi1pk=f"IMAGE_UPLOADS#{status_name}", gsi1sk=f"{created_at}#{upload.image_id}",
                 expires_at=utc_now() + RECORD_RETENTION, **fields).save()
+    if upload.product_id is not None:
+        status.handled(upload.product_id, upload.key, status_name, fields.get("reason"))
 
 
 def image_id_for(key: str, etag: str) -> str:

@@ -19,7 +19,9 @@ from typing import Any
 
 from chalicelib import untrusted_json
 from chalicelib.catalog.api import NEW_PRODUCT
+from chalicelib.catalog.products import DEFAULT_CATEGORY
 from chalicelib.errors import InvalidInput
+from chalicelib.search import index as search_index
 
 CSV = "csv"
 JSONL = "jsonl"
@@ -263,7 +265,9 @@ def jsonl_row(record: Record) -> Row:
 
 def _validated(row: int, fields: dict[str, Any]) -> Row:
     try:
-        return Row(row, NEW_PRODUCT.validate(fields))
+        valid = NEW_PRODUCT.validate(fields)
+        search_index.check_fields(valid["name"], valid["sku"], valid.get("category", DEFAULT_CATEGORY))
+        return Row(row, valid)
     except InvalidInput as exc:
         return Row(row, None, clip("; ".join(f"{e['field']} {e['message']}" for e in exc.errors) or exc.message))
 

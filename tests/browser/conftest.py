@@ -42,7 +42,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser, devstack) -> Iterator[Any]:
-    """A fresh tab (own sessionStorage) on the web app; fails the test on any uncaught page error."""
+    """A fresh tab (its own browser context and localStorage) on the web app; fails the test on any uncaught
+    page error."""
     context = browser.new_context(base_url=devstack.web_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()

@@ -30,7 +30,7 @@ def test_admin_pages_are_reachable_for_an_admin_only(page, devstack):
     page.goto("/#/admin")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # not logged in: sent to log in
     log_in(page, *ADMIN)
-    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="Admin", exact=True).click()
     expect(page.get_by_role("heading", name="Admin: products")).to_be_visible()
     for link, heading in (("New product", "New product"), ("Orders", "Admin: orders"),
                           ("Import catalog", "Import a catalog")):
@@ -74,3 +74,23 @@ def test_an_uploaded_picture_shows_on_the_product(page, devstack, admin_token):
     page.goto(f"/#/products/{product['product_id']}")
     expect(page.get_by_role("img", name="Pictured Vase")).to_have_attribute("src", image_url)
     screenshot(page, "product-with-picture")
+    thumbnail_url = requests.get(devstack.url(f"/products/{product['product_id']}"), timeout=10).json()["thumbnail_url"]
+    page.goto(f"/#/?category={product['category']}")  # the grid shows the thumbnail, not the full picture
+    expect(page.locator(f".card[data-sku='{product['sku']}'] img")).to_have_attribute("src", thumbnail_url)
+
+
+def test_a_rejected_picture_is_explained(page, devstack, admin_token):
+    product = create_product(devstack, admin_token, name="Unpictured Vase")
+    log_in(page, *ADMIN)
+    page.goto(f"/#/admin/products/{product['product_id']}")
+    page.get_by_label("Picture file").set_input_files(
+        {"name": "vase.png", "mimeType": "image/png", "buffer": b"this is plain text, not a picture"})
+    page.get_by_role("button", name="Upload picture").click()
+    status = page.get_by_test_id("image-status")
+    expect(status).to_have_attribute("data-status", "REJECTED", timeout=PROCESSING_MS)
+    expect(status).to_contain_text("The picture was rejected: ")
+    expect(status).to_contain_text(re.compile(r"JPEG|PNG|WebP"))
+    expect(status).to_be_focused()
+    expect(page.locator(".admin-picture img")).to_have_count(0)  # never attached
+    page.reload()  # the outcome is the API's, not the page's memory
+    expect(page.get_by_test_id("image-status")).to_have_attribute("data-status", "REJECTED")

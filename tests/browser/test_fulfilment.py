@@ -63,3 +63,24 @@ def test_the_admin_ships_an_order_and_the_customer_sees_it_delivered(page, devst
         expect(fulfilment.locator(f'[data-step="{step}"] [data-status]')).to_have_attribute("data-status", "DONE")
     expect(page.get_by_role("button", name="Cancel and refund")).to_have_count(0)  # delivered: nothing to cancel
     screenshot(page, "order-delivered")
+
+
+def test_the_admin_finds_orders_by_status_with_short_ids_that_open_the_order(page, devstack, admin_token):
+    _email, order_id = packed_order(devstack, admin_token)
+    log_in(page, *ADMIN)
+    page.goto("/#/admin/orders")
+    statuses = page.get_by_role("navigation", name="Order status")
+    expect(statuses.get_by_role("link", name="To ship")).to_have_attribute("aria-current", "page")
+    statuses.get_by_role("link", name="All").click()
+    listed = page.get_by_test_id("orders-to-ship")
+    expect(listed).to_have_attribute("data-status", "")
+    row = listed.locator(f'.order-row[data-order-id="{order_id}"]')
+    link = row.get_by_role("link", name=f"Order {order_id[:8]}")
+    expect(link).to_be_visible()
+    expect(listed).not_to_contain_text(order_id)  # the full id is never shown
+    statuses.get_by_role("link", name="Paid").click()
+    expect(listed.locator(f'.order-row[data-order-id="{order_id}"]')).to_have_count(0)  # packed, not paid
+    statuses.get_by_role("link", name="To ship").click()
+    listed.locator(f'.order-row[data-order-id="{order_id}"]').get_by_role("link", name=f"Order {order_id[:8]}").click()
+    expect(page.get_by_role("heading", name=f"Order {order_id[:8]}")).to_be_visible()
+    expect(page.get_by_role("button", name="Ship")).to_be_visible()  # a packed order's page ships it too

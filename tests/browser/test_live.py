@@ -68,6 +68,7 @@ def test_the_order_page_reaches_paid_from_pushes_with_no_polling_request(page, d
     expect(page.get_by_test_id("notifications-badge")).to_be_visible()  # pushed notifications, counted
 
     page.get_by_role("button", name="Cancel and refund").click()  # no reload from here on
+    page.get_by_role("button", name="Yes, cancel and refund").click()
     expect(order_status(page)).to_have_attribute("data-status", "CANCELLED", timeout=SAGA_MS)
     expect(page.get_by_text("Payment refunded: $15.00")).to_be_visible(timeout=SAGA_MS)
     expect(page.locator("[data-event-type=PaymentRefunded]")).to_be_visible()
@@ -96,7 +97,7 @@ def test_polling_with_backoff_takes_over_when_the_socket_is_down(page, devstack,
 
     # An order whose payment provider is down stays pending until the sweep cancels it (about 12 s on
     # the test stack): long enough to see the polls spread out.
-    token = page.evaluate("JSON.parse(sessionStorage.getItem('storefront.session')).tokens.id_token")
+    token = page.evaluate("JSON.parse(localStorage.getItem('storefront.session')).tokens.id_token")
     stuck = http_requests.post(devstack.url("/orders"), timeout=10, headers={"Authorization": f"Bearer {token}"},
                                json={"items": [{"product_id": product["product_id"], "quantity": 1}],
                                      "payment_token": "tok_unavailable"}).json()["order_id"]
@@ -130,7 +131,7 @@ def test_the_orders_list_shows_a_new_order_and_its_payment_from_pushes(page, dev
     sign_up(page)
     page.get_by_role("link", name="Orders", exact=True).click()
     expect(page.get_by_text("No orders yet.")).to_be_visible()
-    token = page.evaluate("JSON.parse(sessionStorage.getItem('storefront.session')).tokens.id_token")
+    token = page.evaluate("JSON.parse(localStorage.getItem('storefront.session')).tokens.id_token")
     placed = http_requests.post(devstack.url("/orders"), timeout=10, headers={"Authorization": f"Bearer {token}"},
                                 json={"items": [{"product_id": product["product_id"], "quantity": 1}],
                                       "payment_token": "tok_visa"}).json()  # from another client

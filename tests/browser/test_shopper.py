@@ -92,13 +92,15 @@ def test_checkout_works_with_the_keyboard_alone(page, devstack, admin_token):
         focus_order.append(page.evaluate("document.activeElement.id"))
         if text:
             page.keyboard.type(text)
+    page.keyboard.press("Tab")  # "Remember this address", checked for a first order
+    focus_order.append(page.evaluate("document.activeElement.id"))
     page.keyboard.press("Tab")  # into the payment choices, at the checked one
     focus_order.append(page.evaluate("document.activeElement.id"))
     page.keyboard.press("ArrowDown")  # Visa -> Mastercard
     page.keyboard.press("Tab")
     focus_order.append(page.evaluate("document.activeElement.textContent"))
     assert focus_order == ["ship-line1", "ship-line2", "ship-city", "ship-postal_code", "ship-country",
-                           "pay-tok_visa", "Place order"]
+                           "ship-remember", "pay-tok_visa", "Place order"]
     expect(page.get_by_label("Mastercard test card (approved)")).to_be_checked()
     page.keyboard.press("Enter")
     # Paid, and then packed by the fulfilment workflow's warehouse within a second or so.

@@ -110,3 +110,37 @@ def test_refresh_for_a_deleted_user_is_a_503_not_the_emulators_html_500(devstack
     response = anonymous.call("POST", "/auth/refresh", {"refresh_token": refresh_token})
     assert response.status_code == 503, response.text
     assert response.json()["Code"] == "ServiceUnavailableError"
+
+
+def test_search_sort_and_categories_through_the_dev_stack(devstack, admin):
+    tag = "e" + uuid.uuid4().hex[:8].translate(str.maketrans("0123456789", "ghijklmnop"))
+    category = f"e2e-{uuid.uuid4().hex[:8]}"
+    made = []
+    for name, price in ((f"Gooseneck {tag} Kettle", 5900), (f"Café {tag} Cup", 900), (f"{tag} Plate", 2500)):
+        created = admin.call("POST", "/products", {"sku": f"E2E-{uuid.uuid4().hex[:8]}", "name": name,
+                                                   "price_cents": price, "stock": 3, "category": category})
+        assert created.status_code == 201, created.text
+        made.append(created.json())
+    anonymous = Api(devstack)
+    found = anonymous.call("GET", f"/products?q=kett%20{tag[:5]}").json()
+    assert [p["product_id"] for p in found["items"]] == [made[0]["product_id"]] and found["next_cursor"] is None
+    assert [p["name"] for p in anonymous.call("GET", f"/products?q=CAFE%20{tag}").json()["items"]] == [made[1]["name"]]
+    cheapest = anonymous.call("GET", f"/products?q={tag}&category={category}&sort=price_asc&limit=2").json()
+    assert [p["price_cents"] for p in cheapest["items"]] == [900, 2500] and cheapest["next_cursor"]
+    rest = anonymous.call("GET", f"/products?q={tag}&category={category}&sort=price_asc&limit=2"
+                                 f"&cursor={cheapest['next_cursor']}").json()
+    assert [p["price_cents"] for p in rest["items"]] == [5900] and rest["next_cursor"] is None
+    by_price = anonymous.call("GET", f"/products?category={category}&sort=price_desc").json()["items"]
+    assert [p["price_cents"] for p in by_price] == [5900, 2500, 900]
+    assert anonymous.call("GET", "/products?q=" + "x" * 101).status_code == 400
+    assert anonymous.call("GET", "/products?sort=cheapest").status_code == 400
+    assert anonymous.call("GET", f"/products?q={tag}&cursor=not-a-cursor").status_code == 400
+    categories, cursor = {}, None
+    while True:
+        page = anonymous.call("GET", "/categories?limit=100" + (f"&cursor={cursor}" if cursor else "")).json()
+        categories |= {c["category"]: c["products"] for c in page["items"]}
+        if not (cursor := page["next_cursor"]):
+            break
+    assert categories[category] == 3
+    assert admin.call("DELETE", f"/products/{made[0]['product_id']}").status_code == 204
+    assert anonymous.call("GET", f"/products?q=kett%20{tag}").json()["items"] == []

@@ -142,7 +142,11 @@ def exercised(denials, account, stack) -> set[str]:
         call("PATCH", "/products/{product_id}", f"/products/{product['product_id']}", admin, {"stock": 40})
         call("DELETE", "/products/{product_id}", f"/products/{gone['product_id']}", admin)
         call("GET", "/products", "/products")
+        call("GET", "/products", "/products?q=iam&sort=price_asc")  # the search index (chalicelib/search)
+        call("GET", "/products", "/products?q=iam")
+        call("GET", "/categories", "/categories")
         call("POST", "/products/{product_id}/image", f"/products/{product['product_id']}/image", admin)
+        call("GET", "/products/{product_id}/image", f"/products/{product['product_id']}/image", admin)
         new_import = call("POST", "/imports", "/imports", admin, {"filename": "catalog.csv"}).json_body
         call("GET", "/imports/{import_id}", f"/imports/{new_import['import_id']}", admin)
         call("GET", "/products/{product_id}", f"/products/{product['product_id']}")

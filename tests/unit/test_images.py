@@ -299,3 +299,53 @@ def test_an_exif_rotated_jpeg_is_still_turned_upright():
     Image.new("RGB", (400, 200), (10, 20, 30)).save(out, format="JPEG", exif=exif)
     with Image.open(io.BytesIO(images.make_thumbnail(out.getvalue(), "jpeg"))) as small:
         assert small.size == (128, 256)
+
+
+# --- GET /products/{id}/image: the latest upload's outcome ---------------------------------------------
+
+def image_status(client, product_id, headers):
+    return client.http.get(f"/products/{product_id}/image", headers=headers)
+
+
+def test_the_latest_uploads_outcome_pending_accepted_rejected(client, admin):
+    product = new_product(client, admin)
+    pid = product["product_id"]
+    before = image_status(client, pid, admin.headers)
+    assert before.status_code == 404 and before.json_body["Code"] == "NotFoundError"  # nothing requested yet
+    first = post_image(client, pid, admin.headers).json_body["key"]
+    pending = image_status(client, pid, admin.headers)
+    assert pending.status_code == 200
+    assert pending.json_body | {"updated_at": None} == {"status": "PENDING", "reason": None, "key": first,
+                                                        "updated_at": None}
+    upload(first, picture())
+    handle(client, first)
+    accepted = image_status(client, pid, admin.headers).json_body
+    assert (accepted["status"], accepted["reason"], accepted["key"]) == ("ACCEPTED", None, first)
+
+    second = post_image(client, pid, admin.headers).json_body["key"]
+    upload(second, b"plain text, not a picture")
+    handle(client, second)
+    rejected = image_status(client, pid, admin.headers).json_body
+    assert (rejected["status"], rejected["key"]) == ("REJECTED", second)
+    assert "Not a JPEG, PNG or WebP image" in rejected["reason"]
+    assert client.http.get(f"/products/{pid}").json_body["image_url"]  # the accepted picture stays
+
+
+def test_an_older_upload_finishing_late_does_not_hide_the_latest(client, admin):
+    pid = new_product(client, admin)["product_id"]
+    older = post_image(client, pid, admin.headers).json_body["key"]
+    newer = post_image(client, pid, admin.headers).json_body["key"]
+    upload(older, b"not a picture")
+    handle(client, older)
+    latest = image_status(client, pid, admin.headers).json_body
+    assert (latest["status"], latest["key"]) == ("PENDING", newer)
+
+
+def test_image_status_is_for_admins_and_known_products(client, admin, member):
+    pid = new_product(client, admin)["product_id"]
+    post_image(client, pid, admin.headers)
+    assert image_status(client, uuid.uuid4().hex, admin.headers).status_code == 404
+    forbidden = image_status(client, pid, member.headers)
+    assert forbidden.status_code == 403 and forbidden.json_body["Code"] == "ForbiddenError"
+    assert image_status(client, pid, {}).status_code == 401
+    assert image_status(client, pid, {"Authorization": "Bearer not-a-jwt"}).status_code == 401

@@ -2,6 +2,7 @@
 them, against the in-process stack. Each test uses its own keys and SKUs (`uid()`)."""
 
 import json
+import math
 import uuid
 from urllib.parse import parse_qs, quote_plus, urlparse
 
@@ -18,6 +19,7 @@ from chalicelib.events.models import OutboxItem
 from chalicelib.imports import lease, parsing, runner
 from chalicelib.imports import service as imports
 from chalicelib.imports.models import ImportRecord
+from chalicelib.search import terms
 from chalicelib.settings import resource_name
 from tests.users import uid
 
@@ -448,9 +450,10 @@ def test_batch_writes_carry_25_items_per_call(dynamo_calls):
     rows = [catalog_api.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
             for i in range(50)]
     catalog.upsert_products(rows, id_seed="bw")  # 50 new products: 150 items (product, STOCK, SKU claim)
-    assert dynamo_calls.count("BatchWriteItem") == 6
+    entries = sum(len(terms.terms_of("n", row["sku"], "general")) for row in rows)  # and their search entries
+    assert dynamo_calls.count("BatchWriteItem") == math.ceil((150 + entries) / 25)
     dynamo_calls.clear()
-    catalog.upsert_products(rows, id_seed="bw")  # 50 updates: 100 items (product, STOCK)
+    catalog.upsert_products(rows, id_seed="bw")  # 50 updates: 100 items (product, STOCK; the index is unchanged)
     assert dynamo_calls.count("BatchWriteItem") == 4
     assert dynamo_calls.count("BatchGetItem") == 2  # claims, then product items
     assert sum(1 for p in Product.scan(Product.sku.startswith(s))) == 50
@@ -459,7 +462,7 @@ def test_batch_writes_carry_25_items_per_call(dynamo_calls):
 def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     s = uid("UN")
     rows = [catalog_api.NEW_PRODUCT.validate({"sku": f"{s}-{i}", "name": "n", "price_cents": 1, "stock": 1})
-            for i in range(3)]
+            for i in range(1)]  # one product: its items and search entries fit one call of 25
     original, sent, sleeps = Connection.batch_write_item, [], []
 
     def throttled(self, table_name, put_items=None, delete_items=None, **kw):
@@ -472,7 +475,8 @@ def test_unprocessed_items_are_resent_with_backoff(monkeypatch):
     monkeypatch.setattr(Connection, "batch_write_item", throttled)
     monkeypatch.setattr(batch.time, "sleep", sleeps.append)
     catalog.upsert_products(rows, id_seed="un")
-    assert sent == [9, 8, 7] and len(sleeps) == 2
+    items = 3 + sum(len(terms.terms_of("n", row["sku"], "general")) for row in rows)  # product, STOCK, claim, entries
+    assert sent == [items, items - 1, items - 2] and len(sleeps) == 2
     assert all(0 <= wait <= batch.BATCH_BACKOFF_SECONDS[1] for wait in sleeps)
     assert all(catalog.product_id_for_sku(row["sku"]) for row in rows)
 

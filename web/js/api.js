@@ -4,11 +4,17 @@ import { session } from "./session.js";
 
 const config = window.STOREFRONT_CONFIG ?? {};
 export const API_URL = (config.apiUrl ?? "").replace(/\/$/, "");
+// How long one API call may take before the page says so and offers to retry (a stalled API never
+// leaves a page loading for ever). config.js may set it; the browser tests shorten it.
+const TIMEOUT_MS = Number(config.requestTimeoutMs) || 10000;
+const UPLOAD_TIMEOUT_MS = 120000;
 
 export class ApiError extends Error {
-  constructor(message, status = 0, body = null) {
+  constructor(message, status = 0, body = null, { retryable = false } = {}) {
     super(message);
     this.status = status;
+    // The API could not be reached, did not answer in time, or had a problem: trying again may work.
+    this.retryable = retryable || status === 0 || status === 429 || status >= 500;
     this.code = body?.Code ?? null;
     this.fieldErrors = Array.isArray(body?.Errors) ? body.Errors : [];
   }
@@ -30,34 +36,51 @@ function messageFor(status, body) {
   return body?.message ?? `The request failed (HTTP ${status}).`;
 }
 
+/** fetch() that gives up after `ms`: a stalled server becomes an ApiError instead of a page loading for ever. */
+async function fetchWithin(url, init, ms, what = "The Storefront API") {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    const response = await fetch(url, { ...init, signal: controller.signal });
+    // The body is read under the same deadline: a server can stall after its headers too.
+    const text = await response.text();
+    return { response, text };
+  } catch {
+    if (controller.signal.aborted) {
+      throw new ApiError(`${what} did not answer in time. Check your connection and try again.`, 0, null,
+        { retryable: true });
+    }
+    throw new ApiError(`Could not reach ${what.replace(/^The/, "the")}. Check your connection and try again.`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function send(path, { method, body, headers }) {
   const requestHeaders = { ...headers };
   if (body !== undefined) requestHeaders["Content-Type"] = "application/json";
   const token = session.idToken();
   if (token) requestHeaders.Authorization = `Bearer ${token}`;
-  try {
-    return await fetch(API_URL + path, {
-      method, headers: requestHeaders, body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError("Could not reach the Storefront API. Check your connection and try again.");
-  }
+  return fetchWithin(API_URL + path, {
+    method, headers: requestHeaders, body: body === undefined ? undefined : JSON.stringify(body),
+  }, TIMEOUT_MS);
 }
 
 async function refreshTokens() {
   const refreshToken = session.refreshToken();
   if (!refreshToken) return false;
-  const response = await fetch(`${API_URL}/auth/refresh`, {
+  const { response, text } = await fetchWithin(`${API_URL}/auth/refresh`, {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ refresh_token: refreshToken }),
-  }).catch(() => null);
+  }, TIMEOUT_MS).catch(() => ({}));
   if (!response?.ok) return false;
-  session.updateTokens(await response.json());
+  const tokens = parse(text);
+  if (!tokens) return false;
+  session.updateTokens(tokens);
   return true;
 }
 
-async function parse(response) {
-  const text = await response.text();
+function parse(text) {
   if (!text) return null;
   try {
     return JSON.parse(text);
@@ -68,11 +91,11 @@ async function parse(response) {
 
 /** Call the API; resolves to the parsed JSON body (null for 204), rejects with an ApiError. */
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
-  let response = await send(path, { method, body, headers });
+  let { response, text } = await send(path, { method, body, headers });
   if (response.status === 401 && session.idToken() && (await refreshTokens())) {
-    response = await send(path, { method, body, headers });
+    ({ response, text } = await send(path, { method, body, headers }));
   }
-  const data = await parse(response);
+  const data = parse(text);
   if (!response.ok) {
     if (response.status === 401 && session.idToken()) {
       session.signOut();
@@ -83,33 +106,12 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   return data;
 }
 
-/**
- * POST a body, dropping optional fields this API reports as unknown (the request schemas are strict),
- * so the app works with servers that take fewer hints than it offers.
- */
-export async function postTolerant(path, body) {
-  try {
-    return await api(path, { method: "POST", body });
-  } catch (error) {
-    const unknown = error.fieldErrors.filter((e) => e.message === "is not a known field").map((e) => e.field);
-    if (error.status !== 400 || !unknown.length) throw error;
-    const trimmed = Object.fromEntries(Object.entries(body).filter(([key]) => !unknown.includes(key)));
-    return api(path, { method: "POST", body: trimmed });
-  }
-}
-
 /** PUT a file to a presigned URL with the headers the API asked for. */
 export async function uploadFile(upload, file) {
-  let response;
-  try {
-    response = await fetch(upload.upload_url, {
-      method: upload.method ?? "PUT", headers: upload.headers ?? {}, body: file,
-    });
-  } catch {
-    throw new ApiError("The upload could not reach the storage service. Please try again.");
-  }
+  const { response, text } = await fetchWithin(upload.upload_url, {
+    method: upload.method ?? "PUT", headers: upload.headers ?? {}, body: file,
+  }, UPLOAD_TIMEOUT_MS, "The storage service");
   if (!response.ok) {
-    const text = await response.text();
     const reason = /<Message>(.*?)<\/Message>/s.exec(text)?.[1];
     throw new ApiError(`The upload was refused (HTTP ${response.status})${reason ? `: ${reason}` : "."}`,
       response.status);

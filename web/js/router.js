@@ -21,6 +21,24 @@ export function currentPath() {
   return location.hash.slice(1) || "/";
 }
 
+/** Only "#/..." (or no hash) is a route; "#main" and other in-page anchors are left to the browser. */
+function isRoute(hash) {
+  return hash === "" || hash === "#" || hash.startsWith("#/");
+}
+
+const SITE_NAME = "Storefront";
+const titleListeners = new Set();
+
+/** `listener(path)` after each page has rendered (the navigation marks the current page). */
+export function onRendered(listener) {
+  titleListeners.add(listener);
+}
+
+function setTitle(main) {
+  const heading = main.querySelector("h1")?.textContent.trim();
+  document.title = heading && heading !== SITE_NAME ? `${heading} · ${SITE_NAME}` : SITE_NAME;
+}
+
 export async function render() {
   const main = document.getElementById("main");
   const thisRender = ++renderCount;
@@ -36,7 +54,7 @@ export async function render() {
   if (!match) {
     loading.remove();
     container.append(h("h1", { tabindex: "-1" }, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Back to the shop")));
-    focusHeading(main);
+    finish(main, path);
     return;
   }
   const params = Object.fromEntries(match.r.names.map((name, i) => [name, decodeURIComponent(match.m[i + 1])]));
@@ -53,12 +71,21 @@ export async function render() {
     }
   } catch (error) {
     if (thisRender !== renderCount) return;
-    container.replaceChildren(h("h1", { tabindex: "-1" }, "Something went wrong"), errorBox(error),
-      h("p", {}, h("a", { href: "#/" }, "Back to the shop")));
+    // A page that could not load says why and offers to try again (the API stalled, down or failing).
+    const retry = h("button", { type: "button", class: "primary", onclick: () => render() }, "Retry");
+    container.replaceChildren(h("h1", { tabindex: "-1" }, error.retryable ? "This page could not load"
+      : "Something went wrong"), errorBox(error),
+    h("div", { class: "actions" }, retry, h("a", { class: "button", href: "#/" }, "Back to the shop")));
   } finally {
     loading.remove();
   }
-  if (thisRender === renderCount) focusHeading(main);
+  if (thisRender === renderCount) finish(main, path);
+}
+
+function finish(main, path) {
+  setTitle(main);
+  titleListeners.forEach((listener) => listener(path));
+  focusHeading(main);
 }
 
 function focusHeading(main) {
@@ -70,6 +97,9 @@ function focusHeading(main) {
 }
 
 export function startRouter() {
-  window.addEventListener("hashchange", render);
+  window.addEventListener("hashchange", () => {
+    if (isRoute(location.hash)) render();
+  });
+  if (!isRoute(location.hash)) history.replaceState(null, "", "#/"); // opened at an in-page anchor
   render();
 }

@@ -1,8 +1,9 @@
 // Admin: products (create, edit, picture), catalog imports, shipping orders.
-import { api, pollUntil, postTolerant, uploadFile } from "../api.js";
+import { api, pollUntil, uploadFile } from "../api.js";
 import { follow, subscription } from "../live.js";
 import {
-  centsToText, field, h, money, parseMoney, productImage, showError, spinner, statusBadge, when, withProgress,
+  field, fill, h, minorDigits, minorToText, money, parseMoney, productImage, showError, spinner,
+  statusBadge, table, when, withProgress,
 } from "../dom.js";
 import { navigate } from "../router.js";
 import { orderList, shipForm, shipmentLine } from "./orders.js";
@@ -22,24 +23,27 @@ export async function adminHome(main, _params, query) {
   if (query.cursor) list.set("cursor", query.cursor);
   const page = await api(`/products?${list}`);
   main.append(h("h1", {}, "Admin: products"), adminNav("/admin"),
-    h("table", { class: "lines" },
-      h("thead", {}, h("tr", {}, ["SKU", "Name", "Category", "Price", "Stock"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, page.items.map((p) => h("tr", {},
-        h("td", {}, p.sku),
-        h("td", {}, h("a", { href: `#/admin/products/${encodeURIComponent(p.product_id)}` }, p.name)),
-        h("td", {}, p.category ?? ""), h("td", {}, money(p.price_cents, p.currency)), h("td", {}, String(p.stock)))))),
-    page.next_cursor ? h("p", {}, h("a", { href: `#/admin?cursor=${encodeURIComponent(page.next_cursor)}` },
-      "Next page →")) : null);
+    table(["Name", "SKU", "Category", { label: "Price", num: true }, { label: "Stock", num: true }],
+      page.items.map((p) => [h("a", { href: `#/admin/products/${encodeURIComponent(p.product_id)}` }, p.name),
+        p.sku, p.category ?? "", money(p.price_cents, p.currency), String(p.stock)]),
+      { className: "lines admin-products" }));
+  if (page.next_cursor) {
+    main.append(h("p", {}, h("a", { href: `#/admin?cursor=${encodeURIComponent(page.next_cursor)}` }, "Next page →")));
+  }
 }
+
+const LABELS = { sku: "SKU", name: "Name", description: "Description", price_cents: "Price", currency: "Currency",
+  category: "Category", stock: "Stock" };
 
 function productForm(product, { onSubmit, submitLabel, busyLabel }) {
   const input = (name, attrs = {}) => h("input", { id: `p-${name}`, name, ...attrs });
   const controls = {
-    sku: input("sku", { value: product?.sku ?? "", required: true, readOnly: Boolean(product), maxlength: "64" }),
+    sku: input("sku", { value: product?.sku ?? "", required: true, readOnly: Boolean(product), maxlength: "64",
+      "aria-readonly": product ? "true" : null }),
     name: input("name", { value: product?.name ?? "", required: true, maxlength: "200" }),
     description: h("textarea", { id: "p-description", name: "description", rows: "3" }, product?.description ?? ""),
-    price: input("price", { value: product ? centsToText(product.price_cents) : "", required: true,
-      inputmode: "decimal", pattern: "\\d+([.,]\\d{1,2})?" }),
+    price: input("price", { value: product ? minorToText(product.price_cents, product.currency) : "", required: true,
+      inputmode: "decimal" }),
     currency: input("currency", { value: product?.currency ?? "USD", required: true, pattern: "[A-Z]{3}",
       maxlength: "3" }),
     category: input("category", { value: product?.category ?? "" }),
@@ -50,22 +54,28 @@ function productForm(product, { onSubmit, submitLabel, busyLabel }) {
   const form = h("form", {
     class: "stack narrow", onsubmit: async (event) => {
       event.preventDefault();
-      const price = parseMoney(controls.price.value);
+      const currency = controls.currency.value.trim().toUpperCase();
+      const price = parseMoney(controls.price.value, currency);
       if (price === null) {
-        showError(errors, new Error("Price must be an amount like 12.50"));
+        const digits = minorDigits(currency);
+        controls.price.setAttribute("aria-invalid", "true");
+        showError(errors, new Error(digits ? `Price must be an amount like 12.${"5".padEnd(digits, "0")} (${currency} has ${
+          digits} decimals).` : `Price must be a whole amount like 1500 (${currency} has no decimals).`))?.focus();
         return;
       }
+      controls.price.removeAttribute("aria-invalid");
       const values = {
         sku: controls.sku.value.trim(), name: controls.name.value.trim(), description: controls.description.value,
         price_cents: price, currency: controls.currency.value.trim(), category: controls.category.value.trim(),
         stock: Number(controls.stock.value),
       };
       if (!values.category) delete values.category;
-      await withProgress(submit, busyLabel, () => onSubmit(values), errors);
+      await withProgress(submit, busyLabel, () => onSubmit(values), errors, { labels: LABELS });
     },
   },
-  field("SKU", controls.sku), field("Name", controls.name), field("Description", controls.description),
-  field("Price", controls.price, "In major units, e.g. 12.50"), field("Currency", controls.currency),
+  field("SKU", controls.sku, product ? "The SKU cannot be changed." : "Unique; it cannot be changed later."),
+  field("Name", controls.name), field("Description", controls.description),
+  field("Price", controls.price, "In the currency's units, e.g. 12.50"), field("Currency", controls.currency),
   field("Category", controls.category, "Lower case letters, digits and dashes"), field("Stock", controls.stock),
   errors, submit);
   return form;
@@ -86,9 +96,32 @@ function changedFields(product, values) {
   return Object.fromEntries(Object.entries(editable).filter(([key, value]) => (product[key] ?? "") !== value));
 }
 
-function imageUploader(product, onAttached) {
+/** The latest picture upload's outcome (GET /products/{id}/image), in words; null before any upload. */
+function imageStatusLine(status) {
+  if (!status) return null;
+  if (status.status === "REJECTED") {
+    return h("div", { class: "error", role: "alert", tabindex: "-1", "data-testid": "image-status",
+      dataset: { status: status.status } },
+      h("p", {}, "The picture was rejected: ", status.reason ?? "it is not a usable image."),
+      h("p", {}, "Upload a JPEG, PNG or WebP of at most 5 MiB."));
+  }
+  const words = status.status === "ACCEPTED" ? `Picture accepted ${when(status.updated_at)}.`
+    : "The picture is being checked…";
+  return h("p", { "data-testid": "image-status", dataset: { status: status.status } }, words);
+}
+
+async function imageStatus(id) {
+  try {
+    return await api(`/products/${id}/image`);
+  } catch (error) {
+    if (error.status === 404) return null; // no upload requested yet
+    throw error;
+  }
+}
+
+function imageUploader(product, onAttached, initialStatus) {
   const file = h("input", { type: "file", id: "image-file", accept: IMAGE_TYPES, required: true });
-  const progress = h("div", { "aria-live": "polite" });
+  const progress = h("div", { "aria-live": "polite" }, imageStatusLine(initialStatus));
   const errors = h("div");
   const submit = h("button", { type: "submit" }, "Upload picture");
   const id = encodeURIComponent(product.product_id);
@@ -97,25 +130,28 @@ function imageUploader(product, onAttached) {
       event.preventDefault();
       const chosen = file.files[0];
       if (chosen.size > MAX_IMAGE_BYTES) {
-        showError(errors, new Error("The picture is larger than 5 MiB."));
+        showError(errors, new Error("The picture is larger than 5 MiB."))?.focus();
         return;
       }
-      const updated = await withProgress(submit, "Uploading…", async () => {
-        const upload = await postTolerant(`/products/${id}/image`,
-          { content_type: chosen.type || "application/octet-stream", filename: chosen.name });
+      progress.replaceChildren();
+      const outcome = await withProgress(submit, "Uploading…", async () => {
+        // The route takes no body: the file's type is checked from its bytes once it is uploaded.
+        const upload = await api(`/products/${id}/image`, { method: "POST" });
         await uploadFile(upload, chosen);
         progress.replaceChildren(spinner(" Uploaded; checking the picture…"));
-        return pollUntil(() => api(`/products/${id}`),
-          (p) => Boolean(p.image_url) && p.image_url !== product.image_url, { deadlineMs: 30000 });
+        return pollUntil(() => imageStatus(id), (s) => s && s.key === upload.key && s.status !== "PENDING",
+          { deadlineMs: 60000 });
       }, errors);
-      progress.replaceChildren();
-      if (updated) onAttached(updated);
+      fill(progress, outcome ? imageStatusLine(outcome) : null);
+      if (outcome?.status === "ACCEPTED") onAttached(await api(`/products/${id}`));
+      else if (outcome?.status === "REJECTED") progress.querySelector("[role=alert]")?.focus();
     },
   }, h("h2", {}, "Picture"), field("Picture file (JPEG, PNG or WebP, up to 5 MiB)", file), progress, errors, submit);
 }
 
 export async function adminProductEdit(main, { productId }) {
-  let product = await api(`/products/${encodeURIComponent(productId)}`);
+  const id = encodeURIComponent(productId);
+  let [product, latestImage] = await Promise.all([api(`/products/${id}`), imageStatus(id)]);
   const picture = h("div", { class: "admin-picture" }, productImage(product, "product-image"));
   const saved = h("p", { role: "status" });
   const form = productForm(product, {
@@ -148,7 +184,7 @@ export async function adminProductEdit(main, { productId }) {
       h("section", {}, picture, imageUploader(product, (updated) => {
         product = updated;
         picture.replaceChildren(productImage(updated, "product-image"));
-      }), h("h2", {}, "Danger zone"), deleteErrors, remove)),
+      }, latestImage), h("h2", {}, "Danger zone"), deleteErrors, remove)),
     h("p", {}, h("a", { href: `#/products/${encodeURIComponent(product.product_id)}` }, "View in the shop")));
 }
 
@@ -199,9 +235,14 @@ export function adminImports(main) {
     report);
 }
 
-export async function adminOrders(main) {
-  const orderId = h("input", { id: "order-id", required: true, autocomplete: "off" });
-  const userId = h("input", { id: "user-id", required: true, autocomplete: "off" });
+// The statuses an admin lists orders by (GET /admin/orders?status=), the ones to act on first.
+const ORDER_FILTERS = [["PACKED", "To ship"], ["PAID", "Paid"], ["PENDING_PAYMENT", "Awaiting payment"],
+  ["SHIPPED", "Shipped"], ["DELIVERED", "Delivered"], ["CANCELLED", "Cancelled"], ["", "All"]];
+
+export async function adminOrders(main, _params, query) {
+  const status = ORDER_FILTERS.some(([value]) => value === (query.status ?? "PACKED")) ? (query.status ?? "PACKED")
+    : "PACKED";
+  const userId = h("input", { id: "user-id", name: "user_id", required: true, autocomplete: "off" });
   const results = h("div");
   const errors = h("div");
   const find = h("button", { type: "submit" }, "Show customer's orders");
@@ -215,22 +256,21 @@ export async function adminOrders(main) {
     }, errors));
     return slot;
   };
-  const toShip = await orderList("/admin/orders?status=PACKED", shipControl);
+  const listed = await orderList(`/admin/orders${status ? `?status=${status}` : ""}`, shipControl);
+  const label = ORDER_FILTERS.find(([value]) => value === status)[1];
   main.append(h("h1", {}, "Admin: orders"), adminNav("/admin/orders"),
-    h("section", { "aria-labelledby": "to-ship-heading", "data-testid": "orders-to-ship" },
-      h("h2", { id: "to-ship-heading" }, "Orders to ship"),
-      h("p", { class: "muted" }, "Packed by the warehouse, newest first."), toShip),
-    h("form", { class: "stack narrow", onsubmit: (event) => {
-      event.preventDefault();
-      navigate(`/orders/${encodeURIComponent(orderId.value.trim())}`);
-    } }, field("Order id", orderId, "Opens the order, where a packed order can be shipped"),
-    h("button", { type: "submit" }, "Open order")),
+    h("nav", { class: "chips", "aria-label": "Order status" }, ORDER_FILTERS.map(([value, text]) =>
+      h("a", { href: `#/admin/orders?status=${value}`, "aria-current": value === status ? "page" : null }, text))),
+    h("section", { "aria-labelledby": "orders-heading", "data-testid": "orders-to-ship", dataset: { status } },
+      h("h2", { id: "orders-heading" }, status === "PACKED" ? "Orders to ship" : `Orders: ${label.toLowerCase()}`),
+      h("p", { class: "muted" }, status === "PACKED" ? "Packed by the warehouse, newest first. Open an order for"
+        + " its details, or ship it here." : "Newest first. Open an order for its details."), listed),
     h("form", { class: "stack narrow", onsubmit: async (event) => {
       event.preventDefault();
       results.replaceChildren();
       const list = await withProgress(find, "Loading…", () =>
         orderList(`/users/${encodeURIComponent(userId.value.trim())}/orders`, shipControl), errors);
       if (list) results.replaceChildren(list);
-    } }, field("Customer's user id", userId), find),
+    } }, h("h2", {}, "A customer's orders"), field("Customer's user id", userId), find),
     errors, results);
 }

@@ -1,4 +1,4 @@
-// Sign up and log in. Tokens go to sessionStorage (this tab only) through `session`.
+// Sign up and log in. Tokens go to localStorage (shared by the tabs of the site) through `session`.
 import { api } from "../api.js";
 import { field, h, withProgress } from "../dom.js";
 import { navigate } from "../router.js";
@@ -9,6 +9,8 @@ async function logIn(email, password) {
   session.signIn(tokens, null);
   session.updateProfile(await api("/users/me"));
 }
+
+const LABELS = { email: "Email", password: "Password", name: "Name" };
 
 function afterLogin(query) {
   navigate(query.next && query.next.startsWith("/") ? query.next : "/");
@@ -29,7 +31,7 @@ export function login(main, _params, query) {
       const ok = await withProgress(submit, "Logging in…", async () => {
         await logIn(email.value.trim(), password.value);
         return true;
-      }, errors);
+      }, errors, { invalid: (error) => (error.status === 401 ? ["email", "password"] : null), labels: LABELS });
       if (ok) afterLogin(query);
     },
   }, field("Email", email), field("Password", password), errors, submit,
@@ -51,7 +53,7 @@ export function signup(main, _params, query) {
           body: { name: name.value.trim(), email: email.value.trim(), password: password.value } });
         await logIn(email.value.trim(), password.value);
         return true;
-      }, errors);
+      }, errors, { invalid: (error) => (error.status === 409 ? ["email"] : null), labels: LABELS });
       if (ok) afterLogin(query);
     },
   }, field("Name", name), field("Email", email),

@@ -1,7 +1,7 @@
 // The caller's notifications (the same messages that are emailed), newest first; new ones arrive live,
 // and the navigation's badge counts those not yet seen on this page.
 import { api } from "../api.js";
-import { h, when, withProgress } from "../dom.js";
+import { h, minorDigits, money, shortId, when, withProgress } from "../dom.js";
 import { live } from "../live.js";
 
 let unseen = 0;
@@ -25,9 +25,45 @@ live.on("notification", (notification) => {
   }
 });
 
+const ORDER_ID = /\b[0-9a-f]{32}\b/g; // the API's order ids (32 hex digits), as the messages quote them
+const AMOUNT = /\b(\d{1,3}(?:,\d{3})*(?:\.(\d+))?) ([A-Z]{3})\b/g; // "1,234.50 USD", as the messages write money
+
+/** "96.50 USD" -> minor units and currency (exact, no floats), or null when the digits do not fit the currency. */
+function amountOf(text, decimals, currency) {
+  if ((decimals ?? "").length !== minorDigits(currency)) return null;
+  return Number(text.replace(/[,.]/g, ""));
+}
+
+/**
+ * A notification's text for the page: the same words as the email, with each order id shortened to the
+ * 8 characters the app shows everywhere and each amount in the reader's
+ * own money format ("$96.50" rather than "96.50 USD"). Text nodes only, never HTML.
+ */
+function rich(text) {
+  const parts = [];
+  let last = 0;
+  const pattern = new RegExp(`${ORDER_ID.source}|${AMOUNT.source}`, "g");
+  for (const match of text.matchAll(pattern)) {
+    parts.push(text.slice(last, match.index));
+    last = match.index + match[0].length;
+    if (/^[0-9a-f]{32}$/.test(match[0])) {
+      parts.push(shortId(match[0]));
+      continue;
+    }
+    const minor = amountOf(match[1], match[2], match[3]);
+    parts.push(minor === null ? match[0] : money(minor, match[3]));
+  }
+  parts.push(text.slice(last));
+  return parts.filter(Boolean);
+}
+
 function item(n) {
+  const orderId = n.body.match(ORDER_ID)?.[0] ?? n.subject.match(ORDER_ID)?.[0];
   return h("li", { class: "notification", dataset: { notificationId: n.notification_id } },
-    h("strong", {}, n.subject), h("span", { class: "muted" }, when(n.created_at)), h("p", {}, n.body));
+    h("strong", {}, rich(n.subject)), h("span", { class: "muted" }, when(n.created_at)),
+    h("p", {}, rich(n.body.replace(/\s*Thank you for shopping with Storefront\.\s*$/, ""))),
+    orderId ? h("p", {}, h("a", { href: `#/orders/${orderId}`, "data-testid": "notification-order" },
+      `View order ${shortId(orderId)}`)) : null);
 }
 
 export async function notificationsView(main) {

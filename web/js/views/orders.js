@@ -1,15 +1,12 @@
 // Orders: the list and one order (up to its delivery), both kept current by pushed order frames (live.js),
 // or by polling with backoff while the socket is down.
 import { api } from "../api.js";
-import { errorBox, field, fill, h, money, showError, spinner, statusBadge, when, withProgress } from "../dom.js";
+import {
+  errorBox, field, fill, h, money, shortId, showError, spinner, statusBadge, table, when, withProgress,
+} from "../dom.js";
+import { EVENT, SETTLING_EVENT, eventLabel } from "../event_types.js";
 import { follow, subscription } from "../live.js";
-import { session } from "../session.js";
-
-// The event that explains each settled status: the timeline is complete once it has arrived.
-const SETTLING_EVENT = {
-  PAID: "PaymentSucceeded", PACKED: "OrderPacked", SHIPPED: "OrderShipped", DELIVERED: "OrderDelivered",
-  CANCELLED: "OrderCancelled",
-};
+import { cart, session } from "../session.js";
 // Statuses after which nothing else happens to an order.
 const FINAL = ["DELIVERED", "CANCELLED"];
 const STEP_NAMES = { pack: "Packing", ship: "Shipping", deliver: "Delivery" };
@@ -54,7 +51,8 @@ async function fulfilmentSteps(orderId) {
 export function orderRow(order, extra = null) {
   const count = order.items.reduce((sum, item) => sum + item.quantity, 0);
   return h("li", { class: "order-row", dataset: { orderId: order.order_id } },
-    h("a", { href: `#/orders/${encodeURIComponent(order.order_id)}` }, `Order ${order.order_id.slice(0, 8)}`),
+    h("a", { href: `#/orders/${encodeURIComponent(order.order_id)}`, title: order.order_id },
+      `Order ${shortId(order.order_id)}`),
     h("span", { class: "muted" }, when(order.created_at)),
     h("span", {}, `${count} item${count === 1 ? "" : "s"}`),
     h("span", { class: "price" }, money(order.total_cents, order.currency)),
@@ -111,25 +109,27 @@ function timeline(events) {
   if (!events.length) return h("p", { class: "muted" }, "Nothing has happened yet.");
   return h("ol", { class: "timeline", "aria-label": "Order timeline" }, events.map((event) =>
     h("li", { dataset: { eventType: event.event_type } },
-      h("strong", {}, event.event_type.replace(/([a-z])([A-Z])/g, "$1 $2")),
+      h("strong", {}, eventLabel(event.event_type)),
       h("span", { class: "muted" }, when(event.occurred_at)))));
 }
 
 function itemsTable(order) {
-  return h("table", { class: "lines" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Item"), h("th", { scope: "col" }, "Qty"),
-      h("th", { scope: "col", class: "num" }, "Price"))),
-    h("tbody", {}, order.items.map((item) => h("tr", {},
-      h("td", {}, item.name, h("span", { class: "muted" }, ` (${item.sku})`)), h("td", {}, String(item.quantity)),
-      h("td", { class: "num" }, money(item.unit_price_cents * item.quantity, order.currency))))),
-    h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "2" }, "Total"),
-      h("td", { class: "num" }, money(order.total_cents, order.currency)))));
+  return table(["Item", "Qty", { label: "Price", num: true }], order.items.map((item) => [
+    [item.name, h("span", { class: "muted" }, ` (${item.sku})`)], String(item.quantity),
+    money(item.unit_price_cents * item.quantity, order.currency)]),
+  { caption: "Items", footer: h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: "2" }, "Total"),
+    h("td", { class: "num" }, money(order.total_cents, order.currency)))) });
 }
+
+const PAYMENT_WORDS = { SUCCEEDED: "Payment succeeded", FAILED: "Card declined, not charged",
+  REFUNDED: "Payment refunded", PENDING: "Payment in progress" };
 
 async function paymentLine(orderId) {
   try {
     const payment = await api(`/orders/${orderId}/payment`);
-    return h("p", {}, `Payment ${payment.status.toLowerCase()}: ${money(payment.amount_cents, payment.currency)}`);
+    const words = PAYMENT_WORDS[payment.status] ?? `Payment ${payment.status.toLowerCase()}`;
+    return h("p", { "data-testid": "payment", dataset: { status: payment.status } },
+      `${words}: ${money(payment.amount_cents, payment.currency)}`);
   } catch (error) {
     if (error.status === 404) return h("p", { class: "muted" }, "No payment recorded yet.");
     return errorBox(error);
@@ -145,17 +145,77 @@ export function orderView(main, { orderId }) {
   const errors = h("div");
   const history = h("section", { "aria-labelledby": "timeline-heading" },
     h("h2", { id: "timeline-heading" }, "Timeline"), h("div", { class: "timeline-body" }));
-  main.append(h("h1", {}, `Order ${orderId.slice(0, 8)}`), status, errors, actions, details, history);
+  const declined = h("div", { "data-testid": "declined" });
+  main.append(h("h1", {}, `Order ${shortId(orderId)}`), status, declined, errors, actions, details, history);
 
   // Frames for this order, buffered from before the first load so none is missed.
   const sub = subscription("order", (order) => order.order_id === orderId);
-  const act = (label, busy, path) => {
-    const button = h("button", { type: "button" }, label);
-    button.addEventListener("click", async () => {
-      const order = await withProgress(button, busy, () => api(`/orders/${id}/${path}`, { method: "POST" }), errors);
-      if (order) sub.offer(order); // shown like a pushed frame, and followed until its refund is recorded
+  // Cancelling asks first (a paid order is refunded), then shows the cancelled order at once and
+  // follows it until the refund is recorded.
+  const cancelControl = (order) => {
+    const refund = order.status !== "PENDING_PAYMENT";
+    const label = refund ? "Cancel and refund" : "Cancel order";
+    const start = h("button", { type: "button", "aria-expanded": "false" }, label);
+    const confirm = h("div", { class: "confirm", role: "group", "aria-labelledby": "cancel-question", hidden: true });
+    const yes = h("button", { type: "button", class: "danger" }, refund ? "Yes, cancel and refund" : "Yes, cancel it");
+    const no = h("button", { type: "button" }, "Keep the order");
+    const question = h("p", { id: "cancel-question", tabindex: "-1" }, refund
+      ? `Cancel this order and refund ${money(order.total_cents, order.currency)} to the card it was paid with?`
+      : "Cancel this order? Nothing has been charged.");
+    confirm.append(question, h("div", { class: "actions" }, yes, no));
+    start.addEventListener("click", () => {
+      start.hidden = true;
+      start.setAttribute("aria-expanded", "true");
+      confirm.hidden = false;
+      question.focus();
     });
-    return button;
+    no.addEventListener("click", () => {
+      confirm.hidden = true;
+      start.hidden = false;
+      start.setAttribute("aria-expanded", "false");
+      start.focus();
+    });
+    yes.addEventListener("click", async () => {
+      const cancelled = await withProgress(yes, "Cancelling…",
+        () => api(`/orders/${id}/cancel`, { method: "POST" }), errors);
+      if (!cancelled) return;
+      // The answer is the cancelled order: show it with a fresh timeline and payment at once, then
+      // keep reading the timeline until the refund is recorded (the order itself does not change again).
+      await show(cancelled, await loadEvents());
+      status.setAttribute("tabindex", "-1");
+      status.focus();
+      if (refund) awaitRefund(cancelled);
+    });
+    return h("div", { class: "cancel" }, start, confirm);
+  };
+
+  const awaitRefund = async (order) => {
+    for (let delay = 1000; !stopped.signal.aborted; delay = Math.min(delay * 2, 10000)) {
+      const events = await loadEvents();
+      if (stopped.signal.aborted) return;
+      if (!(events instanceof Error) && settled({ order, events })) {
+        await show(order, events);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  };
+
+  // The cart that placed this order is emptied once the order is paid; a declined card keeps it.
+  const settleCart = (order, events) => {
+    if (cart.pendingOrder !== orderId || !Array.isArray(events)) return;
+    const failed = events.some((e) => e.event_type === EVENT.PAYMENT_FAILED);
+    if (order.status === "CANCELLED" && failed) cart.settle(orderId, false);
+    else if (!["PENDING_PAYMENT", "CANCELLED"].includes(order.status)) cart.settle(orderId, true);
+  };
+  const declinedNotice = (order, events) => {
+    const failed = Array.isArray(events) && events.some((e) => e.event_type === EVENT.PAYMENT_FAILED);
+    if (order.status !== "CANCELLED" || !failed || order.user_id !== session.user?.user_id) return null;
+    return h("div", { class: "notice-box", role: "status" },
+      h("p", {}, h("strong", {}, "Your card was declined. You have not been charged.")),
+      cart.count ? h("p", {}, "Your cart is kept as it was. ",
+        h("a", { class: "button primary", href: "#/checkout?retry=declined" }, "Pay with another card"))
+        : h("p", {}, h("a", { href: "#/" }, "Back to the shop")));
   };
 
   const show = async (order, events) => {
@@ -163,14 +223,19 @@ export function orderView(main, { orderId }) {
     fill(status, "Status: ", statusBadge(order.status),
       pending ? spinner(" Processing your payment…") : null);
     const buttons = [];
-    if (["PENDING_PAYMENT", "PAID", "PACKED"].includes(order.status)) {
-      buttons.push(act(order.status === "PENDING_PAYMENT" ? "Cancel order" : "Cancel and refund", "Cancelling…",
-        "cancel"));
-    }
+    const keepFocus = actions.contains(document.activeElement);
+    if (["PENDING_PAYMENT", "PAID", "PACKED"].includes(order.status)) buttons.push(cancelControl(order));
     if (session.isAdmin && order.status === "PACKED") {
       buttons.push(shipForm(order, async (shipped) => { sub.offer(shipped); }, errors));
     }
-    actions.replaceChildren(...buttons);
+    // Redraw the controls only when they change, so a pushed update never takes the focus away.
+    const controlsKey = `${order.status}|${session.isAdmin}`;
+    if (actions.dataset.key !== controlsKey || !keepFocus) {
+      actions.replaceChildren(...buttons);
+      actions.dataset.key = controlsKey;
+    }
+    settleCart(order, events);
+    fill(declined, declinedNotice(order, events));
     fill(details,
       h("p", { class: "muted" }, `Placed ${when(order.created_at)} · last change ${when(order.updated_at)}`),
       itemsTable(order),
@@ -195,8 +260,8 @@ export function orderView(main, { orderId }) {
   // cancelled still awaits its refund); until then the page follows the order by itself.
   const settled = ({ order, events }) => FINAL.includes(order.status) && (events instanceof Error
     || (events.some((e) => e.event_type === SETTLING_EVENT[order.status])
-      && !(order.status === "CANCELLED" && events.some((e) => e.event_type === "PaymentSucceeded")
-        && !events.some((e) => e.event_type === "PaymentRefunded"))));
+      && !(order.status === "CANCELLED" && events.some((e) => e.event_type === EVENT.PAYMENT_SUCCEEDED)
+        && !events.some((e) => e.event_type === EVENT.PAYMENT_REFUNDED))));
   // What the page shows: a pushed snapshot it already has costs no request, unless the page still awaits
   // something the order itself does not carry (the refund of a cancelled paid order: same snapshot, new events).
   let shown = null;
