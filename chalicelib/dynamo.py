@@ -8,6 +8,7 @@ Table names are deterministic per stage and fixed at import, as Lambda's environ
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
@@ -175,7 +176,9 @@ def transaction() -> Transaction:
 
     Raises TransactionFailed (a TransactWriteError) when it does not commit.
     """
-    return Transaction(connection=_connection())
+    # One token per transaction: botocore resends a transaction whose answer timed out, and DynamoDB
+    # answers a resend with the same token like the first call instead of applying it again (10 minutes).
+    return Transaction(connection=_connection(), client_request_token=uuid.uuid4().hex)
 
 
 def utc_now() -> datetime:

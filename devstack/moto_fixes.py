@@ -1,6 +1,6 @@
 """Fixes to the emulator, applied by the harness (moto server as `make dev` runs it, and the
 in-process mock of the unit tests), never in product code: DynamoDB's linearizability and stream,
-S3's transport condition, and Step Functions' StopExecution (below).
+S3's transport condition, DynamoDB's client request tokens and Step Functions' StopExecution (below).
 
 moto's TransactWriteItems deep-copies every table it touches and restores the copy when the
 transaction is cancelled. Requests run concurrently (moto server and `chalice local` are both
@@ -68,35 +68,84 @@ def honour_secure_transport_condition() -> None:
 
 
 def keep_streams_through_cancelled_transactions() -> None:
-    """A cancelled TransactWriteItems must leave the table's stream as it was, as on DynamoDB.
+    """A cancelled TransactWriteItems leaves the tables and their streams as they were, as on DynamoDB,
+    at the cost of the items it touches, not of the tables.
 
     moto applies a transaction's writes one by one (each appends a record to the table's stream
-    shard) and, when a condition fails, swaps in deep copies of the tables taken before. The shard
-    object that readers' iterators hold is the live one, so an iterator taken before the transaction
-    then reads the rolled-back writes as records (phantom events) and never sees a later record,
-    which goes to the copy; and because moto numbers records by their position, the next real record
-    reuses the phantom's sequence number and `AFTER_SEQUENCE_NUMBER` skips it. Here the live shard is
-    kept across the rollback: the records the cancelled transaction appended are removed from it
-    (nobody read them: DynamoDB requests are serialized by `serialize_dynamodb`) and it is put back
-    on the restored table, so every iterator sees exactly the committed records, numbered in commit
-    order without reuse.
+    shard) and, when a condition fails, swaps in deep copies of the tables taken before. Two things
+    follow. The shard object that readers' iterators hold is the live one, so an iterator taken before
+    the transaction then reads the rolled-back writes as records (phantom events) and never sees a
+    later record, which goes to the copy; and because moto numbers records by their position, the next
+    real record reuses the phantom's sequence number and `AFTER_SEQUENCE_NUMBER` skips it. And every
+    transaction, committed or not, deep-copies each whole table it touches: with a few thousand items
+    (the outbox keeps a week of events, the catalog its search entries) one transaction took seconds on
+    the dev stack, past the app's 3 s DynamoDB read timeout, so botocore resent a transaction that had
+    committed and the resend failed its own conditions (a new product answered "sku exists").
+
+    Here the tables are not copied: before the transaction, each touched table's item map is copied
+    one level deep (the same item objects) with deep copies of just the items the transaction names;
+    on a failure those maps are put back, and the records the transaction appended are removed from
+    the live shard (nobody read them: DynamoDB requests are serialized by `serialize_dynamodb`), so
+    every iterator sees exactly the committed records, numbered in commit order without reuse.
     """
+    import copy
+    from collections import defaultdict
+
+    from moto.dynamodb import models as dynamodb_models
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
     original = DynamoDBBackend.transact_write_items
     if getattr(original, "fixed_by_storefront", False):
         return
 
+    class TablesAreNotCopied:
+        """What moto's DynamoDB module sees as `copy`: a whole table's deep copy is the table itself."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    dynamodb_models.copy = TablesAreNotCopied()  # type: ignore[attr-defined]
+
+    def snapshot(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, tuple[Any, Any, Any, int]]:
+        taken: dict[str, tuple[Any, Any, Any, int]] = {}
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            if table.name not in taken:
+                items = {h: dict(v) if table.has_range_key else v for h, v in table.items.items()}
+                shard = table.stream_shard
+                taken[table.name] = (table, items, shard, len(shard.items) if shard is not None else 0)
+            try:
+                key = op.get("Key") or {name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr)
+                                        if name is not None}
+                current = backend.get_item(table.name, key)
+            except Exception:  # an invalid key: moto's own validation reports it
+                continue
+            if current is not None:
+                items = taken[table.name][1]
+                if table.has_range_key:
+                    items[current.hash_key][current.range_key] = copy.deepcopy(current)
+                else:
+                    items[current.hash_key] = copy.deepcopy(current)
+        return taken
+
     @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        shards = {name: (table.stream_shard, len(table.stream_shard.items))
-                  for name, table in self.tables.items() if table.stream_shard is not None}
+        taken = snapshot(self, transact_items)
         try:
             original(self, transact_items)
         except Exception:
-            for name, (shard, length) in shards.items():
-                table = self.tables.get(name)
-                if table is not None and table.stream_shard is not shard:  # restored from its copy
+            for name, (table, items, shard, length) in taken.items():
+                table.items = defaultdict(dict, items)
+                self.tables[name] = table
+                if shard is not None:
                     del shard.items[length:]
                     shard.table = table
                     table.stream_shard = shard
@@ -104,6 +153,50 @@ def keep_streams_through_cancelled_transactions() -> None:
 
     transact_write_items.fixed_by_storefront = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def honour_client_request_tokens() -> None:
+    """TransactWriteItems with a ClientRequestToken is idempotent for 10 minutes, as on DynamoDB.
+
+    The app sends one token per transaction (chalicelib/dynamo.py), so that botocore's resend of a
+    transaction whose answer timed out after it committed succeeds instead of failing its own
+    conditions. moto ignores the token; here a resend with the same token and the same items answers
+    like the first call without writing again, and the same token with other items is
+    IdempotentParameterMismatchException, as DynamoDB answers.
+    """
+    import hashlib
+    import time
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.transact_write_items
+    if getattr(original, "fixed_by_storefront", False):
+        return
+    seen: dict[str, tuple[str, float, Any]] = {}
+    window_s = 600.0
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        now = time.monotonic()
+        for old in [t for t, (_, at, _) in seen.items() if now - at > window_s]:
+            del seen[old]
+        if token in seen:
+            first_digest, _, answer = seen[token]
+            if first_digest != digest:
+                raise JsonRESTError("IdempotentParameterMismatchException",
+                                    "The request uses the same client token as a previous, but non-identical request.")
+            return answer
+        answer = original(self)
+        seen[token] = (digest, now, answer)
+        return answer
+
+    transact_write_items.fixed_by_storefront = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_write_items
 
 
 def stop_executions_at_once() -> None:
@@ -142,5 +235,6 @@ def apply_all() -> None:
     serialize_dynamodb()
     honour_secure_transport_condition()
     keep_streams_through_cancelled_transactions()
+    honour_client_request_tokens()
     stop_executions_at_once()
     authenticate_s3_object_requests()

@@ -122,6 +122,43 @@ def waiting_execution(name: str) -> tuple[str, str]:
     raise AssertionError("the execution never sent its task token")
 
 
+def test_a_cancelled_transaction_leaves_every_item_it_touched_as_it_was(streamed_table):
+    """The rollback restores the items themselves (an update applied in place, a put of a new item),
+    now that the tables are no longer deep-copied whole."""
+    dynamodb = client("dynamodb")
+    dynamodb.put_item(TableName=streamed_table, Item={"pk": {"S": "kept"}, "n": {"N": "1"}})
+    with pytest.raises(ClientError) as error:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": streamed_table, "Key": {"pk": {"S": "kept"}},
+                        "UpdateExpression": "SET n = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Put": {"TableName": streamed_table, "Item": {"pk": {"S": "new"}}}},
+            {"ConditionCheck": {"TableName": streamed_table, "Key": {"pk": {"S": "absent"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    assert error.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items = dynamodb.scan(TableName=streamed_table, ConsistentRead=True)["Items"]
+    assert items == [{"pk": {"S": "kept"}, "n": {"N": "1"}}]
+
+
+def test_a_resent_transaction_with_its_client_token_is_not_applied_twice(streamed_table):
+    """As DynamoDB does for 10 minutes: the same token and items answer like the first call (no
+    condition failure, no second write); the same token with other items is refused."""
+    dynamodb = client("dynamodb")
+    token = uuid.uuid4().hex
+    items = [{"Put": {"TableName": streamed_table, "Item": {"pk": {"S": "once"}},
+                      "ConditionExpression": "attribute_not_exists(pk)"}}]
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token)
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token)  # botocore's resend
+    with pytest.raises(ClientError) as error:
+        dynamodb.transact_write_items(TransactItems=items)  # no token: a new transaction, refused
+    assert error.value.response["Error"]["Code"] == "TransactionCanceledException"
+    with pytest.raises(ClientError) as error:
+        dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": streamed_table, "Item": {
+            "pk": {"S": "other"}}}}], ClientRequestToken=token)
+    assert error.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert len(dynamodb.scan(TableName=streamed_table)["Items"]) == 1
+
+
 def test_moto_server_runs_state_machines_with_its_own_port():
     """The executor is on, and its interpreter reaches SQS on this server (MOTO_PORT is its port)."""
     execution, token = waiting_execution(f"run-{uuid.uuid4().hex[:6]}")

@@ -125,3 +125,12 @@ def test_only_the_helper_reads_cancellation_reasons():
                      if any(word in path.read_text(encoding="utf-8")
                             for word in ("ConditionalCheckFailed", "cancellation_reasons", "TransactWrite(")))
     assert readers == ["dynamo.py"]
+
+
+def test_each_transaction_carries_its_own_client_request_token():
+    """botocore resends a transaction whose answer timed out; with its token DynamoDB does not apply it twice."""
+    from chalicelib.dynamo import transaction
+
+    first, second = transaction(), transaction()
+    assert first._client_request_token and second._client_request_token
+    assert first._client_request_token != second._client_request_token
