@@ -72,7 +72,7 @@ _STOP_FULFILMENT = Grant(("states:StopExecution",), ("executions:fulfilment",))
 _RECORDS_EVENTS = (_table("outbox", "PutItem", "UpdateItem"), Grant(("sns:Publish",), ("topic:events",)))
 
 
-# What each function's code calls (recorded by tests/unit/test_iam.py). The transactions of a
+# What each function's code calls (recorded by tests/unit/deploy/test_iam.py). The transactions of a
 # state change and its outbox event need the per-item actions (PutItem/UpdateItem/ConditionCheckItem).
 ACCESS: dict[str, tuple[Grant, ...]] = {
     API_HANDLER: (

@@ -219,10 +219,12 @@ def stop_executions_at_once() -> None:
 
     @functools.wraps(original)
     def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        was_running = self.exec_status == ExecutionStatus.RUNNING
         original(self, stop_date=stop_date, error=error, cause=cause)
-        if self.exec_status != ExecutionStatus.RUNNING:
-            return
-        self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
+        # Under load the program's thread may notice the stop first and record FAILED: a stopped
+        # execution is ABORTED whichever got there first.
+        if was_running:
+            self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
 
     stop.fixed_by_storefront = True  # type: ignore[attr-defined]
     Execution.stop = stop

@@ -7,7 +7,7 @@
   processes). When the whole suite ran, every action on every resource `ACCESS` and `PRESIGNED`
   grant in deploy/policies.py must have been used by some call somewhere, or the run fails.
   Calls Lambda makes with the role (polling, failure destinations, logs, X-Ray) are not code calls;
-  tests/unit/test_iam.py checks those grants separately.
+  tests/unit/deploy/test_iam.py checks those grants separately.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ UPLOAD_CONTENT_TYPE = "application/octet-stream"  # what the presigned PUT signs
 THUMBNAIL_PX = 256
 MAX_PIXELS = 40_000_000  # a small file can still decode to a huge bitmap (a "decompression bomb")
 # Making a thumbnail needs memory in proportion to the pixels, and a 151 KB PNG can be 6300x6300.
-# Bytes per pixel at the peak, measured (tests/unit/test_images.py): a PNG is decoded whole (4 bytes
+# Bytes per pixel at the peak, measured (tests/unit/images/test_images.py): a PNG is decoded whole (4 bytes
 # a pixel) and Pillow's resize premultiplies RGBA into a copy of it; WebP decodes into a buffer, then
 # into the image, then the same copy; a JPEG is decoded already reduced (Image.draft: 1/8 a side).
 PEAK_BYTES_PER_PIXEL = {"jpeg": 1, "png": 8, "webp": 16}

@@ -14,7 +14,7 @@ from deploy import state
 from tests.aws import REGION
 
 pytestmark = pytest.mark.usefixtures("stack")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
-"""Regression tests for bugs found by the fuzzer and the fault-injection tests (issue 7).
-
-Each test names the failure it pins down; docs/performance.md and the issue note list them."""
+"""web.route when a backend fails: an unreachable or failing AWS dependency is a 503 in the error shape
+within seconds, never a 500 (what the fuzzer and the fault-injection tests found; docs/performance.md)."""
 
 from __future__ import annotations
 

@@ -32,11 +32,11 @@ from chalicelib.realtime.models import Connection, PushMark
 from devstack import websocket_events
 from devstack.lambda_events import ACCOUNT_ID, records_event, sqs_record
 from tests.events import Draft, draft, received
-from tests.unit.test_orders import new_product, order_body, post_order
+from tests.unit.orders.test_orders import new_product, order_body, post_order
 from tests.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 API_ID, STAGE, REGION = os.environ["STOREFRONT_WEBSOCKET_API_ID"], "api", "us-east-1"
 
 

@@ -311,6 +311,6 @@ def test_importing_the_app_loads_no_token_library():
 
     code = ("import sys, app; loaded = [m for m in ('jwt', 'cryptography', 'cffi') if m in sys.modules]; "
             "assert not loaded, loaded")
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -11,7 +11,7 @@ import pytest
 
 from deploy import policy_lint
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/storefront-dev-outbox/stream/2024-01-01T00:00:00.000"
 
 

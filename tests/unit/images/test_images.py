@@ -21,7 +21,7 @@ from chalicelib.settings import resource_name
 pytestmark = pytest.mark.usefixtures("stack")
 
 BUCKET = resource_name("uploads")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def s3():
