@@ -69,7 +69,10 @@ _STOP_FULFILMENT = Grant(("states:StopExecution",), ("executions:fulfilment",))
 
 # A function that commits outbox events: the item's put in the transaction, then the fast path
 # (chalicelib/events/direct_publish.py) publishes them and marks each published (UpdateItem).
-_RECORDS_EVENTS = (_table("outbox", "PutItem", "UpdateItem"), Grant(("sns:Publish",), ("topic:events",)))
+# A function that records events also publishes them after the commit (chalicelib/events/direct_publish.py):
+# their audit items, the SNS publish and the mark.
+_RECORDS_EVENTS = (_table("outbox", "PutItem", "UpdateItem"), _table("audit", "BatchWriteItem"),
+                   Grant(("sns:Publish",), ("topic:events",)))
 
 
 # What each function's code calls (recorded by tests/unit/deploy/test_iam.py). The transactions of a

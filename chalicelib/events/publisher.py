@@ -51,11 +51,10 @@ def unpublished(events: list[OutgoingEvent]) -> list[OutgoingEvent]:
 
 
 def publish_from_stream(events: list[OutgoingEvent]) -> int:
-    """The stream publisher's path: every committed event is written to the audit log here, whether or
-    not the invocation that committed it has published it already (direct_publish.py); then what is
-    still unpublished is published. How many it published."""
-    audit.record_events(events)  # before any is published here: a failure retries the whole batch
-    return _publish(unpublished(events))
+    """The stream publisher's path: the events still unpublished (the invocation that committed an
+    event usually wrote its audit item, published and marked it already: direct_publish.py) are written
+    to the audit log and published. How many it published."""
+    return publish(unpublished(events))
 
 
 def publish(events: list[OutgoingEvent]) -> int:
