@@ -53,7 +53,8 @@ botocore.session.Session.create_client = _counting_create_client
 
 # The fast path (chalicelib/events/direct_publish.py): after a transaction that records events commits,
 # one BatchWriteItem of their audit items, one SNS PublishBatch (up to 10 events) and one UpdateItem per
-# event (marked published, so that neither the stream publisher nor the relay sends it again). Every operation below that commits events pays it.
+# event (marked published, so that neither the stream publisher nor the relay sends it again). Every
+# operation below that commits events pays it.
 FAST_PATH = 3
 
 
