@@ -128,9 +128,9 @@ class Transaction(TransactWrite):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._tags: dict[str, list[str | None]] = {kind: [] for kind in self._SENT_FIRST_TO_LAST}
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], object]] = []
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], object]) -> None:
         self._after_commit.append(callback)
 
     def __len__(self) -> int:

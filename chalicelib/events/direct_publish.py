@@ -24,7 +24,6 @@ import functools
 import os
 import time
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -34,8 +33,7 @@ from botocore.exceptions import ClientError
 from chalicelib.audit import service as audit
 from chalicelib.audit.models import AuditRecord
 from chalicelib.dynamo import Transaction, condition_failed, now_iso
-from chalicelib.events.catalog import EventData
-from chalicelib.events.envelope import Event
+from chalicelib.events.envelope import OutgoingEvent
 from chalicelib.events.models import OutboxItem
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
@@ -47,26 +45,22 @@ AUDIT_BATCH = 25  # BatchWriteItem's maximum
 _CONFIG = Config(connect_timeout=0.5, read_timeout=1.0, retries={"max_attempts": 2, "mode": "standard"})
 DEADLINE_S = 2.0  # no more marks after this long: the stream publisher's check covers what is left
 
-_pending: weakref.WeakKeyDictionary[Transaction, list[Event[EventData]]] = weakref.WeakKeyDictionary()
+_pending: weakref.WeakKeyDictionary[Transaction, list[OutgoingEvent]] = weakref.WeakKeyDictionary()
 
 
 def enabled() -> bool:
     return os.environ.get(SETTING, "on").strip().lower() not in ("0", "false", "off", "no")
 
 
-def after_commit(tx: Any, event: Event[EventData]) -> None:
+def after_commit(tx: Transaction, event: OutgoingEvent) -> None:
     """Publish `event` once `tx` has committed (with the transaction's other events, in one call)."""
-    if not isinstance(tx, Transaction) or not enabled():
+    if not enabled():
         return
     events = _pending.get(tx)
     if events is None:
         events = _pending[tx] = []
-        tx.after_commit(lambda: _publish_quietly(events))
+        tx.after_commit(lambda: publish(events))
     events.append(event)
-
-
-def _publish_quietly(events: list[Event[EventData]]) -> None:
-    publish(events)
 
 
 @functools.cache
@@ -83,14 +77,7 @@ def sns_entries(events: list[tuple[str, str]]) -> list[dict[str, Any]]:
             for i, (event_type, body) in enumerate(events)]
 
 
-@dataclass(frozen=True)
-class _Committed:
-    event_type: str
-    body: str
-    event_id: str
-
-
-def publish(events: list[Event[EventData]]) -> int:
+def publish(events: list[OutgoingEvent]) -> int:
     """Write committed `events` to the audit log, publish them now and mark them published; how many
     SNS accepted. Never raises (a failure leaves them unmarked: the stream publisher does all three)."""
     started = time.monotonic()
@@ -103,7 +90,7 @@ def publish(events: list[Event[EventData]]) -> int:
             chunk = events[start:start + SNS_BATCH]
             response = _client("sns").publish_batch(
                 TopicArn=get_settings().events_topic_arn,
-                PublishBatchRequestEntries=sns_entries([(e.event_type, e.to_json()) for e in chunk]))
+                PublishBatchRequestEntries=sns_entries([(e.event_type, e.body) for e in chunk]))
             accepted = [chunk[int(entry["Id"])] for entry in response.get("Successful", [])]
             published += len(accepted)
             for event in accepted:
@@ -119,10 +106,10 @@ def publish(events: list[Event[EventData]]) -> int:
     return published
 
 
-def _write_audit(events: list[Event[EventData]]) -> None:
+def _write_audit(events: list[OutgoingEvent]) -> None:
     """audit.record_events through this path's bounded client: one BatchWriteItem per 25 events. Anything
     left unprocessed raises, so that nothing is published or marked here (the stream does all three)."""
-    records = {e.event_id: audit.audit_record(_Committed(e.event_type, e.to_json(), e.event_id)) for e in events}
+    records = {e.event_id: audit.audit_record(e) for e in events}
     table, items = AuditRecord.Meta.table_name, list(records.values())
     for start in range(0, len(items), AUDIT_BATCH):
         response = _client("dynamodb").batch_write_item(RequestItems={table: [

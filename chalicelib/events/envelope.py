@@ -29,6 +29,16 @@ class InvalidEvent(ValueError):
 
 
 @dataclass(frozen=True)
+class OutgoingEvent:
+    """An event as the outbox holds and publishes it: its type (the SNS message attribute), its
+    envelope as JSON text (written once, by outbox.record) and its id."""
+
+    event_type: str
+    body: str
+    event_id: str
+
+
+@dataclass(frozen=True)
 class Event(Generic[D]):
     """One event: its typed data and the envelope's fields."""
 

@@ -34,8 +34,10 @@ BatchResponse = dict[str, list[dict[str, str]]]
 @bp.on_dynamodb_record(stream_arn=os.environ.get(OUTBOX_STREAM_ARN, UNSET_STREAM_ARN), batch_size=100,
                        starting_position="TRIM_HORIZON")
 def publish_outbox(event: DynamoDBEvent) -> None:
-    publisher.publish_from_stream(publisher.outgoing_from_stream(
-        (record.event_name, record.new_image) for record in event))
+    # Only what is still unpublished: the invocation that committed an event has usually audited,
+    # published and marked it already (chalicelib/events/direct_publish.py).
+    publisher.publish(publisher.unpublished(publisher.outgoing_from_stream(
+        (record.event_name, record.new_image) for record in event)))
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES))

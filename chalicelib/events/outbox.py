@@ -19,7 +19,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.dynamo import Transaction, condition_failed, now_iso, transaction, utc_now
 from chalicelib.events import direct_publish
 from chalicelib.events.catalog import EventData
-from chalicelib.events.envelope import Event
+from chalicelib.events.envelope import Event, OutgoingEvent
 from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
 
 # Published within seconds; kept a week so an operator can see what left recently.
@@ -30,11 +30,12 @@ def record(tx: Transaction, data: EventData, correlation_id: str | None = None) 
     """Add an event of `data` (a catalog type) to the caller's transaction, listed as unpublished until
     it is published; the correlation id is the current one unless given. Returns the event."""
     event = Event(data) if correlation_id is None else Event(data, correlation_id=correlation_id)
+    outgoing = OutgoingEvent(event.event_type, event.to_json(), event.event_id)
     item = OutboxItem(pk=f"EVENT#{event.event_id}", sk="EVENT", event_type=event.event_type,
-                      body=event.to_json(), expires_at=utc_now() + OUTBOX_RETENTION,
+                      body=outgoing.body, expires_at=utc_now() + OUTBOX_RETENTION,
                       gsi1pk=unpublished_partition(event.event_id), gsi1sk=f"{now_iso()}#{event.event_id}")
     tx.save(item, condition=OutboxItem.pk.does_not_exist(), tag="outbox")
-    direct_publish.after_commit(tx, event)
+    direct_publish.after_commit(tx, outgoing)
     return event
 
 

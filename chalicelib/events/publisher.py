@@ -4,24 +4,17 @@ events topic, and writes them to the audit log (chalicelib/audit/service.py) on 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from chalicelib import aws
 from chalicelib.audit import service as audit
 from chalicelib.events import outbox
 from chalicelib.events.direct_publish import sns_entries
+from chalicelib.events.envelope import OutgoingEvent
 from chalicelib.events.models import OutboxItem
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
 
 SNS_BATCH = 10  # PublishBatch's maximum
-
-
-@dataclass(frozen=True)
-class OutgoingEvent:
-    event_type: str
-    body: str
-    event_id: str
 
 
 class PublishFailed(RuntimeError):
@@ -50,25 +43,12 @@ def unpublished(events: list[OutgoingEvent]) -> list[OutgoingEvent]:
     return [event for event in events if event.event_id not in published]
 
 
-def publish_from_stream(events: list[OutgoingEvent]) -> int:
-    """The stream publisher's path: the events still unpublished (the invocation that committed an
-    event usually wrote its audit item, published and marked it already: direct_publish.py) are written
-    to the audit log and published. How many it published."""
-    return publish(unpublished(events))
-
-
 def publish(events: list[OutgoingEvent]) -> int:
-    """Write the events to the audit log, then publish them (the relay's path: events still
-    unpublished, whose audit items the stream publisher may not have written)."""
-    audit.record_events(events)  # before any is marked published: a failure here retries the batch
-    return _publish(events)
-
-
-def _publish(events: list[OutgoingEvent]) -> int:
-    """Publish in batches of 10 (one SNS call per 10 events), taking each published event out of the
-    outbox's unpublished index; raise if any entry failed (those stay there for the relay, which
-    writes their audit items again: the same items)."""
+    """Write the events to the audit log, then publish them in batches of 10 (one SNS call per 10
+    events), taking each published event out of the outbox's unpublished index; raise if any entry
+    failed (those stay there for the relay, which writes their audit items again: the same items)."""
     topic_arn = get_settings().events_topic_arn
+    audit.record_events(events)  # before any is marked published: a failure here retries the batch
     sns = aws.client("sns")
     for start in range(0, len(events), SNS_BATCH):
         chunk = events[start:start + SNS_BATCH]

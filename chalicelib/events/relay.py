@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.dynamo import iso, utc_now
 from chalicelib.events import publisher
+from chalicelib.events.envelope import OutgoingEvent
 from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem
 from chalicelib.observability import logger, metrics
 
@@ -33,13 +34,13 @@ def relay(now: datetime | None = None) -> int:
     metrics.add_metric(name="OutboxOldestUnpublishedAgeSeconds", unit="Seconds",
                        value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
     cutoff = iso(now - timedelta(seconds=after))
-    due: list[publisher.OutgoingEvent] = []
+    due: list[OutgoingEvent] = []
     if oldest is None or iso(oldest) >= cutoff:
         return 0  # nothing is overdue: the usual case costs the 8 one-item Queries above
     for shard in range(UNPUBLISHED_SHARDS):
         for item in OutboxItem.unpublished.query(f"UNPUBLISHED#{shard}", OutboxItem.gsi1sk < cutoff,
                                                  limit=MAX_EVENTS_PER_RUN - len(due)):
-            due.append(publisher.OutgoingEvent(item.event_type, item.body, item.pk.removeprefix("EVENT#")))
+            due.append(OutgoingEvent(item.event_type, item.body, item.pk.removeprefix("EVENT#")))
         if len(due) >= MAX_EVENTS_PER_RUN:
             break
     if due:

@@ -11,7 +11,7 @@ from pynamodb.models import Model
 
 from chalicelib.dynamo import table_meta, transaction
 from chalicelib.events import inbox, outbox, publisher
-from chalicelib.events.envelope import Event, InvalidEvent
+from chalicelib.events.envelope import Event, InvalidEvent, OutgoingEvent
 from chalicelib.events.models import OutboxItem
 from tests.aws import drain, probe_queue
 from tests.events import example, received
@@ -162,7 +162,7 @@ def test_an_audit_log_failure_publishes_nothing_and_leaves_the_batch_for_a_retry
 
     monkeypatch.setattr(audit, "record_events", down)
     with pytest.raises(RuntimeError):
-        publisher.publish([publisher.OutgoingEvent(item.event_type, item.body, event.event_id)])
+        publisher.publish([OutgoingEvent(item.event_type, item.body, event.event_id)])
     assert drain(aws["probe_queue_url"]) == [] and [i.pk for i in _unpublished()] == [item.pk]
     outbox.mark_published([event.event_id])
 
@@ -235,7 +235,7 @@ def test_events_the_topic_refused_stay_unpublished_for_the_relay(aws, monkeypatc
             return {**response, "Failed": [{"Id": "1", "Code": "InternalError", "SenderFault": False}]}
 
     monkeypatch.setattr(publisher.aws, "client", lambda service: RefusesTheSecond())
-    outgoing = [publisher.OutgoingEvent(items[f"EVENT#{e.event_id}"].event_type, items[f"EVENT#{e.event_id}"].body,
+    outgoing = [OutgoingEvent(items[f"EVENT#{e.event_id}"].event_type, items[f"EVENT#{e.event_id}"].body,
                                         e.event_id) for e in events]
     with pytest.raises(publisher.PublishFailed):
         publisher.publish(outgoing)
