@@ -141,3 +141,35 @@ def test_the_orders_list_shows_a_new_order_and_its_payment_from_pushes(page, dev
     expect(row.locator("[data-status]")).to_have_attribute("data-status", "PAID", timeout=SAGA_MS)
     expect(page.get_by_text("No orders yet.")).to_have_count(0)
     assert len(requests.times("GET", "/orders")) == 1, requests.seen  # the list was never fetched again
+
+
+def test_a_notification_pushed_while_the_notifications_page_loads_is_shown_not_counted_unseen(
+        page, devstack, admin_token):
+    frames: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
+    product = create_product(devstack, admin_token, name="Held Kettle")
+    sign_up(page)
+    held: list = []  # the page's first load of its notifications, answered only once a push has come
+    page.route("**/api/notifications?*", lambda route: held.append(route))
+    page.get_by_role("link", name=re.compile("^Notifications")).click()
+    poll_until(page, lambda: held)
+
+    token = page.evaluate("JSON.parse(localStorage.getItem('storefront.session')).tokens.id_token")
+    placed = http_requests.post(devstack.url("/orders"), timeout=10, headers={"Authorization": f"Bearer {token}"},
+                                json={"items": [{"product_id": product["product_id"], "quantity": 1}],
+                                      "payment_token": "tok_visa"})
+    assert placed.status_code == 201, placed.text
+    poll_until(page, lambda: any(f.get("type") == "notification" for f in frames))
+    held[0].continue_()
+
+    expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+    expect(page.locator(".notification").first).to_be_visible()
+    expect(page.get_by_test_id("notifications-badge")).to_have_count(0)
+
+
+def poll_until(page, condition, timeout_s: float = SAGA_MS / 1000) -> None:
+    """Let the page run (its routes and sockets are served meanwhile) until `condition()` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        page.wait_for_timeout(50)

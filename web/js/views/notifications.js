@@ -80,6 +80,7 @@ export async function notificationsView(main) {
     more.replaceChildren(...(page.next_cursor ? [button] : []));
     if (!list.children.length) more.replaceChildren(h("p", { class: "muted" }, "No notifications yet."));
   };
-  await load(null);
+  // On the page before the first load, so a notification pushed while it loads is shown, not counted as unseen.
   main.append(h("h1", {}, "Notifications"), list, more);
+  await load(null);
 }
