@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import MapAttribute
@@ -179,16 +178,3 @@ def transaction() -> Transaction:
     # One token per transaction: botocore resends a transaction whose answer timed out, and DynamoDB
     # answers a resend with the same token like the first call instead of applying it again (10 minutes).
     return Transaction(connection=_connection(), client_request_token=uuid.uuid4().hex)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 UTC with a trailing `Z`, millisecond precision (sortable as text)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def now_iso() -> str:
-    return iso(utc_now())

@@ -21,8 +21,6 @@ import json
 import re
 from typing import Any, TypedDict
 
-from pynamodb.exceptions import QueryError
-
 from chalicelib import untrusted_json
 from chalicelib.errors import InvalidInput
 
@@ -83,6 +81,10 @@ def query_page(index: Any, partition: str, scope: str, key_names: set[str], fixe
     `newest_first` reads the index's sort key backwards. A cursor that is well formed yet refused
     by DynamoDB is a malformed cursor too, never a 500.
     """
+    from pynamodb.exceptions import (
+        QueryError,  # here: the API's cursors and limits need no PynamoDB (chalicelib/lazy.py)
+    )
+
     start = decode_cursor(cursor, scope, key_names, fixed) if cursor else None
     result = index.query(partition, scan_index_forward=not newest_first, limit=limit, page_size=limit + 1,
                          last_evaluated_key=start)

@@ -10,7 +10,8 @@ bucket's, which the stack decides, comes from the stage's environment, set befor
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+import msgspec
 
 PROJECT = "storefront"
 
@@ -73,8 +74,7 @@ def parameter_name(name: str, stage_name: str | None = None) -> str:
 PAYMENT_PROVIDER_API_KEY = "payment-provider-api-key"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     stage: str
     region: str
     events_topic_arn: str
@@ -127,8 +127,7 @@ DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024
 MEDIA_BASE_URL = "STOREFRONT_MEDIA_BASE_URL"
 
 
-@dataclass(frozen=True)
-class UploadSettings:
+class UploadSettings(msgspec.Struct, frozen=True):
     bucket: str
     imports_queue: str
     import_max_bytes: int
@@ -163,6 +162,7 @@ WEBSOCKET_API_ID = "STOREFRONT_WEBSOCKET_API_ID"
 WEBSOCKET_STAGE = "STOREFRONT_WEBSOCKET_STAGE"
 DEFAULT_WEBSOCKET_STAGE = "api"  # Chalice deploys the WebSocket API on api_gateway_stage (.chalice/config.json)
 REALTIME_QUEUE = "realtime"  # short name of the pusher's queue
+WAREHOUSE_QUEUE = "warehouse"  # short name of the queue of the warehouse's packing requests
 
 
 def websocket_api() -> tuple[str, str]:
@@ -185,8 +185,7 @@ def carrier_secret_name(stage_name: str | None = None) -> str:
     return f"{PROJECT}/{stage_name or stage()}/{CARRIER_WEBHOOK_SECRET}"
 
 
-@dataclass(frozen=True)
-class FulfilmentSettings:
+class FulfilmentSettings(msgspec.Struct, frozen=True):
     state_machine_arn: str
     carrier_secret_arn: str
     ship_deadline_seconds: int

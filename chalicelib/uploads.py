@@ -20,6 +20,9 @@ from chalicelib import aws
 from chalicelib.schema import Int, Obj, Str
 from chalicelib.settings import get_settings, upload_settings
 
+# The bucket's key prefixes: each has its S3 notification (images/handlers.py, imports/handlers.py).
+IMAGES_PREFIX = "images/"
+IMPORTS_PREFIX = "imports/"
 PRESIGN_EXPIRES_SECONDS = 900  # 15 minutes: long enough for a 50 MiB upload, short enough to be harmless
 MEDIA_URL_EXPIRES_SECONDS = 7 * 24 * 3600
 

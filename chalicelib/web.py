@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from chalice import Blueprint, Chalice, CORSConfig, Response
@@ -63,8 +63,7 @@ def cors_config(origin: str | None) -> CORSConfig | None:
 CORS = cors_config(settings.web_origin())
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(msgspec.Struct, frozen=True):
     """Who is calling, from the verified id token (see accounts' authorizer)."""
 
     user_id: str
@@ -72,12 +71,11 @@ class Caller:
     is_admin: bool
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(msgspec.Struct, frozen=True):
     body: dict[str, Any] | None = None
-    query: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = msgspec.field(default_factory=dict)
     caller: Caller | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -91,8 +89,7 @@ class Call:
         return self.caller
 
 
-@dataclass(frozen=True)
-class RouteDoc:
+class RouteDoc(msgspec.Struct, frozen=True):
     """What a route accepts and returns: the source of its OpenAPI entry."""
 
     summary: str

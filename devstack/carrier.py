@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 
 from chalicelib import settings
-from chalicelib.dynamo import now_iso
+from chalicelib.clock import now_iso
 from chalicelib.fulfilment.carrier import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from chalicelib.fulfilment.service import DEFAULT_CARRIER
 

@@ -17,9 +17,11 @@ import sys
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, uploads
-from chalicelib.dynamo import condition_failed, now_iso
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import condition_failed
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.imports.models import FAILED, PENDING, ImportRecord
+from chalicelib.imports.models import ImportRecord
+from chalicelib.imports.statuses import FAILED, PENDING
 from chalicelib.settings import upload_settings
 
 

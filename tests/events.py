@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.dynamo import now_iso
+from chalicelib.clock import now_iso
 from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event, parse
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import web
-from chalicelib.accounts import service
+from chalicelib import lazy, web
 from chalicelib.schema import Bool, Int, Obj, Str
+
+if TYPE_CHECKING:
+    from chalicelib.accounts import service
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.accounts.service")
 
 bp = Blueprint(__name__)
 
@@ -70,5 +76,6 @@ def patch_me(call: web.Call) -> web.JsonObject:
 
 @web.route(bp, "/users/{user_id}", "GET", summary="A user's profile (self or admin)", auth="user",
            response=PROFILE, errors=(404,), tags=TAGS)
+
 def get_user(call: web.Call, user_id: str) -> web.JsonObject:
     return service.profile_for(call.user.user_id, call.user.is_admin, user_id)

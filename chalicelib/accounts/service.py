@@ -11,7 +11,8 @@ from pynamodb.expressions.update import Action
 from chalicelib.accounts import cognito
 from chalicelib.accounts.models import Address, Profile
 from chalicelib.accounts.tokens import ADMIN_GROUP
-from chalicelib.dynamo import condition_failed, now_iso, put_if_absent
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import condition_failed, put_if_absent
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.settings import get_settings
 

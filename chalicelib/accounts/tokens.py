@@ -18,8 +18,9 @@ import re
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib import untrusted_json
 from chalicelib.settings import get_settings
@@ -39,8 +40,7 @@ class KeysUnavailable(Exception):
     """The user pool's signing keys could not be fetched, so no token can be checked right now."""
 
 
-@dataclass(frozen=True)
-class Claims:
+class Claims(msgspec.Struct, frozen=True):
     user_id: str
     email: str
     name: str

@@ -3,12 +3,22 @@ each imported row against NEW_PRODUCT too)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import pagination, web
-from chalicelib.catalog import products, search_list
+from chalicelib import lazy, pagination, web
+from chalicelib.catalog import fields
 from chalicelib.schema import Int, Obj, Str
-from chalicelib.search import queries
+from chalicelib.search import terms
+
+if TYPE_CHECKING:
+    from chalicelib.catalog import products, search_list
+    from chalicelib.search import queries
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    products = lazy.module("chalicelib.catalog.products")
+    search_list = lazy.module("chalicelib.catalog.search_list")
+    queries = lazy.module("chalicelib.search.queries")
 
 bp = Blueprint(__name__)
 
@@ -23,7 +33,7 @@ CATEGORY = Str(min_len=1, max_len=50, pattern=r"[a-z0-9-]+", strip=False,
                description="Lowercase slug (a-z, 0-9, '-'), default 'general'")
 STOCK = Int(minimum=0, maximum=1_000_000, description="Units available to order")
 
-CHANGEABLE = dict(zip(products.CHANGEABLE_FIELDS, (NAME, DESCRIPTION, PRICE_CENTS, CURRENCY, CATEGORY, STOCK),
+CHANGEABLE = dict(zip(fields.CHANGEABLE_FIELDS, (NAME, DESCRIPTION, PRICE_CENTS, CURRENCY, CATEGORY, STOCK),
                       strict=True))
 NEW_PRODUCT = Obj({"sku": SKU, **CHANGEABLE}, required=("sku", "name", "price_cents", "stock"), name="NewProduct")
 PRODUCT_CHANGES = Obj(CHANGEABLE, name="ProductChanges")
@@ -43,10 +53,10 @@ PRODUCT_PAGE = web.page_schema(PRODUCT)
 LIST_QUERY = {
     **web.PAGE_QUERY,
     "category": Str(min_len=1, max_len=50, pattern=CATEGORY.pattern, strip=False, description="Only this category"),
-    "q": Str(min_len=1, max_len=queries.MAX_QUERY_LENGTH, description=(
+    "q": Str(min_len=1, max_len=terms.MAX_QUERY_LENGTH, description=(
         "Search: a product matches when every word of q is a prefix of a word of its name, SKU or category "
         "(words are maximal runs of letters and digits), case-insensitive and with accents folded")),
-    "sort": Str(enum=queries.SORTS, description="newest (the default), price_asc or price_desc"),
+    "sort": Str(enum=terms.SORTS, description="newest (the default), price_asc or price_desc"),
 }
 
 
@@ -80,5 +90,6 @@ def update_product(call: web.Call, product_id: str) -> web.JsonObject:
 
 @web.route(bp, "/products/{product_id}", "DELETE", summary="Delete a product (admin): unlisted, not orderable",
            status=204, auth="admin", errors=(404, 409), tags=TAGS)
+
 def delete_product(call: web.Call, product_id: str) -> None:
     products.delete_product(product_id)

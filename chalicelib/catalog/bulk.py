@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib.catalog.batch import batch_put, read_items
 from chalicelib.catalog.models import (
@@ -22,13 +23,12 @@ from chalicelib.catalog.models import (
 )
 from chalicelib.catalog.products import new_product_items
 from chalicelib.catalog.stock import distribute_stock
-from chalicelib.dynamo import now_iso
+from chalicelib.clock import now_iso
 from chalicelib.search import index as search_index
 from chalicelib.search.index import Listing
 
 
-@dataclass(frozen=True)
-class UpsertedProduct:
+class UpsertedProduct(msgspec.Struct, frozen=True):
     product_id: str
     sku: str
     created: bool

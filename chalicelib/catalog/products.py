@@ -31,6 +31,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib import pagination
 from chalicelib.catalog.batch import read_items
+from chalicelib.catalog.fields import CHANGEABLE_FIELDS
 from chalicelib.catalog.models import (
     ACTIVE,
     DELETED,
@@ -47,7 +48,8 @@ from chalicelib.catalog.models import (
     sku_pk,
 )
 from chalicelib.catalog.stock import distribute_stock, same_shard_count, shard_count, shard_item, with_other_shards
-from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.catalog import ProductCreated, ProductDeleted, ProductUpdated
@@ -56,7 +58,6 @@ from chalicelib.search.index import Listing
 
 DEFAULT_CATEGORY = "general"
 DEFAULT_CURRENCY = "USD"
-CHANGEABLE_FIELDS = ("name", "description", "price_cents", "currency", "category", "stock")
 # Creates in one category share its count item: one that lost a TransactionConflict to another is
 # sent again (nothing of it was written), a few times.
 CREATE_ATTEMPTS = 3

@@ -17,7 +17,8 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.catalog.batch import read_items
 from chalicelib.catalog.models import ACTIVE, Stock, product_pk, stock_item, stock_key
-from chalicelib.dynamo import Transaction, now_iso
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import Transaction
 
 
 def stock_reserve(tx: Transaction, product_id: str, quantity: int, shards: Sequence[int] = (),

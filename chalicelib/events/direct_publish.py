@@ -32,7 +32,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.audit import service as audit
 from chalicelib.audit.models import AuditRecord
-from chalicelib.dynamo import Transaction, condition_failed, now_iso
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import Transaction, condition_failed
 from chalicelib.events.envelope import OutgoingEvent
 from chalicelib.events.models import OutboxItem
 from chalicelib.observability import logger

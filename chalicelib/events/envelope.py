@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass, field
 from typing import Annotated, Generic, TypeVar, cast
 
 import msgspec
 
-from chalicelib.dynamo import now_iso
+from chalicelib.clock import now_iso
 from chalicelib.events.catalog import EVENT_TYPES, EventData
 from chalicelib.observability import current_correlation_id
 
@@ -28,8 +27,7 @@ class InvalidEvent(ValueError):
     """A message that is not a well-formed catalog event; it can never succeed, so it is dead-lettered."""
 
 
-@dataclass(frozen=True)
-class OutgoingEvent:
+class OutgoingEvent(msgspec.Struct, frozen=True):
     """An event as the outbox holds and publishes it: its type (the SNS message attribute), its
     envelope as JSON text (written once, by outbox.record) and its id."""
 
@@ -38,14 +36,13 @@ class OutgoingEvent:
     event_id: str
 
 
-@dataclass(frozen=True)
-class Event(Generic[D]):
+class Event(msgspec.Struct, Generic[D], frozen=True):
     """One event: its typed data and the envelope's fields."""
 
     data: D
-    correlation_id: str = field(default_factory=current_correlation_id)
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: str = field(default_factory=now_iso)
+    correlation_id: str = msgspec.field(default_factory=current_correlation_id)
+    event_id: str = msgspec.field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: str = msgspec.field(default_factory=now_iso)
 
     @property
     def event_type(self) -> str:

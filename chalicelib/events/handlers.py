@@ -12,17 +12,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent
 
-from chalicelib.events import publisher, relay
+from chalicelib import lazy
 from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event, InvalidEvent, parse
 from chalicelib.events.subscriptions import Consumer
 from chalicelib.observability import bind_correlation_id, logger
 from chalicelib.settings import OUTBOX_STREAM_ARN, UNSET_STREAM_ARN
+
+if TYPE_CHECKING:
+    from chalicelib.events import publisher, relay
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    publisher = lazy.module("chalicelib.events.publisher")
+    relay = lazy.module("chalicelib.events.relay")
 
 bp = Blueprint(__name__)
 

@@ -10,7 +10,8 @@ import enum
 from collections.abc import Callable
 from datetime import timedelta
 
-from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, transaction, utc_now
+from chalicelib.clock import utc_now
+from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, transaction
 from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event
 from chalicelib.events.models import InboxItem

@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.dynamo import Transaction, condition_failed, now_iso, transaction, utc_now
+from chalicelib.clock import now_iso, utc_now
+from chalicelib.dynamo import Transaction, condition_failed, transaction
 from chalicelib.events import direct_publish
 from chalicelib.events.catalog import EventData
 from chalicelib.events.envelope import Event, OutgoingEvent

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from chalicelib.dynamo import iso, utc_now
+from chalicelib.clock import iso, utc_now
 from chalicelib.events import publisher
 from chalicelib.events.envelope import OutgoingEvent
 from chalicelib.events.models import UNPUBLISHED_SHARDS, OutboxItem

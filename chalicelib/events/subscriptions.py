@@ -12,7 +12,7 @@ publisher writes it (chalicelib/audit/service.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from chalicelib.events.catalog import (
     EVENT_TYPES,
@@ -32,8 +32,7 @@ from chalicelib.events.catalog import (
 from chalicelib.notifications.templates import RENDERERS
 
 
-@dataclass(frozen=True)
-class Consumer:
+class Consumer(msgspec.Struct, frozen=True):
     """A queue subscribed to the topic for `takes`, consumed by the function `function`."""
 
     queue: str

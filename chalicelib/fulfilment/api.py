@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import web
-from chalicelib.fulfilment import carrier, service
+from chalicelib import lazy, web
+from chalicelib.fulfilment import carrier
 from chalicelib.orders.api import ORDER
 from chalicelib.schema import Arr, Obj, Str
+
+if TYPE_CHECKING:
+    from chalicelib.fulfilment import service
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.fulfilment.service")
 
 bp = Blueprint(__name__)
 TAGS = ("fulfilment",)
@@ -47,5 +54,6 @@ def get_fulfilment(call: web.Call, order_id: str) -> web.JsonObject:
 @web.route(bp, "/carrier/events", "POST", summary="The carrier's webhook (HMAC-signed, no bearer token)",
            body=CARRIER_EVENT, headers=CARRIER_HEADERS, verify=carrier.verify, response=CARRIER_RESULT,
            errors=(401, 404, 409), tags=TAGS)
+
 def carrier_event(call: web.Call) -> web.JsonObject:
     return service.carrier_event(call.payload["tracking_number"], call.payload["status"], call.payload["occurred_at"])

@@ -5,24 +5,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
+from chalicelib import lazy
 from chalicelib.events.catalog import OrderCancelled, OrderDelivered, OrderShipped
 from chalicelib.events.handlers import BatchResponse, Dispatch, consume_sqs_batch
 from chalicelib.events.subscriptions import FULFILMENT
-from chalicelib.fulfilment import service, warehouse
 from chalicelib.observability import bind_correlation_id, logger
-from chalicelib.settings import resource_name
+from chalicelib.settings import WAREHOUSE_QUEUE, resource_name
+
+if TYPE_CHECKING:
+    from chalicelib.fulfilment import service, warehouse
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.fulfilment.service")
+    warehouse = lazy.module("chalicelib.fulfilment.warehouse")
 
 bp = Blueprint(__name__)
 
 RELAY = (Dispatch(FULFILMENT)
-         .on(OrderShipped, service.complete_shipped)
-         .on(OrderDelivered, service.complete_delivered)
-         .on(OrderCancelled, service.stop_cancelled)
+         .on(OrderShipped, lambda event: service.complete_shipped(event))
+         .on(OrderDelivered, lambda event: service.complete_delivered(event))
+         .on(OrderCancelled, lambda event: service.stop_cancelled(event))
          .checked())
 
 
@@ -31,7 +37,7 @@ def handle_fulfilment_tasks(event: SQSEvent) -> Mapping[str, Any]:
     return _consume_task_messages(event, service.on_wait)
 
 
-@bp.on_sqs_message(queue=resource_name(warehouse.QUEUE), batch_size=10)
+@bp.on_sqs_message(queue=resource_name(WAREHOUSE_QUEUE), batch_size=10)
 def pack_orders(event: SQSEvent) -> Mapping[str, Any]:
     return _consume_task_messages(event, warehouse.on_pack_request)
 
@@ -56,3 +62,4 @@ def _consume_task_messages(event: SQSEvent, consumer: Callable[[Mapping[str, Any
 
     return process_partial_response(event=event.to_dict(), record_handler=handle_record,
                                     processor=BatchProcessor(event_type=EventType.SQS))
+

@@ -22,7 +22,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import outbox
 from chalicelib.events.catalog import (
@@ -38,7 +39,8 @@ from chalicelib.events.envelope import Event
 from chalicelib.fulfilment import workflow
 from chalicelib.observability import logger
 from chalicelib.orders import service as orders
-from chalicelib.orders.models import (
+from chalicelib.orders.models import Order, TrackingRecord, status_key
+from chalicelib.orders.statuses import (
     CANCELLED,
     DELIVERED,
     DONE,
@@ -48,9 +50,6 @@ from chalicelib.orders.models import (
     PENDING_PAYMENT,
     SHIPPED,
     STEPS,
-    Order,
-    TrackingRecord,
-    status_key,
 )
 from chalicelib.settings import fulfilment_settings
 

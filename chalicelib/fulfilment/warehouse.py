@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.dynamo import now_iso, put_if_absent
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import put_if_absent
 from chalicelib.fulfilment import workflow
 from chalicelib.observability import logger
 from chalicelib.orders import service as orders
 from chalicelib.orders.models import PackingSlip
-from chalicelib.settings import fulfilment_settings, resource_name
+from chalicelib.settings import WAREHOUSE_QUEUE, fulfilment_settings, resource_name
 
-QUEUE = "warehouse"
 SLIP_SK = "PACKING_SLIP"
 
 
@@ -50,4 +50,4 @@ def on_pack_request(message: Mapping[str, Any]) -> str:
 
 @functools.cache
 def _queue_url() -> str:
-    return str(aws.client("sqs").get_queue_url(QueueName=resource_name(QUEUE))["QueueUrl"])
+    return str(aws.client("sqs").get_queue_url(QueueName=resource_name(WAREHOUSE_QUEUE))["QueueUrl"])

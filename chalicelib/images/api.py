@@ -3,12 +3,19 @@ latest upload's outcome."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import uploads, web
-from chalicelib.images import service as images
-from chalicelib.images import status
+from chalicelib import lazy, uploads, web
 from chalicelib.schema import Obj, Str
+
+if TYPE_CHECKING:
+    from chalicelib.images import service as images
+    from chalicelib.images import status
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    images = lazy.module("chalicelib.images.service")
+    status = lazy.module("chalicelib.images.status")
 
 bp = Blueprint(__name__)
 
@@ -34,5 +41,6 @@ IMAGE_STATUS = Obj({
 @web.route(bp, "/products/{product_id}/image", "GET",
            summary="The latest picture upload's outcome (admin): PENDING, ACCEPTED, or REJECTED with the reason",
            auth="admin", response=IMAGE_STATUS, errors=(404,), tags=("catalog",))
+
 def image_status(call: web.Call, product_id: str) -> web.JsonObject:
     return status.latest(product_id)

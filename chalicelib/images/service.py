@@ -19,20 +19,20 @@ import hashlib
 import io
 import os
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import msgspec
+
 from chalicelib import aws, uploads
 from chalicelib.catalog import service as catalog
-from chalicelib.dynamo import now_iso, utc_now
+from chalicelib.clock import now_iso, utc_now
 from chalicelib.errors import NotFound
 from chalicelib.images import status
 from chalicelib.images.models import ACCEPTED, REJECTED, ImageUpload
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
 
-KEY_PREFIX = "images/"
 UPLOAD_CONTENT_TYPE = "application/octet-stream"  # what the presigned PUT signs; the real type is sniffed
 THUMBNAIL_PX = 256
 MAX_PIXELS = 40_000_000  # a small file can still decode to a huge bitmap (a "decompression bomb")
@@ -46,8 +46,7 @@ FUNCTION_MEMORY_MB = 512  # .chalice/config.json attach_uploaded_image's lambda_
 RECORD_RETENTION = timedelta(days=90)
 
 
-@dataclass(frozen=True)
-class ImageFormat:
+class ImageFormat(msgspec.Struct, frozen=True):
     content_type: str
     extension: str
     pillow_name: str
@@ -73,7 +72,7 @@ class InvalidImage(ValueError):
 def start_upload(product_id: str) -> dict[str, Any]:
     """A presigned PUT for a new image of an active product (NotFound otherwise)."""
     catalog.ensure_active(product_id)
-    upload = uploads.presigned_put(f"{KEY_PREFIX}{product_id}/{uuid.uuid4().hex}", UPLOAD_CONTENT_TYPE)
+    upload = uploads.presigned_put(f"{uploads.IMAGES_PREFIX}{product_id}/{uuid.uuid4().hex}", UPLOAD_CONTENT_TYPE)
     status.requested(product_id, upload["key"])
     return upload
 
@@ -159,8 +158,7 @@ def process_upload(key: str, etag: str | None) -> Outcome:
     return _accept(upload, data, thumbnail, FORMATS[kind])
 
 
-@dataclass(frozen=True)
-class _Upload:
+class _Upload(msgspec.Struct, frozen=True):
     key: str
     image_id: str
     size: int
@@ -212,7 +210,7 @@ def image_id_for(key: str, etag: str) -> str:
 
 
 def _product_id_of(key: str) -> str | None:
-    parts = key.removeprefix(KEY_PREFIX).split("/")
+    parts = key.removeprefix(uploads.IMAGES_PREFIX).split("/")
     return parts[0] if len(parts) >= 2 and parts[0] and parts[-1] else None
 
 

@@ -18,7 +18,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib.catalog.models import product_pk
-from chalicelib.dynamo import condition_failed, now_iso, table_meta
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import condition_failed, table_meta
 from chalicelib.errors import NotFound
 
 PENDING = "PENDING"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import uploads, web
-from chalicelib.imports import service
-from chalicelib.imports.models import COMPLETED, FAILED, PENDING, PROCESSING
+from chalicelib import lazy, uploads, web
+from chalicelib.imports.statuses import COMPLETED, FAILED, MAX_ERRORS, PENDING, PROCESSING
 from chalicelib.schema import Arr, Int, Obj, Str
+
+if TYPE_CHECKING:
+    from chalicelib.imports import service
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.imports.service")
 
 bp = Blueprint(__name__)
 
@@ -26,7 +32,7 @@ IMPORT = Obj({
     "errors": Arr(Obj({"row": Int(minimum=0, description="1-based line number (a CSV header is row 1); "
                                                           "0: the file as a whole"),
                        "message": Str()}, required=("row", "message")),
-                  max_items=service.MAX_ERRORS, description="The first 100 errors"),
+                  max_items=MAX_ERRORS, description="The first 100 errors"),
     "created_at": Str(fmt="date-time"), "updated_at": Str(fmt="date-time"),
 }, required=("import_id", "status", "rows_total", "rows_imported", "rows_failed", "errors", "created_at",
              "updated_at"), name="Import")
@@ -40,5 +46,6 @@ def start_import(call: web.Call) -> web.JsonObject:
 
 @web.route(bp, "/imports/{import_id}", "GET", summary="An import's status, counts and first 100 row errors (admin)",
            auth="admin", response=IMPORT, errors=(404,), tags=TAGS)
+
 def get_import(call: web.Call, import_id: str) -> web.JsonObject:
     return service.get_import(import_id)

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 from chalice.app import S3Event, SQSEvent
 
-from chalicelib.imports import lease, runner, service
+from chalicelib import lazy, uploads
 from chalicelib.observability import bind_correlation_id
 from chalicelib.settings import IMPORTS_QUEUE, resource_name, uploads_bucket
+
+if TYPE_CHECKING:
+    from chalicelib.imports import lease, runner, service
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    lease = lazy.module("chalicelib.imports.lease")
+    runner = lazy.module("chalicelib.imports.runner")
+    service = lazy.module("chalicelib.imports.service")
+
 
 bp = Blueprint(__name__)
 
 
-@bp.on_s3_event(bucket=uploads_bucket(), prefix=service.KEY_PREFIX, events=["s3:ObjectCreated:*"])
+@bp.on_s3_event(bucket=uploads_bucket(), prefix=uploads.IMPORTS_PREFIX, events=["s3:ObjectCreated:*"])
 def import_uploaded_file(event: S3Event) -> str:
     bind_correlation_id(None)
     etag = event.to_dict()["Records"][0]["s3"]["object"].get("eTag")

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 
+import msgspec
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from chalicelib.dynamo import condition_failed, now_iso
-from chalicelib.imports.models import PENDING, PROCESSING, ImportRecord
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import condition_failed
+from chalicelib.imports.models import ImportRecord
 from chalicelib.imports.service import import_id_for_key, import_pk
+from chalicelib.imports.statuses import PENDING, PROCESSING
 from chalicelib.observability import logger
 
 LEASE_MARGIN_SECONDS = 5.0
@@ -30,8 +32,7 @@ class LeaseLost(RuntimeError):
     """Another invocation took the import over (this one's lease expired, or the object was replaced)."""
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(msgspec.Struct, frozen=True):
     """How long one invocation may work: until `deadline` (time.monotonic()), holding the lease for
     `lease_seconds` (the invocation's whole remaining time plus a margin, so it cannot expire while
     the invocation still runs)."""

@@ -11,8 +11,6 @@ Items (generic keys, see infra/template.yaml):
 
 from __future__ import annotations
 
-from typing import Final
-
 from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
@@ -21,12 +19,6 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from chalicelib.dynamo import TypedMap, table_meta
-
-PENDING = "PENDING"
-PROCESSING = "PROCESSING"
-COMPLETED: Final = "COMPLETED"
-FAILED: Final = "FAILED"
-FINISHED = (COMPLETED, FAILED)
 
 
 class RowError(TypedMap):

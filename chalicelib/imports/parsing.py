@@ -14,8 +14,9 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib import untrusted_json
 from chalicelib.catalog.api import NEW_PRODUCT
@@ -46,8 +47,7 @@ class NotAnImportFile(ValueError):
         self.row = row
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(msgspec.Struct, frozen=True):
     row: int  # the line it starts on
     next_row: int  # the line after it
     end_offset: int  # the byte just after it (and its newline)
@@ -59,8 +59,7 @@ class Record:
         return self.text is not None and not self.text.strip()
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(msgspec.Struct, frozen=True):
     row: int
     fields: dict[str, Any] | None  # NEW_PRODUCT-valid, or None with `error`
     error: str = ""

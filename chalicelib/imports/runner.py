@@ -36,22 +36,24 @@ import itertools
 import json
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
 from botocore.exceptions import ClientError
 from pynamodb.expressions.update import Action
 
 from chalicelib import aws, lazy, uploads
 from chalicelib.catalog import service as catalog
-from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 from chalicelib.events import outbox
 from chalicelib.events.catalog import ImportedProduct, ImportFinished, ProductImported
 from chalicelib.imports.lease import Budget, LeaseLost, claim, holding, release
-from chalicelib.imports.models import COMPLETED as STATUS_COMPLETED
-from chalicelib.imports.models import FAILED as STATUS_FAILED
 from chalicelib.imports.models import ImportRecord, RowError
-from chalicelib.imports.service import MAX_ERRORS, import_id_for_key
+from chalicelib.imports.service import import_id_for_key
+from chalicelib.imports.statuses import COMPLETED as STATUS_COMPLETED
+from chalicelib.imports.statuses import FAILED as STATUS_FAILED
+from chalicelib.imports.statuses import MAX_ERRORS
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import upload_settings
 
@@ -128,8 +130,7 @@ def _object_gone(key: str, etag: str | None, budget: Budget) -> Outcome:
     return Outcome.SKIPPED
 
 
-@dataclass
-class _Progress:
+class _Progress(msgspec.Struct):
     """Where an import stands, as its last checkpoint recorded it, advanced in memory between checkpoints."""
 
     offset: int
@@ -139,7 +140,7 @@ class _Progress:
     errors: list[RowError]
     file_format: str | None
     columns: list[str] | None
-    group: list[parsing.Row] = field(default_factory=list)
+    group: list[parsing.Row] = msgspec.field(default_factory=list)
 
     @classmethod
     def of(cls, record: ImportRecord) -> _Progress:

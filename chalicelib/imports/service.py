@@ -14,12 +14,11 @@ import uuid
 from typing import Any
 
 from chalicelib import uploads
-from chalicelib.dynamo import now_iso
+from chalicelib.clock import now_iso
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.imports.models import PENDING, ImportRecord
+from chalicelib.imports.models import ImportRecord
+from chalicelib.imports.statuses import PENDING
 
-KEY_PREFIX = "imports/"
-MAX_ERRORS = 100  # row errors kept on the import (the contract lists at most 100)
 CONTENT_TYPES = {".csv": "text/csv", ".jsonl": "application/x-ndjson"}
 MAX_FILENAME_STEM = 100
 
@@ -38,7 +37,7 @@ def start_upload(filename: str) -> dict[str, Any]:
     Returns `{import_id, upload_url, method, headers, key, expires_in}`.
     """
     extension, stem = _split_filename(filename)
-    key = f"{KEY_PREFIX}{uuid.uuid4().hex}/{stem}{extension}"
+    key = f"{uploads.IMPORTS_PREFIX}{uuid.uuid4().hex}/{stem}{extension}"
     import_id, stamp = import_id_for_key(key), now_iso()
     ImportRecord(pk=import_pk(import_id), sk="IMPORT", import_id=import_id, key=key, status=PENDING,
                  created_at=stamp, updated_at=stamp).save(condition=ImportRecord.pk.does_not_exist())

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import pagination, web
-from chalicelib.notifications import service, templates
+from chalicelib import lazy, pagination, web
+from chalicelib.notifications import templates
 from chalicelib.schema import Obj, Str
+
+if TYPE_CHECKING:
+    from chalicelib.notifications import service
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.notifications.service")
 
 bp = Blueprint(__name__)
 
@@ -27,3 +34,4 @@ NOTIFICATION_PAGE = web.page_schema(NOTIFICATION)
 def list_notifications(call: web.Call) -> web.JsonObject:
     return service.list_notifications(call.user.user_id, limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
                                       cursor=call.query.get("cursor"))
+

@@ -22,16 +22,17 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
+import msgspec
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import aws, pagination
 from chalicelib.accounts import cognito
-from chalicelib.dynamo import TransactionFailed, condition_failed, now_iso, transaction, utc_now
+from chalicelib.clock import now_iso, utc_now
+from chalicelib.dynamo import TransactionFailed, condition_failed, transaction
 from chalicelib.events import outbox
 from chalicelib.events.catalog import CustomerData, NotificationStored, NotificationView
 from chalicelib.events.envelope import Event
@@ -62,8 +63,7 @@ class Outcome(enum.Enum):
 PERMANENT_SES_ERRORS = frozenset({"MessageRejected"})
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(msgspec.Struct, frozen=True):
     user_id: str
     email: str
 

@@ -11,8 +11,9 @@ message. Money arrives in minor units with its ISO 4217 currency and is shown as
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
+
+import msgspec
 
 from chalicelib.events.catalog import CustomerData, OrderData, PaymentData
 
@@ -33,14 +34,12 @@ _CANCELLATION_REASONS = {
 SIGNATURE = "\n\nThank you for shopping with Storefront."
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(msgspec.Struct, frozen=True):
     subject: str
     body: str
 
 
-@dataclass(frozen=True)
-class MessageFacts:
+class MessageFacts(msgspec.Struct, frozen=True):
     """What the messages say, taken from an order or payment event's data (as they show it)."""
 
     order_id: str

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
 
-from chalicelib import web
+from chalicelib import lazy, web
 from chalicelib.accounts.api import ADDRESS
 from chalicelib.errors import NotFound
-from chalicelib.orders import service
-from chalicelib.orders.models import STATUSES
-from chalicelib.payments import service as payments
-from chalicelib.payments.provider import KNOWN_TOKENS
+from chalicelib.orders.statuses import STATUSES
+from chalicelib.payments.tokens import KNOWN_TOKENS
 from chalicelib.schema import Arr, Int, Obj, Str
+
+if TYPE_CHECKING:
+    from chalicelib.orders import service
+    from chalicelib.payments import service as payments
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.orders.service")
+    payments = lazy.module("chalicelib.payments.service")
 
 bp = Blueprint(__name__)
 TAGS = ("orders",)
@@ -85,6 +92,7 @@ def cancel_order(call: web.Call, order_id: str) -> web.JsonObject:
 
 @web.route(bp, "/orders/{order_id}/payment", "GET", summary="The order's payment (owner or admin)", auth="user",
            response=PAYMENT, errors=(404,), tags=TAGS)
+
 def get_payment(call: web.Call, order_id: str) -> web.JsonObject:
     service.ensure_visible(order_id, call.user.user_id, call.user.is_admin)
     payment = payments.payment_for_order(order_id)

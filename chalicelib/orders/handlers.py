@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
+from chalicelib import lazy
 from chalicelib.events.catalog import PaymentFailed, PaymentRefunded, PaymentSucceeded
 from chalicelib.events.handlers import BatchResponse, Dispatch, consume_sqs_batch
 from chalicelib.events.subscriptions import ORDERS
-from chalicelib.orders import service
 from chalicelib.settings import get_settings, resource_name
+
+if TYPE_CHECKING:
+    from chalicelib.orders import service
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    service = lazy.module("chalicelib.orders.service")
+
 
 bp = Blueprint(__name__)
 
 PAYMENT_RESULTS = (Dispatch(ORDERS)
-                   .on(PaymentSucceeded, service.on_payment_succeeded)
-                   .on(PaymentFailed, service.on_payment_failed)
-                   .on(PaymentRefunded, service.on_payment_refunded)
+                   .on(PaymentSucceeded, lambda event: service.on_payment_succeeded(event))
+                   .on(PaymentFailed, lambda event: service.on_payment_failed(event))
+                   .on(PaymentRefunded, lambda event: service.on_payment_refunded(event))
                    .checked())
 
 

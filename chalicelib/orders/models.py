@@ -27,11 +27,6 @@ from pynamodb.models import Model
 from chalicelib.accounts.models import Address
 from chalicelib.dynamo import TypedMap, table_meta
 
-PENDING_PAYMENT, PAID, PACKED, SHIPPED, DELIVERED, CANCELLED = (
-    "PENDING_PAYMENT", "PAID", "PACKED", "SHIPPED", "DELIVERED", "CANCELLED")
-STATUSES = (PENDING_PAYMENT, PAID, PACKED, SHIPPED, DELIVERED, CANCELLED)
-STEPS = ("pack", "ship", "deliver")  # the fulfilment workflow's steps, in order
-WAITING, DONE, OVERDUE, STEP_CANCELLED = "WAITING", "DONE", "OVERDUE", "CANCELLED"
 PENDING_SHARDS = 8
 
 

@@ -20,21 +20,16 @@ from typing import Any
 
 from chalicelib.accounts.models import Address
 from chalicelib.catalog import service as catalog
-from chalicelib.dynamo import TransactionFailed, now_iso, transaction, utc_now
+from chalicelib.clock import now_iso, utc_now
+from chalicelib.dynamo import TransactionFailed, transaction
 from chalicelib.errors import Conflict, InvalidInput, Unprocessable
 from chalicelib.events import outbox
 from chalicelib.events.catalog import (
     OrderPlaced,
 )
 from chalicelib.observability import logger, metrics
-from chalicelib.orders.models import (
-    PENDING_PAYMENT,
-    PENDING_SHARDS,
-    IdempotencyRecord,
-    Order,
-    OrderLine,
-    status_key,
-)
+from chalicelib.orders.models import PENDING_SHARDS, IdempotencyRecord, Order, OrderLine, status_key
+from chalicelib.orders.statuses import PENDING_PAYMENT
 from chalicelib.orders.views import ORDER_SK, event_fields, event_lines, load, order_view
 
 IDEMPOTENCY_TTL = timedelta(hours=24)

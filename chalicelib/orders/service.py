@@ -25,7 +25,8 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.catalog import service as catalog
-from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, iso, now_iso, transaction, utc_now
+from chalicelib.clock import iso, now_iso, utc_now
+from chalicelib.dynamo import Transaction, TransactionFailed, condition_failed, transaction
 from chalicelib.errors import Conflict
 from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.catalog import (
@@ -39,20 +40,9 @@ from chalicelib.events.catalog import (
 from chalicelib.events.envelope import Event
 from chalicelib.fulfilment import workflow
 from chalicelib.observability import logger, metrics
-from chalicelib.orders.models import (
-    CANCELLED,
-    DONE,
-    PACKED,
-    PAID,
-    PENDING_PAYMENT,
-    PENDING_SHARDS,
-    STEP_CANCELLED,
-    STEPS,
-    WAITING,
-    Order,
-    status_key,
-)
+from chalicelib.orders.models import PENDING_SHARDS, Order, status_key
 from chalicelib.orders.placement import place_order
+from chalicelib.orders.statuses import CANCELLED, DONE, PACKED, PAID, PENDING_PAYMENT, STEP_CANCELLED, STEPS, WAITING
 from chalicelib.orders.views import (
     ensure_visible,
     event_fields,

@@ -13,11 +13,8 @@ from chalicelib.events.catalog import (
 from chalicelib.events.catalog import (
     OrderLine as EventLine,
 )
-from chalicelib.orders.models import (
-    STATUSES,
-    Order,
-    status_key,
-)
+from chalicelib.orders.models import Order, status_key
+from chalicelib.orders.statuses import STATUSES
 
 ORDER_SK = "ORDER"
 _USER_LIST_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}

@@ -3,7 +3,8 @@ refund a charged one (idempotency key `refund-<order_id>`), attach and refund a 
 
 from __future__ import annotations
 
-from chalicelib.dynamo import Transaction, now_iso
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import Transaction
 from chalicelib.events import inbox
 from chalicelib.events.catalog import (
     OrderCancelled,

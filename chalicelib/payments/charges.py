@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.dynamo import Transaction, condition_failed, now_iso, put_if_absent
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import Transaction, condition_failed, put_if_absent
 from chalicelib.events import inbox, outbox
 from chalicelib.events.catalog import (
     OrderData,

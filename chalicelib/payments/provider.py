@@ -7,8 +7,8 @@ the recorded result instead (Stripe's `Idempotent-Replayed`). Its records live i
 table under `PROVIDER#...` keys, in models of their own (models.py): they stand for the provider's books, not
 ours, and would go away with the simulator.
 
-Tokens (README, "Web app"): `tok_visa` and `tok_mastercard` succeed, `tok_declined` is
-declined, `tok_unavailable` is an outage every time.
+Tokens (tokens.py; README, "Web app"): `tok_visa` and `tok_mastercard` succeed, `tok_declined`
+is declined, `tok_unavailable` is an outage every time.
 
 The API key: like a real provider, the simulator authenticates every charge and refund with the
 stage's secret key, `sk_test_...` or `sk_live_...`, kept in the SecureString parameter
@@ -24,33 +24,30 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+import msgspec
 from botocore.exceptions import ClientError
 
 from chalicelib import aws, settings
-from chalicelib.dynamo import now_iso, put_if_absent
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import put_if_absent
 from chalicelib.payments.models import SimulatedCharge, SimulatedRefund, charge_key, refund_key
+from chalicelib.payments.tokens import SUCCEEDING_TOKENS, UNAVAILABLE_TOKEN
 
-KNOWN_TOKENS = ("tok_visa", "tok_mastercard", "tok_declined", "tok_unavailable")
-SUCCEEDING_TOKENS = frozenset({"tok_visa", "tok_mastercard"})
-UNAVAILABLE_TOKEN = "tok_unavailable"
 DECLINED = "declined"
 # What a secret key of the provider looks like (Stripe's shape): test or live mode, then the secret.
 API_KEY_FORMAT = re.compile(r"sk_(test|live)_[0-9A-Za-z]{16,}")
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(msgspec.Struct, frozen=True):
     charge_id: str
     amount_cents: int
     currency: str
     replayed: bool = False  # True when the idempotency key had charged before: no money moved this time
 
 
-@dataclass(frozen=True)
-class Refund:
+class Refund(msgspec.Struct, frozen=True):
     refund_id: str
     charge_id: str
     amount_cents: int

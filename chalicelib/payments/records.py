@@ -10,7 +10,8 @@ from typing import Any, Protocol, TypeVar
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from chalicelib.dynamo import Transaction, now_iso
+from chalicelib.clock import now_iso
+from chalicelib.dynamo import Transaction
 from chalicelib.events import checks, inbox, outbox
 from chalicelib.events.catalog import (
     OrderCancelled,

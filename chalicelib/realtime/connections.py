@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import msgspec
+
 from chalicelib.accounts import tokens
-from chalicelib.dynamo import now_iso, utc_now
+from chalicelib.clock import now_iso, utc_now
 from chalicelib.observability import logger
 from chalicelib.realtime.models import ADMINS_PARTITION, CONNECTION_SK, Connection
 
@@ -32,8 +33,7 @@ class Refused(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(msgspec.Struct, frozen=True):
     connection_id: str
     user_id: str
     is_admin: bool

@@ -8,6 +8,8 @@ configures it from the stage's settings on every invocation (`configure_manageme
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import boto3
 from chalice import Blueprint, Response, WebsocketDisconnectedError
 from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
@@ -15,8 +17,14 @@ from chalice.app import SQSEvent, WebsocketAPI, WebsocketEvent
 from chalicelib import lazy
 from chalicelib.events.handlers import BatchResponse, consume_sqs_batch
 from chalicelib.events.subscriptions import REALTIME
-from chalicelib.realtime import connections, pusher
 from chalicelib.settings import get_settings, resource_name, websocket_api
+
+if TYPE_CHECKING:
+    from chalicelib.realtime import connections, pusher
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    connections = lazy.module("chalicelib.realtime.connections")
+    pusher = lazy.module("chalicelib.realtime.pusher")
+
 
 bp = Blueprint(__name__)
 

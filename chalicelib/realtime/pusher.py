@@ -29,7 +29,8 @@ from typing import Any
 import msgspec
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.dynamo import condition_failed, utc_now
+from chalicelib.clock import utc_now
+from chalicelib.dynamo import condition_failed
 from chalicelib.errors import NotFound
 from chalicelib.events.catalog import (
     CustomerData,
@@ -44,10 +45,10 @@ from chalicelib.events.envelope import Event
 from chalicelib.events.handlers import Dispatch
 from chalicelib.events.subscriptions import REALTIME
 from chalicelib.imports import service as imports
-from chalicelib.imports.models import COMPLETED, FAILED
+from chalicelib.imports.statuses import COMPLETED, FAILED
 from chalicelib.observability import logger, metrics
 from chalicelib.orders import service as orders
-from chalicelib.orders.models import PENDING_PAYMENT
+from chalicelib.orders.statuses import PENDING_PAYMENT
 from chalicelib.realtime import connections
 from chalicelib.realtime.models import PUSH_MARK_SK, PushMark
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib import web
+from chalicelib import lazy, web
 from chalicelib.schema import Arr, Int, Obj, Str
-from chalicelib.search import queries
+
+if TYPE_CHECKING:
+    from chalicelib.search import queries
+else:  # imported by the first call that uses it, not by every function's cold start (chalicelib/lazy.py)
+    queries = lazy.module("chalicelib.search.queries")
 
 bp = Blueprint(__name__)
 
@@ -22,5 +28,6 @@ CATEGORY_PAGE = Obj({
 
 @web.route(bp, "/categories", "GET", summary="Every category with at least one active product, by name",
            query=web.PAGE_QUERY, response=CATEGORY_PAGE, tags=("catalog",))
+
 def list_categories(call: web.Call) -> web.JsonObject:
     return queries.category_page(limit=call.query.get("limit", 20), cursor=call.query.get("cursor"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import InvalidInput
@@ -19,8 +19,7 @@ from chalicelib.search import terms
 from chalicelib.search.models import CATEGORIES_PK, CategoryCount, SearchEntry, entry_pk
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(msgspec.Struct, frozen=True):
     """What the index knows of an active product."""
 
     product_id: str
@@ -109,8 +108,7 @@ def add_deleted(tx: TransactWrite, old: Listing) -> None:
     _count(tx, old.category, -1)
 
 
-@dataclass
-class BulkChanges:
+class BulkChanges(msgspec.Struct):
     """What an import's upsert writes to the index: entries to put and to delete, and category counts."""
 
     puts: list[SearchEntry]

@@ -8,9 +8,9 @@ the entries whose words match every query word (and the category); price order w
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import QueryError
 
 from chalicelib import pagination
@@ -18,14 +18,11 @@ from chalicelib.errors import InvalidInput
 from chalicelib.search import terms
 from chalicelib.search.models import CATEGORIES_PK, CategoryCount, SearchEntry, entry_pk
 
-SORTS = ("newest", "price_asc", "price_desc")
-MAX_QUERY_LENGTH = 100
 FILTERING_QUERY_PAGE = 100  # entries per Query call while filtering (at least the page and one more)
 MAX_EXAMINED = 2000  # entries one request filters at most: the page may then end short, with a cursor
 
 
-@dataclass(frozen=True)
-class Search:
+class Search(msgspec.Struct, frozen=True):
     """A validated search: the folded words of `q` (none: no q), the category, the sort."""
 
     words: tuple[str, ...]
@@ -63,13 +60,13 @@ class Search:
 
 def parse(q: str | None, category: str | None, sort: str | None) -> Search:
     """The search of GET /products' query parameters; InvalidInput for a q without a letter or digit."""
-    if q is not None and not 1 <= len(q) <= MAX_QUERY_LENGTH:
-        raise InvalidInput(f"q must be 1..{MAX_QUERY_LENGTH} characters")
+    if q is not None and not 1 <= len(q) <= terms.MAX_QUERY_LENGTH:
+        raise InvalidInput(f"q must be 1..{terms.MAX_QUERY_LENGTH} characters")
     words = tuple(terms.words_of(q)) if q is not None else ()
     if q is not None and not words:
         raise InvalidInput("q must contain a letter or a digit")
-    if sort is not None and sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+    if sort is not None and sort not in terms.SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(terms.SORTS)}")
     return Search(words, category, sort or "newest")
 
 

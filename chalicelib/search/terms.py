@@ -18,6 +18,8 @@ PREFIX_LENGTHS = 3  # "kettle" is indexed under w:k, w:ke and w:ket; a longer qu
 # shards, the outbox event and two category counts, fits one transaction of 100 items.
 MAX_TERMS = 42
 ALL_TERM = "*"  # every active product (price order over the whole catalog)
+SORTS = ("newest", "price_asc", "price_desc")  # the orders a search may ask for
+MAX_QUERY_LENGTH = 100
 _WORD = re.compile(r"[^\W_]+")
 
 

@@ -201,7 +201,7 @@ def test_the_relay_publishes_what_is_still_unpublished_a_minute_later(aws, monke
     from datetime import timedelta
 
     from chalicelib.audit.models import AuditRecord
-    from chalicelib.dynamo import utc_now
+    from chalicelib.clock import utc_now
     from chalicelib.events import outbox, relay
 
     _publish_everything_pending()
@@ -257,7 +257,7 @@ def test_a_commit_publishes_its_events_at_once_and_marks_them_published(aws):
     from datetime import timedelta
 
     from app import app
-    from chalicelib.dynamo import utc_now
+    from chalicelib.clock import utc_now
     from chalicelib.events import relay
 
     _publish_everything_pending()

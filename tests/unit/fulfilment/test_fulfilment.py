@@ -445,7 +445,7 @@ def test_the_admin_list_refuses_bad_queries(client, admin, query):
 def test_admins_list_every_order_newest_first_in_pages_across_statuses(client, shopper, admin, dynamo_calls):
     """Without a status: every order, newest first, one Query per status partition, never a Scan; the
     cursor pages through all of them once each."""
-    from chalicelib.orders.models import STATUSES
+    from chalicelib.orders.statuses import STATUSES
 
     mine = {packed_order(client, shopper)["order_id"], packed_order(client, shopper)["order_id"]}
     body = {"items": [{"product_id": new_product()["product_id"], "quantity": 1}], "payment_token": "tok_visa"}

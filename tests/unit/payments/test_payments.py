@@ -17,7 +17,6 @@ from chalicelib.payments import provider, service
 from chalicelib.payments.handlers import CONSUMERS
 from chalicelib.payments.models import Payment, SimulatedCharge, SimulatedRefund, charge_key, refund_key
 from chalicelib.payments.provider import (
-    KNOWN_TOKENS,
     Charge,
     IdempotencyKeyReused,
     PaymentDeclined,
@@ -26,6 +25,7 @@ from chalicelib.payments.provider import (
     SimulatedProvider,
     get_provider,
 )
+from chalicelib.payments.tokens import KNOWN_TOKENS
 from devstack.lambda_events import records_event, sqs_record
 from infra import parameters as infra_parameters
 from tests.aws import REGION

@@ -26,7 +26,8 @@ from chalicelib.imports import runner as import_runner
 from chalicelib.imports import service as imports
 from chalicelib.notifications import service as notifications
 from chalicelib.orders import service as orders
-from chalicelib.orders.models import PAID, Order
+from chalicelib.orders.models import Order
+from chalicelib.orders.statuses import PAID
 from chalicelib.realtime import connections, pusher
 from chalicelib.realtime.models import Connection, PushMark
 from devstack import websocket_events
