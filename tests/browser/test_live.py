@@ -65,6 +65,11 @@ def test_the_order_page_reaches_paid_from_pushes_with_no_polling_request(page, d
                for f in frames)
     page.wait_for_timeout(1500)  # time in which a polling page would have asked again
     assert len(requests.times("GET", f"/orders/{order_id}")) == 1, requests.seen  # the first load only
+    # Packed by the warehouse, pushed: the steps are read again, the payment (unchanged) is not.
+    expect(order_status(page)).to_have_attribute("data-status", "PACKED", timeout=SAGA_MS)
+    expect(page.get_by_test_id("fulfilment").locator("[data-step=pack]")).to_contain_text("Done")
+    assert len(requests.times("GET", f"/orders/{order_id}/payment")) == 1, requests.seen
+    assert len(requests.times("GET", f"/orders/{order_id}/fulfilment")) == 2, requests.seen  # PAID, PACKED
     expect(page.get_by_test_id("notifications-badge")).to_be_visible()  # pushed notifications, counted
 
     page.get_by_role("button", name="Cancel and refund").click()  # no reload from here on
@@ -173,3 +178,38 @@ def poll_until(page, condition, timeout_s: float = SAGA_MS / 1000) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         page.wait_for_timeout(50)
+
+
+def test_a_late_older_order_frame_never_takes_the_page_back_and_costs_no_request(page, devstack, admin_token):
+    sockets: list = []  # the app's socket, passed through to the gateway; the test adds one frame of its own
+
+    def pass_through(ws) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"^ws://.*"), pass_through)
+    requests = Requests(page, devstack.web_url)
+    product = create_product(devstack, admin_token, name="Late Kettle")
+    sign_up(page)
+    add_to_cart(page, product["product_id"])
+    order_id = check_out(page)
+    expect(order_status(page)).to_have_attribute("data-status", "PACKED", timeout=SAGA_MS)
+    token = page.evaluate("JSON.parse(localStorage.getItem('storefront.session')).tokens.id_token")
+    order = http_requests.get(devstack.url(f"/orders/{order_id}"), timeout=10,
+                              headers={"Authorization": f"Bearer {token}"}).json()
+    assert order["status"] == "PACKED"
+    seen = len(requests.seen)
+    # The PAID snapshot, delivered after the PACKED one (queues do not keep order).
+    sockets[-1].send(json.dumps({"type": "order", "order": {**order, "status": "PAID",
+                                                             "updated_at": "2000-01-01T00:00:00.000Z"}}))
+    page.wait_for_timeout(1000)  # time in which the page would have shown it and read the timeline
+    expect(order_status(page)).to_have_attribute("data-status", "PACKED")
+    assert requests.seen[seen:] == []
+
+    page.get_by_role("link", name="Orders", exact=True).click()  # the list follows the same rule
+    row = page.locator(f'.order-row[data-order-id="{order_id}"] [data-status]')
+    expect(row).to_have_attribute("data-status", "PACKED")
+    sockets[-1].send(json.dumps({"type": "order", "order": {**order, "status": "PAID",
+                                                             "updated_at": "2000-01-01T00:00:00.000Z"}}))
+    page.wait_for_timeout(1000)
+    expect(row).to_have_attribute("data-status", "PACKED")

@@ -9,6 +9,7 @@ import { follow, subscription } from "../live.js";
 import { cart, session } from "../session.js";
 // Statuses after which nothing else happens to an order.
 const FINAL = ["DELIVERED", "CANCELLED"];
+const CHARGED = ["PAID", "PACKED", "SHIPPED", "DELIVERED"]; // one payment, unchanged through fulfilment
 const STEP_NAMES = { pack: "Packing", ship: "Shipping", deliver: "Delivery" };
 export const DEFAULT_CARRIER = "Storefront Post";
 
@@ -50,7 +51,7 @@ async function fulfilmentSteps(orderId) {
 
 export function orderRow(order, extra = null) {
   const count = order.items.reduce((sum, item) => sum + item.quantity, 0);
-  return h("li", { class: "order-row", dataset: { orderId: order.order_id } },
+  return h("li", { class: "order-row", dataset: { orderId: order.order_id, updatedAt: order.updated_at } },
     h("a", { href: `#/orders/${encodeURIComponent(order.order_id)}`, title: order.order_id },
       `Order ${shortId(order.order_id)}`),
     h("span", { class: "muted" }, when(order.created_at)),
@@ -89,8 +90,9 @@ export async function ordersView(main) {
   main.append(h("h1", {}, "Your orders"), list);
   const rows = list.querySelector("ul.orders");
   const update = (order) => {
-    const row = orderRow(order);
     const current = rows.querySelector(`li[data-order-id="${CSS.escape(order.order_id)}"]`);
+    if (current && current.dataset.updatedAt > order.updated_at) return; // a late, older snapshot
+    const row = orderRow(order);
     if (current) current.replaceWith(row);
     else rows.prepend(row); // placed in another tab
     rows.parentElement.querySelector(":scope > div > p.muted")?.remove();
@@ -243,10 +245,25 @@ export function orderView(main, { orderId }) {
         order.shipping_address.postal_code, order.shipping_address.city, order.shipping_address.country]
         .filter(Boolean).join(", ")) : null,
       shipmentLine(order),
-      pending ? null : await paymentLine(id),
-      pending ? null : await fulfilmentSteps(id));
+      pending ? null : await readOnChange(payment, paymentKey(order, events), () => paymentLine(id)),
+      pending ? null : await readOnChange(steps, order.status, () => fulfilmentSteps(id)));
     history.querySelector(".timeline-body").replaceChildren(timeline(events));
     shown = { order, events };
+  };
+
+  // The payment changes only when a payment event does (or the order is cancelled), the fulfilment steps
+  // only with the order's status: each is read again only then, not on every pushed snapshot.
+  const payment = { key: null, node: null };
+  const steps = { key: null, node: null };
+  const paymentKey = (order, events) => [CHARGED.includes(order.status) ? "charged" : order.status,
+    ...(Array.isArray(events) ? events.filter((e) => e.event_type.startsWith("Payment")).map((e) => e.event_id)
+      : ["timeline unavailable"])].join("|");
+  const readOnChange = async (memo, key, read) => {
+    if (memo.key !== key) {
+      memo.node = await read();
+      memo.key = memo.node?.matches?.("[role=alert]") ? null : key; // a failed read is tried again
+    }
+    return memo.node;
   };
 
   // The timeline is a list page ({items, next_cursor}); a failure shows in its place, not instead of the order.
@@ -256,18 +273,22 @@ export function orderView(main, { orderId }) {
     if (!stopped.signal.aborted) await show(order, events);
     return { order, events };
   };
-  // Settled: delivered or cancelled, with the event that says so in the timeline (a paid order that was
-  // cancelled still awaits its refund); until then the page follows the order by itself.
-  const settled = ({ order, events }) => FINAL.includes(order.status) && (events instanceof Error
-    || (events.some((e) => e.event_type === SETTLING_EVENT[order.status])
+  // Explained: the timeline has the event that says why the order is in its status (a paid order that was
+  // cancelled also awaits its refund). Settled: delivered or cancelled, and explained; until then the page
+  // follows the order by itself.
+  const explained = ({ order, events }) => events instanceof Error
+    || ((!SETTLING_EVENT[order.status] || events.some((e) => e.event_type === SETTLING_EVENT[order.status]))
       && !(order.status === "CANCELLED" && events.some((e) => e.event_type === EVENT.PAYMENT_SUCCEEDED)
-        && !events.some((e) => e.event_type === EVENT.PAYMENT_REFUNDED))));
-  // What the page shows: a pushed snapshot it already has costs no request, unless the page still awaits
-  // something the order itself does not carry (the refund of a cancelled paid order: same snapshot, new events).
+        && !events.some((e) => e.event_type === EVENT.PAYMENT_REFUNDED)));
+  const settled = (view) => FINAL.includes(view.order.status) && explained(view);
+  // What the page shows: a pushed snapshot older than the one shown (delivered late) or the same one
+  // (delivered twice) costs no request, unless the timeline still lacks what the order does not carry
+  // (the refund of a cancelled paid order: same snapshot, new events).
   let shown = null;
   const applyPushed = async (order) => {
+    if (shown && order.updated_at < shown.order.updated_at) return shown; // ISO 8601 UTC: sortable as text
     const same = shown && shown.order.updated_at === order.updated_at && shown.order.status === order.status;
-    if (same && settled(shown)) return shown;
+    if (same && explained(shown)) return shown;
     const events = await loadEvents();
     if (!stopped.signal.aborted) await show(order, events);
     return { order, events };
