@@ -8,7 +8,8 @@ events). Reported:
 
 - BatchWriteItem calls per 25 rows (every DynamoDB call PynamoDB sends is counted);
 - wall time, against the baseline: boto3's `Table.batch_writer()` writing the same items (each
-  row's product, STOCK item and SKU claim) to the same table in the same run; the ratio is import / baseline;
+  row's product, STOCK item, SKU claim and search entries) to the same table in the same run; the
+  ratio is import / baseline;
 - peak memory (tracemalloc) during a second import of a file of the same size (tracemalloc slows
   allocation-heavy code several times, so it is kept out of the timed run). The emulator keeps
   what it stores in this process, so the figure that must not grow with the file is the transient
@@ -56,6 +57,7 @@ from pynamodb.connection.base import Connection  # noqa: E402
 from chalicelib.catalog import products  # noqa: E402
 from chalicelib.imports import runner as import_runner  # noqa: E402
 from chalicelib.imports import service as imports  # noqa: E402
+from chalicelib.search import index as search_index  # noqa: E402
 from chalicelib.settings import resource_name  # noqa: E402
 from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb  # noqa: E402
 from devstack.provision import provision  # noqa: E402
@@ -200,13 +202,14 @@ def csv_rows(prefix: str, count: int) -> Iterator[str]:
 
 
 def baseline_items(prefix: str, count: int) -> Iterator[dict]:
-    """The items the import writes for the same rows (a product, its STOCK item and its SKU claim each),
-    as plain values."""
+    """The items the import writes for the same rows (a product, its STOCK item and its SKU claim each,
+    and the product's search entries), as plain values."""
     deserializer = TypeDeserializer()
     for i in range(count):
         fields = {"sku": f"{prefix}-{i}", "name": f"Product {i}", "description": "A product made for the benchmark",
                   "price_cents": 100 + i % 5000, "currency": "USD", "category": "bench", "stock": i % 100}
-        for item in products.new_product_items(fields, product_id=uuid.uuid4().hex):
+        product, stock, claim = products.new_product_items(fields, product_id=uuid.uuid4().hex)
+        for item in (product, stock, claim, *search_index.entries(search_index.Listing.of(product))):
             yield {name: deserializer.deserialize(value) for name, value in item.serialize().items()}
 
 
@@ -237,7 +240,8 @@ def timed_pass(rows: int, fast: FastCatalogTable | None) -> dict:
         import_seconds = time.perf_counter() - started
 
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(resource_name("catalog"))
-    items = baseline_items(f"{key}-base", rows)
+    # SKUs of the file's shape (so as many search entries each), other than the file's.
+    items = baseline_items(f"B{rows}-{uuid.uuid4().hex[:6]}", rows)
     with DynamoCalls(fast) as baseline_calls:
         started = time.perf_counter()
         with table.batch_writer() as writer:
@@ -305,7 +309,7 @@ def report(figures: Figures) -> None:
     base_per25 = figures.baseline_batch_writes / (figures.rows / 25)
     other = ", ".join(f"{name} {count}" for name, count in sorted(figures.calls.items()) if name != "BatchWriteItem")
     print(f"\n{figures.rows:,} rows ({figures.file_bytes / MiB:.1f} MiB CSV, every row a new product: "
-          f"3 items each)")
+          f"3 items and its search entries each)")
     print(f"  BatchWriteItem calls:  {figures.batch_writes:,} = {per25:.2f} per 25 rows "
           f"(baseline batch_writer: {figures.baseline_batch_writes:,} = {base_per25:.2f} per 25 rows)")
     print(f"  other DynamoDB calls:  {other}")
