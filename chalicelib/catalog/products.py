@@ -19,6 +19,9 @@ the functions here take fields those schemas validated, as every service does):
 - Every change and its event (ProductCreated, ProductUpdated, ProductDeleted) commit in one
   transaction through the outbox, with the product's search entries and category count
   (chalicelib/search/index.py): the search index never disagrees with the products.
+
+About 300 lines, one file: the five operations share the product's items, their conditions and the
+transaction that keeps the index with them; stock, bulk upserts and batching are modules of their own.
 """
 
 from __future__ import annotations

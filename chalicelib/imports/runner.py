@@ -26,6 +26,9 @@ the object it is importing. Rules kept here:
   (its predecessors died without a word: a timeout, memory) ends it FAILED at once. Both triggers
   deliver more often than that (S3: 3 times, the imports queue: 5 receives before its DLQ), so an
   import never stays PROCESSING after its handler gave up; `ops/rerun_import.py` starts it again.
+
+About 300 lines, one file: these rules are one state machine over the record (lease, checkpoint,
+continuation, end), and each step relies on the others' conditions; the lease itself is lease.py.
 """
 
 from __future__ import annotations
