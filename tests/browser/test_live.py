@@ -50,14 +50,19 @@ def check_out(page) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
+def shoppers_order(page, devstack, admin_token, name: str) -> tuple[dict, str]:
+    """A new product `name`, bought by a shopper who signs up for it: (the product, the order id)."""
+    product = create_product(devstack, admin_token, name=name)
+    sign_up(page)
+    add_to_cart(page, product["product_id"])
+    return product, check_out(page)
+
+
 def test_the_order_page_reaches_paid_from_pushes_with_no_polling_request(page, devstack, admin_token):
     frames: list[dict] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
     requests = Requests(page, devstack.web_url)
-    product = create_product(devstack, admin_token, name="Live Kettle")
-    sign_up(page)
-    add_to_cart(page, product["product_id"])
-    order_id = check_out(page)
+    product, order_id = shoppers_order(page, devstack, admin_token, "Live Kettle")
     expect(order_status(page)).to_have_attribute("data-status", "PAID", timeout=SAGA_MS)
     expect(page.get_by_text("Payment succeeded: $15.00")).to_be_visible()
     expect(page.locator("[data-event-type=PaymentSucceeded]")).to_be_visible()
@@ -93,10 +98,7 @@ def test_polling_with_backoff_takes_over_when_the_socket_is_down(page, devstack,
     attempts: list[float] = []
     page.on("websocket", lambda ws: attempts.append(time.monotonic()))
     requests = Requests(page, devstack.web_url)
-    product = create_product(devstack, admin_token, name="Polled Kettle")
-    sign_up(page)
-    add_to_cart(page, product["product_id"])
-    order_id = check_out(page)
+    product, order_id = shoppers_order(page, devstack, admin_token, "Polled Kettle")
     # The order may be PAID by the first load (the fast path); the warehouse packs it seconds later, and
     # only a poll can show that without the socket.
     expect(order_status(page)).to_have_attribute("data-status", "PACKED", timeout=SAGA_MS)
@@ -189,10 +191,7 @@ def test_a_late_older_order_frame_never_takes_the_page_back_and_costs_no_request
 
     page.route_web_socket(re.compile(r"^ws://.*"), pass_through)
     requests = Requests(page, devstack.web_url)
-    product = create_product(devstack, admin_token, name="Late Kettle")
-    sign_up(page)
-    add_to_cart(page, product["product_id"])
-    order_id = check_out(page)
+    product, order_id = shoppers_order(page, devstack, admin_token, "Late Kettle")
     expect(order_status(page)).to_have_attribute("data-status", "PACKED", timeout=SAGA_MS)
     token = page.evaluate("JSON.parse(localStorage.getItem('storefront.session')).tokens.id_token")
     order = http_requests.get(devstack.url(f"/orders/{order_id}"), timeout=10,
