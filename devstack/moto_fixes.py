@@ -211,23 +211,32 @@ def stop_executions_at_once() -> None:
     with an outcome would record the execution as FAILED instead.
     """
     from moto.stepfunctions.parser.api import ExecutionStatus
-    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
     original = Execution.stop
     if getattr(original, "fixed_by_storefront", False):
         return
+    original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
 
     @functools.wraps(original)
     def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
         was_running = self.exec_status == ExecutionStatus.RUNNING
+        if was_running:
+            self.stopped_by_request = True  # before the program can notice the stop (see reflect)
         original(self, stop_date=stop_date, error=error, cause=cause)
-        # Under load the program's thread may notice the stop first and record FAILED: a stopped
-        # execution is ABORTED whichever got there first.
         if was_running:
             self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
 
+    @functools.wraps(original_reflect)
+    def reflect(self: Any) -> None:
+        # The program's thread, when it notices the stop, would record the stopped state as FAILED,
+        # before or after the lines above (under load, either): a stopped execution stays ABORTED.
+        if not getattr(self.execution, "stopped_by_request", False):
+            original_reflect(self)
+
     stop.fixed_by_storefront = True  # type: ignore[attr-defined]
     Execution.stop = stop
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect
 
 
 def apply_all() -> None:
