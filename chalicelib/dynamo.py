@@ -60,7 +60,6 @@ def _connection() -> Connection:
                       read_timeout_seconds=READ_TIMEOUT_S, max_retry_attempts=MAX_RETRY_ATTEMPTS)
 
 
-
 def put_if_absent(item: Model) -> bool:
     """Save `item` unless an item with its key exists: True if written, False if it was there already.
 

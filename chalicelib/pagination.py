@@ -123,4 +123,3 @@ def _checked_value(value: Any) -> dict[str, str]:
     if kind == "N" and isinstance(text, str) and _NUMBER.fullmatch(text):
         return {"N": text}
     raise ValueError(f"not a string or number attribute: {value!r}")
-

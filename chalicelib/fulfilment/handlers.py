@@ -62,4 +62,3 @@ def _consume_task_messages(event: SQSEvent, consumer: Callable[[Mapping[str, Any
 
     return process_partial_response(event=event.to_dict(), record_handler=handle_record,
                                     processor=BatchProcessor(event_type=EventType.SQS))
-

@@ -34,4 +34,3 @@ NOTIFICATION_PAGE = web.page_schema(NOTIFICATION)
 def list_notifications(call: web.Call) -> web.JsonObject:
     return service.list_notifications(call.user.user_id, limit=call.query.get("limit", pagination.DEFAULT_PAGE_SIZE),
                                       cursor=call.query.get("cursor"))
-

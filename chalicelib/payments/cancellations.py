@@ -86,4 +86,3 @@ def _void_pending(order: OrderData, event: Event[OrderData]) -> bool:
         transition(tx, order.order_id, PaymentStatus.PENDING, PaymentStatus.VOIDED)
 
     return applied_or_duplicate(inbox.apply_once(CONSUMER, event, mark_voided))
-

@@ -54,7 +54,6 @@ class Consumer(Protocol[OrderEvent]):
     def __call__(self, event: Event[OrderEvent], provider: PaymentProvider | None = None) -> None: ...
 
 
-
 def reporting_refused_key(consume: Consumer[OrderEvent]) -> Consumer[OrderEvent]:
     """Log a refused API key as the configuration error it is, then let the message fail."""
 
@@ -158,4 +157,3 @@ def refund_payment(payment: Payment, expected: PaymentStatus, order: OrderData, 
     logger.info("payment refunded", extra={"order_id": order.order_id, "refund_id": refund_id,
                                            "outcome": outcome.value})
     return applied_or_duplicate(outcome)
-

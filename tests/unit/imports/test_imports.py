@@ -31,8 +31,6 @@ IMPORT_KEYS = {"import_id", "status", "rows_total", "rows_imported", "rows_faile
                "updated_at"}
 
 
-
-
 def s3():
     return boto3.client("s3", region_name="us-east-1")
 

@@ -407,7 +407,6 @@ def test_the_simulator_tokens(stack):
     assert charges_for(key) == []
 
 
-
 # --- the provider's API key (SSM SecureString) ------------------------------------------------
 
 KEY_PARAMETER = "/storefront/local/payment-provider-api-key"
