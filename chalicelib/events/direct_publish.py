@@ -71,11 +71,11 @@ def _client(service: str) -> Any:
     return session.client(service, region_name=get_settings().region, config=_CONFIG)
 
 
-def sns_entries(events: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """PublishBatch entries for `(event_type, body)` pairs, as every publisher of the outbox sends them."""
-    return [{"Id": str(i), "Message": body,
-             "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": event_type}}}
-            for i, (event_type, body) in enumerate(events)]
+def sns_entries(events: list[OutgoingEvent]) -> list[dict[str, Any]]:
+    """PublishBatch entries for `events` (Id: the index), as every publisher of the outbox sends them."""
+    return [{"Id": str(i), "Message": event.body,
+             "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": event.event_type}}}
+            for i, event in enumerate(events)]
 
 
 def publish(events: list[OutgoingEvent]) -> int:
@@ -91,7 +91,7 @@ def publish(events: list[OutgoingEvent]) -> int:
             chunk = events[start:start + SNS_BATCH]
             response = _client("sns").publish_batch(
                 TopicArn=get_settings().events_topic_arn,
-                PublishBatchRequestEntries=sns_entries([(e.event_type, e.body) for e in chunk]))
+                PublishBatchRequestEntries=sns_entries(chunk))
             accepted = [chunk[int(entry["Id"])] for entry in response.get("Successful", [])]
             published += len(accepted)
             for event in accepted:

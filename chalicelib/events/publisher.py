@@ -8,13 +8,11 @@ from collections.abc import Iterable
 from chalicelib import aws
 from chalicelib.audit import service as audit
 from chalicelib.events import outbox
-from chalicelib.events.direct_publish import sns_entries
+from chalicelib.events.direct_publish import SNS_BATCH, sns_entries
 from chalicelib.events.envelope import OutgoingEvent
 from chalicelib.events.models import OutboxItem
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
-
-SNS_BATCH = 10  # PublishBatch's maximum
 
 
 class PublishFailed(RuntimeError):
@@ -52,8 +50,7 @@ def publish(events: list[OutgoingEvent]) -> int:
     sns = aws.client("sns")
     for start in range(0, len(events), SNS_BATCH):
         chunk = events[start:start + SNS_BATCH]
-        response = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=sns_entries(
-            [(event.event_type, event.body) for event in chunk]))
+        response = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=sns_entries(chunk))
         outbox.mark_published([chunk[int(entry["Id"])].event_id for entry in response.get("Successful", [])])
         if response.get("Failed"):
             raise PublishFailed(f"SNS refused {len(response['Failed'])} event(s): {response['Failed'][:3]}")
