@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.events.envelope import Event, InvalidEvent
+from chalicelib.events.envelope import InvalidEvent, parse
 from chalicelib.settings import resource_name
 from deploy.post_deploy import ASYNC_FAILURES_QUEUE, STREAM_FAILURES_QUEUE
 from infra.stack import load_template
@@ -145,7 +145,7 @@ def describe(message: dict[str, Any]) -> str:
     lines = [f"message {message['MessageId']}  receives {attributes.get('ApproximateReceiveCount', '?')}  "
              f"sent {sent_at}"]
     try:
-        event = Event.from_json(message["Body"])
+        event = parse(message["Body"])
         lines.append(f"  event {event.event_type} {event.event_id}  correlation {event.correlation_id}")
     except InvalidEvent:
         pass

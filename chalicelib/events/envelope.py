@@ -57,10 +57,6 @@ class Event(msgspec.Struct, Generic[D], frozen=True):
             event_id=self.event_id, event_type=self.event_type, occurred_at=self.occurred_at,
             version=self.version, correlation_id=self.correlation_id, data=self.data)).decode()
 
-    @classmethod
-    def from_json(cls, body: str | bytes) -> Event[EventData]:
-        return parse(body)
-
 
 class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     # Keys sorted, as the bodies have always been written.

@@ -209,12 +209,12 @@ def exercise_cancellation_racing_the_charge(call: Any, invoke: Any, shopper: Any
                                             mp: pytest.MonkeyPatch) -> None:
     """The order is cancelled while the payment handler charges it: the charge's conditional write is
     rejected, the consumer reads its inbox to tell a duplicate from a rejection, and refunds the charge."""
-    from chalicelib.events.envelope import Event
+    from chalicelib.events.envelope import parse
     from chalicelib.payments import service as payments_service
 
     raced = call("POST", "/orders", "/orders", shopper, order_body).json_body
     call("POST", "/orders/{order_id}/cancel", f"/orders/{raced['order_id']}/cancel", shopper)
-    cancelled = Event.from_json(json.dumps(event_of(raced["order_id"], "OrderCancelled")))
+    cancelled = parse(json.dumps(event_of(raced["order_id"], "OrderCancelled")))
     charge = provider.SimulatedProvider.charge
 
     def charge_while_cancelled(self: Any, *args: Any) -> Any:

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib import settings
 from chalicelib.catalog import service as catalog
-from chalicelib.events.envelope import Event, InvalidEvent, parse
+from chalicelib.events.envelope import InvalidEvent, parse
 from chalicelib.events.models import OutboxItem
 from chalicelib.fulfilment import carrier, service, warehouse, workflow
 from chalicelib.fulfilment.handlers import RELAY
@@ -231,7 +231,7 @@ def test_ship_survives_a_failed_completion_and_the_relay_completes_it(client, sh
     completed = []
     monkeypatch.setattr(workflow, "complete", lambda token: completed.append(token) or False)
     [shipped] = events(order["order_id"], "OrderShipped")
-    RELAY(Event.from_json(json.dumps(shipped)))
+    RELAY(parse(json.dumps(shipped)))
     assert completed == [stored(order["order_id"]).ship_task_token]
 
 
@@ -523,7 +523,7 @@ def test_a_shipment_overdue_notifies_every_admin_once_and_not_the_customer(clien
     order = packed_order(client, shopper)
     service.on_wait(wait(order["order_id"], overdue=True))
     [overdue] = events(order["order_id"], "ShipmentOverdue")
-    received = Event.from_json(json.dumps(overdue))
+    received = parse(json.dumps(overdue))
     assert notifications.notify(received) is notifications.Outcome.SENT
     assert notifications.notify(received) is notifications.Outcome.ALREADY_SENT  # redelivered: nothing new
 

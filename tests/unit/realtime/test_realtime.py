@@ -19,7 +19,7 @@ import pytest
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
 from chalicelib.accounts import tokens
-from chalicelib.events.envelope import Event, InvalidEvent
+from chalicelib.events.envelope import InvalidEvent, parse
 from chalicelib.events.models import OutboxItem
 from chalicelib.imports import lease as import_lease
 from chalicelib.imports import runner as import_runner
@@ -236,7 +236,7 @@ def test_a_stored_notification_is_pushed_to_its_user_only(client):
                      if json.loads(i.body)["data"]["user_id"] == owner.user_id]
     assert len(stored_events) == 1
     send = Recorder()
-    pusher.push_event(Event.from_json(json.dumps(stored_events[0])), send)
+    pusher.push_event(parse(json.dumps(stored_events[0])), send)
     (frame,) = send.frames[owner_c]
     listed = client.http.get("/notifications", headers=owner.headers).json_body["items"]
     assert frame == {"type": "notification", "notification": listed[0]}
