@@ -34,7 +34,6 @@ from chalicelib.dynamo import condition_failed
 from chalicelib.errors import NotFound
 from chalicelib.events.catalog import (
     CustomerData,
-    EventData,
     ImportFinished,
     NotificationStored,
     PaymentFailed,
@@ -79,12 +78,6 @@ def dispatch(send: Send) -> Dispatch:
             .on(ProductImported, lambda event: push_import(event, send))
             .on(ImportFinished, lambda event: push_import(event, send))
             .checked())
-
-
-def push_event(event: Event[EventData], send: Send) -> int:
-    """Send the frame `event` calls for to everyone concerned; the number of frames sent."""
-    sent = dispatch(send)(event)
-    return sent if isinstance(sent, int) else 0
 
 
 def push_order(event: Event[CustomerData], send: Send) -> int:
