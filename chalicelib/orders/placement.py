@@ -24,9 +24,7 @@ from chalicelib.clock import now_iso, utc_now
 from chalicelib.dynamo import TransactionFailed, transaction
 from chalicelib.errors import Conflict, InvalidInput, Unprocessable
 from chalicelib.events import outbox
-from chalicelib.events.catalog import (
-    OrderPlaced,
-)
+from chalicelib.events.catalog import OrderPlaced
 from chalicelib.observability import logger, metrics
 from chalicelib.orders.models import PENDING_SHARDS, IdempotencyRecord, Order, OrderLine, status_key
 from chalicelib.orders.statuses import PENDING_PAYMENT

@@ -2,11 +2,7 @@
 applying payment results.
 
 Rules kept here (the items are described in models.py):
-- Placing an order is ONE transaction: the order, each product's stock decrement (conditional on
-  enough stock and the product being active), the idempotency record and the OrderPlaced outbox
-  item. Not enough stock: nothing is written. Prices are copied into the order. A sharded
-  product's units come from the shards the read showed with enough (catalog.stock_reserve); if a
-  concurrent order took them first, the shards are read again and the placement retried.
+- Placing an order is ONE transaction with its stock and its event (placement.py says the rest).
 - Every status change is a conditional update from the status it was read in, in the same
   transaction as its event; cancelling releases each line's stock in that transaction too, so
   stock is released exactly once.
