@@ -7,12 +7,8 @@ from typing import Any
 
 from chalicelib import pagination
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.events.catalog import (
-    OrderFields,
-)
-from chalicelib.events.catalog import (
-    OrderLine as EventLine,
-)
+from chalicelib.events.catalog import OrderFields
+from chalicelib.events.catalog import OrderLine as EventLine
 from chalicelib.orders.models import Order, status_key
 from chalicelib.orders.statuses import STATUSES
 
