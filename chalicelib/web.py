@@ -213,7 +213,7 @@ def _status_of(error: ClientError) -> int:
 
 
 def _is_connection_failure(error: BaseException) -> bool:
-    """True when `exc` (or what caused it) says a backing service is unreachable or unavailable, or
+    """True when `error` (or what caused it) says a backing service is unreachable or unavailable, or
     failed on its side (any 5xx: a bug of the backend is not the caller's, and retrying may work)."""
     exc: BaseException | None = error
     while exc is not None:

@@ -33,7 +33,8 @@ def reject(event: Event[EventData], why: str, **context: object) -> NoReturn:
 
 def require_same(event: Event[EventData], expected: Mapping[str, Value]) -> None:
     """Reject `event` unless its data holds exactly `expected` (e.g. the order's own amount and currency)."""
-    different = {name: getattr(event.data, name, None) for name, value in expected.items()
-                 if type(getattr(event.data, name, None)) is not type(value) or getattr(event.data, name) != value}
+    actual = {name: getattr(event.data, name, None) for name in expected}
+    different = {name: value for name, value in actual.items()
+                 if type(value) is not type(expected[name]) or value != expected[name]}
     if different:
         reject(event, f"{', '.join(different)} differ from this service's record", **different)
