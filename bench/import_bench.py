@@ -59,7 +59,11 @@ from chalicelib.imports import runner as import_runner  # noqa: E402
 from chalicelib.imports import service as imports  # noqa: E402
 from chalicelib.search import index as search_index  # noqa: E402
 from chalicelib.settings import resource_name  # noqa: E402
-from devstack.moto_fixes import honour_secure_transport_condition, serialize_dynamodb  # noqa: E402
+from devstack.moto_fixes import (  # noqa: E402
+    honour_secure_transport_condition,
+    keep_streams_through_cancelled_transactions,
+    serialize_dynamodb,
+)
 from devstack.provision import provision  # noqa: E402
 
 SIZES = (10_000, 100_000)
@@ -116,28 +120,6 @@ class FastCatalogTable:
         assert len(keys) <= 100, "BatchGetItem takes at most 100 keys"
         found = [self.items[(k["pk"]["S"], k["sk"]["S"])] for k in keys if (k["pk"]["S"], k["sk"]["S"]) in self.items]
         return {"Responses": {self.table_name: found}, "UnprocessedKeys": {}}
-
-
-def skip_transaction_snapshots() -> None:
-    """moto's TransactWriteItems deep-copies every table it touches first, to restore it if the
-    transaction is cancelled: with 400 checkpoints into a growing outbox table that copying is
-    quadratic, and it dominated both the time and the memory of the 100,000-row run (274 s, 1 GB).
-    Real DynamoDB copies nothing, and no transaction of this run is cancelled (one import at a time
-    holds each lease), so here the snapshot is the table itself."""
-    import moto.dynamodb.models as dynamodb_models
-    from moto.dynamodb.models.table import Table
-
-    real_copy = dynamodb_models.copy
-
-    class TablesUncopied:
-        def __getattr__(self, name: str) -> object:
-            return getattr(real_copy, name)
-
-        @staticmethod
-        def deepcopy(value: object, memo: dict | None = None) -> object:
-            return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
-
-    dynamodb_models.copy = TablesUncopied()
 
 
 class DynamoCalls:
@@ -301,7 +283,7 @@ def memory_passes(sizes: tuple[int, ...]) -> list[dict]:
 def prepare_emulator() -> None:
     serialize_dynamodb()
     honour_secure_transport_condition()
-    skip_transaction_snapshots()
+    keep_streams_through_cancelled_transactions()  # item-level rollback, not a copy of each table
 
 
 def report(figures: Figures) -> None:
